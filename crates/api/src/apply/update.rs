@@ -1,0 +1,99 @@
+//! PUT on the main resource and on the status subresource.
+
+use super::{current, is_deleting, put, remove, unchanged, ApplyContext};
+use crate::defaults;
+use crate::error::{ApiError, FieldError};
+use crate::kind::Object;
+use crate::store::{Change, ObjectRef, StateRead};
+use crate::validation;
+
+pub(super) fn update(
+    state: &impl StateRead,
+    requested: &Object,
+    status_only: bool,
+    _ctx: &ApplyContext,
+) -> Result<Change, ApiError> {
+    let target = ObjectRef::of(requested);
+    let kind = target.kind;
+    let name = target.name.name.clone();
+    if status_only && !kind.has_status() {
+        return Err(ApiError::not_found(kind, &name));
+    }
+    let current = current(state, kind, &target.name)?;
+    let old = current.object();
+    let old_meta = old.meta();
+
+    if let Some(rv) = requested.meta().resource_version.as_deref().filter(|rv| !rv.is_empty()) {
+        if Some(rv) != old_meta.resource_version.as_deref() {
+            return Err(ApiError::stale(kind, &name));
+        }
+    }
+    if let Some(uid) = requested.meta().uid.as_deref().filter(|u| !u.is_empty()) {
+        if Some(uid) != old_meta.uid.as_deref() {
+            return Err(ApiError::conflict(
+                kind,
+                &name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    old_meta.uid.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+
+    let mut new = if status_only {
+        // The status subresource changes status and nothing else.
+        let mut new = old.clone();
+        new.copy_status_from(requested);
+        new
+    } else {
+        // The main resource never changes status, and system fields stay the server's.
+        let mut new = requested.clone();
+        new.copy_status_from(old);
+        let meta = new.meta_mut();
+        meta.uid = old_meta.uid.clone();
+        meta.creation_timestamp = old_meta.creation_timestamp.clone();
+        meta.deletion_timestamp = old_meta.deletion_timestamp.clone();
+        meta.deletion_grace_period_seconds = old_meta.deletion_grace_period_seconds;
+        meta.generation = old_meta.generation;
+        meta.namespace = old_meta.namespace.clone();
+        if meta.finalizers.as_ref().is_some_and(|f| f.is_empty()) {
+            meta.finalizers = None;
+        }
+        defaults::apply_defaults(&mut new);
+        new
+    };
+    new.meta_mut().resource_version = old_meta.resource_version.clone();
+
+    let mut errors = Vec::new();
+    if is_deleting(old) {
+        let old_finalizers = old_meta.finalizers.clone().unwrap_or_default();
+        let added: Vec<&String> =
+            new.meta().finalizers.iter().flatten().filter(|f| !old_finalizers.contains(f)).collect();
+        if !added.is_empty() {
+            errors.push(FieldError::forbidden(
+                "metadata.finalizers",
+                format!("no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"),
+            ));
+        }
+    }
+    errors.extend(validation::validate(&new));
+    errors.extend(validation::validate_update(&new, old, status_only));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(kind, &name, errors));
+    }
+
+    if new == *old {
+        return Ok(unchanged(state, current));
+    }
+    if kind.tracks_generation() && !new.spec_eq(old) {
+        let meta = new.meta_mut();
+        meta.generation = Some(meta.generation.unwrap_or(0) + 1);
+    }
+    let meta = new.meta();
+    let finalizers_empty = meta.finalizers.as_ref().is_none_or(|f| f.is_empty());
+    if meta.deletion_timestamp.is_some() && finalizers_empty && meta.deletion_grace_period_seconds == Some(0) {
+        return Ok(remove(state, new));
+    }
+    Ok(put(state, new))
+}

@@ -1,0 +1,238 @@
+//! Defaulting, as the API server does it before validation, and the status reset on create.
+
+use crate::kind::Object;
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Toleration};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// The scheduler name pods get when they name none.
+pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
+/// The seconds the DefaultTolerationSeconds admission plugin lets a pod stay on a not-ready or unreachable node.
+pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+
+/// Clears the status a client sent with a create, as each kind's create strategy does.
+pub fn reset_status_on_create(object: &mut Object) {
+    match &mut *object {
+        // A kubelet registers its node with status; the node strategy keeps it.
+        Object::Node(_) => {}
+        Object::Pod(p) => {
+            p.status = Some(k8s_openapi::api::core::v1::PodStatus {
+                phase: Some("Pending".into()),
+                qos_class: Some(qos_class(p.spec.as_ref()).into()),
+                ..Default::default()
+            });
+        }
+        Object::Namespace(n) => {
+            n.status = Some(k8s_openapi::api::core::v1::NamespaceStatus { phase: Some("Active".into()), ..Default::default() });
+        }
+        Object::PersistentVolumeClaim(c) => {
+            c.status = Some(k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
+                phase: Some("Pending".into()),
+                ..Default::default()
+            });
+        }
+        Object::PersistentVolume(v) => {
+            v.status = Some(k8s_openapi::api::core::v1::PersistentVolumeStatus {
+                phase: Some("Pending".into()),
+                ..Default::default()
+            });
+        }
+        other => {
+            let blank = blank_of(other);
+            other.copy_status_from(&blank);
+        }
+    }
+    if let Object::Pod(p) = &mut *object {
+        add_default_tolerations(p.spec.get_or_insert_with(Default::default));
+    }
+}
+
+fn blank_of(object: &Object) -> Object {
+    let mut blank = object.clone();
+    match &mut blank {
+        Object::Deployment(o) => o.status = None,
+        Object::ReplicaSet(o) => o.status = None,
+        Object::StatefulSet(o) => o.status = None,
+        Object::DaemonSet(o) => o.status = None,
+        Object::Job(o) => o.status = None,
+        Object::CronJob(o) => o.status = None,
+        Object::Service(o) => o.status = None,
+        Object::PodDisruptionBudget(o) => o.status = None,
+        Object::HorizontalPodAutoscaler(o) => o.status = None,
+        _ => {}
+    }
+    blank
+}
+
+/// `BestEffort`, `Burstable` or `Guaranteed`, from the containers' requests and limits.
+pub fn qos_class(spec: Option<&PodSpec>) -> &'static str {
+    let Some(spec) = spec else { return "BestEffort" };
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &spec.containers {
+        let resources = c.resources.clone().unwrap_or_default();
+        let requests = resources.requests.unwrap_or_default();
+        let limits = resources.limits.unwrap_or_default();
+        if !requests.is_empty() || !limits.is_empty() {
+            any = true;
+        }
+        for resource in ["cpu", "memory"] {
+            match (requests.get(resource), limits.get(resource)) {
+                (_, None) => guaranteed = false,
+                (Some(r), Some(l)) if r != l => guaranteed = false,
+                _ => {}
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+/// The DefaultTolerationSeconds admission plugin: tolerate not-ready and unreachable nodes for 300 s.
+fn add_default_tolerations(spec: &mut PodSpec) {
+    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let covered = tolerations.iter().any(|t| {
+            (t.key.as_deref() == Some(key) || t.key.is_none() && t.operator.as_deref() == Some("Exists"))
+                && t.effect.as_deref().is_none_or(|e| e == "NoExecute")
+        });
+        if !covered {
+            tolerations.push(Toleration {
+                key: Some(key.into()),
+                operator: Some("Exists".into()),
+                effect: Some("NoExecute".into()),
+                toleration_seconds: Some(DEFAULT_TOLERATION_SECONDS),
+                value: None,
+            });
+        }
+    }
+}
+
+/// Fills in the defaults upstream's defaulting functions set, so that controllers compare like with like.
+pub fn apply_defaults(object: &mut Object) {
+    match object {
+        Object::Pod(p) => default_pod_spec(p.spec.get_or_insert_with(Default::default)),
+        Object::ReplicaSet(rs) => {
+            if let Some(spec) = rs.spec.as_mut() {
+                spec.replicas.get_or_insert(1);
+                spec.min_ready_seconds.get_or_insert(0);
+                default_template(&mut spec.template);
+            }
+        }
+        Object::Deployment(d) => {
+            if let Some(spec) = d.spec.as_mut() {
+                spec.replicas.get_or_insert(1);
+                spec.revision_history_limit.get_or_insert(10);
+                spec.progress_deadline_seconds.get_or_insert(600);
+                spec.min_ready_seconds.get_or_insert(0);
+                let strategy = spec.strategy.get_or_insert_with(Default::default);
+                let type_ = strategy.type_.get_or_insert_with(|| "RollingUpdate".into());
+                if type_ == "RollingUpdate" {
+                    let ru = strategy.rolling_update.get_or_insert_with(Default::default);
+                    ru.max_surge.get_or_insert(IntOrString::String("25%".into()));
+                    ru.max_unavailable.get_or_insert(IntOrString::String("25%".into()));
+                }
+                default_pod_template(&mut spec.template);
+            }
+        }
+        Object::StatefulSet(s) => {
+            if let Some(spec) = s.spec.as_mut() {
+                spec.replicas.get_or_insert(1);
+                spec.revision_history_limit.get_or_insert(10);
+                spec.min_ready_seconds.get_or_insert(0);
+                spec.pod_management_policy.get_or_insert_with(|| "OrderedReady".into());
+                let strategy = spec.update_strategy.get_or_insert_with(Default::default);
+                let type_ = strategy.type_.get_or_insert_with(|| "RollingUpdate".into());
+                if type_ == "RollingUpdate" {
+                    let ru = strategy.rolling_update.get_or_insert_with(Default::default);
+                    ru.partition.get_or_insert(0);
+                }
+                let retention = spec.persistent_volume_claim_retention_policy.get_or_insert_with(Default::default);
+                retention.when_deleted.get_or_insert_with(|| "Retain".into());
+                retention.when_scaled.get_or_insert_with(|| "Retain".into());
+                default_pod_template(&mut spec.template);
+            }
+        }
+        Object::DaemonSet(d) => {
+            if let Some(spec) = d.spec.as_mut() {
+                spec.revision_history_limit.get_or_insert(10);
+                spec.min_ready_seconds.get_or_insert(0);
+                let strategy = spec.update_strategy.get_or_insert_with(Default::default);
+                let type_ = strategy.type_.get_or_insert_with(|| "RollingUpdate".into());
+                if type_ == "RollingUpdate" {
+                    let ru = strategy.rolling_update.get_or_insert_with(Default::default);
+                    ru.max_unavailable.get_or_insert(IntOrString::Int(1));
+                    ru.max_surge.get_or_insert(IntOrString::Int(0));
+                }
+                default_pod_template(&mut spec.template);
+            }
+        }
+        Object::Job(j) => {
+            if let Some(spec) = j.spec.as_mut() {
+                if spec.completions.is_none() && spec.parallelism.is_none() {
+                    spec.completions = Some(1);
+                }
+                spec.parallelism.get_or_insert(1);
+                spec.backoff_limit.get_or_insert(6);
+                spec.completion_mode.get_or_insert_with(|| "NonIndexed".into());
+                spec.suspend.get_or_insert(false);
+                default_pod_template(&mut spec.template);
+            }
+        }
+        Object::CronJob(c) => {
+            if let Some(spec) = c.spec.as_mut() {
+                spec.concurrency_policy.get_or_insert_with(|| "Allow".into());
+                spec.suspend.get_or_insert(false);
+                spec.successful_jobs_history_limit.get_or_insert(3);
+                spec.failed_jobs_history_limit.get_or_insert(1);
+            }
+        }
+        Object::Namespace(n) => {
+            let spec = n.spec.get_or_insert_with(Default::default);
+            spec.finalizers.get_or_insert_with(|| vec!["kubernetes".into()]);
+        }
+        _ => {}
+    }
+}
+
+fn default_template(template: &mut Option<PodTemplateSpec>) {
+    if let Some(t) = template.as_mut() {
+        default_pod_template(t);
+    }
+}
+
+fn default_pod_template(template: &mut PodTemplateSpec) {
+    if let Some(spec) = template.spec.as_mut() {
+        default_pod_spec(spec);
+    }
+}
+
+/// The pod spec defaults: restart policy, grace period, DNS policy, scheduler, container pull policy and
+/// requests taken from limits.
+pub fn default_pod_spec(spec: &mut PodSpec) {
+    spec.restart_policy.get_or_insert_with(|| "Always".into());
+    spec.termination_grace_period_seconds.get_or_insert(30);
+    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
+    spec.scheduler_name.get_or_insert_with(|| DEFAULT_SCHEDULER.into());
+    spec.security_context.get_or_insert_with(Default::default);
+    for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
+        c.termination_message_path.get_or_insert_with(|| "/dev/termination-log".into());
+        c.termination_message_policy.get_or_insert_with(|| "File".into());
+        let image = c.image.clone().unwrap_or_default();
+        let tag_is_latest = match image.rsplit_once(':') {
+            Some((_, tag)) => tag == "latest" || tag.contains('/'),
+            None => true,
+        };
+        c.image_pull_policy.get_or_insert_with(|| if tag_is_latest { "Always" } else { "IfNotPresent" }.into());
+        if let Some(resources) = c.resources.as_mut() {
+            if let Some(limits) = resources.limits.clone() {
+                let requests = resources.requests.get_or_insert_with(Default::default);
+                for (name, quantity) in limits {
+                    requests.entry(name).or_insert(quantity);
+                }
+            }
+        }
+    }
+}
