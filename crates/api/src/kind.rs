@@ -134,7 +134,7 @@ macro_rules! kinds {
 }
 
 /// A `k8s-openapi` type that Themelios stores, tied to its [`Kind`].
-pub trait Resource: Clone + Sized {
+pub trait Resource: Clone + Sized + 'static {
     /// The kind of this type.
     const KIND: Kind;
     /// Borrows the typed object out of an [`Object`] of this kind.

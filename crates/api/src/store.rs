@@ -136,6 +136,9 @@ pub fn parse_revision(rv: Option<&str>) -> Option<u64> {
     rv.and_then(|s| s.parse().ok())
 }
 
+/// What a client gets back from a request: the object, or the error.
+pub type ChangeResult = Result<Arc<StoredObject>, crate::ApiError>;
+
 /// The objects of one kind.
 pub type KindMap = imbl::OrdMap<ObjectName, Arc<StoredObject>>;
 

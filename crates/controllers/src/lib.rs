@@ -1,1 +1,23 @@
-pub fn x(){}
+//! # themelios-controllers
+//!
+//! Kubernetes controllers as pure step functions — `step(view, local) -> Option<Op>` — each with its
+//! guarantees as properties beside it, and a deterministic harness that runs them against the shared API
+//! semantics.
+
+pub mod common;
+pub mod framework;
+pub mod harness;
+pub mod kubelet;
+pub mod podgc;
+pub mod replicaset;
+pub mod scheduler;
+
+use framework::Property;
+
+/// Every property of every controller in this crate.
+pub fn all_properties() -> Vec<Property> {
+    let mut all = replicaset::properties();
+    all.extend(scheduler::properties());
+    all.extend(podgc::properties());
+    all
+}

@@ -1,0 +1,34 @@
+//! Retry backoff in logical time, per key, as a rate-limited work queue gives it.
+
+use std::collections::BTreeMap;
+use themelios_api::Time;
+
+/// Exponential per-key backoff: 1 s, 2 s, 4 s … capped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Backoff<K: Ord> {
+    failures: BTreeMap<K, (u32, Time)>,
+}
+
+impl<K: Ord + Clone> Backoff<K> {
+    const CAP_SECONDS: i64 = 300;
+
+    /// Records a failure at `now`.
+    pub fn fail(&mut self, key: &K, now: Time) {
+        let entry = self.failures.entry(key.clone()).or_insert((0, now));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = now;
+    }
+
+    /// Forgets the failures of `key` after a success.
+    pub fn forget(&mut self, key: &K) {
+        self.failures.remove(key);
+    }
+
+    /// When `key` may be retried (`None` if it has no failures).
+    pub fn retry_at(&self, key: &K) -> Option<Time> {
+        self.failures.get(key).map(|(count, at)| {
+            let delay = 1i64.checked_shl(count.saturating_sub(1)).unwrap_or(i64::MAX).min(Self::CAP_SECONDS);
+            at.plus_seconds(delay)
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! Helpers every workload controller shares: owner references, expectations, templates, backoff.
+
+pub mod backoff;
+pub mod expectations;
+pub mod owner;
+pub mod template;

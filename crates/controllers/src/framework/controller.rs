@@ -1,0 +1,126 @@
+//! The [`Controller`] trait: a pure step function plus the local state a restart resets.
+
+use super::view::ClusterView;
+use std::any::Any;
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use themelios_api::{ApiError, Op, StoredObject, Time};
+
+/// What a request came to: the object the server returned, or its error (a `Timeout` error means the
+/// request may still have taken effect).
+pub type Outcome = Result<Arc<StoredObject>, ApiError>;
+
+/// What a controller keeps in memory between steps: expectations, backoff timers, a sync in progress.
+/// A restart replaces it with `Default::default()`. It is hashed into model-checker states.
+pub trait LocalState: Clone + Debug + Default + Hash + Eq + Send + Sync + 'static {}
+impl<T: Clone + Debug + Default + Hash + Eq + Send + Sync + 'static> LocalState for T {}
+
+/// A controller as a pure step function: it reads a [`ClusterView`], updates its local state and issues at
+/// most one API request.
+///
+/// ```
+/// use themelios_controllers::framework::{ClusterView, Controller};
+/// use themelios_api::Op;
+///
+/// /// A controller that never does anything.
+/// struct Idle;
+/// impl Controller for Idle {
+///     type Local = ();
+///     fn name(&self) -> String { "idle".into() }
+///     fn step(&self, _view: &ClusterView, _local: &mut ()) -> Option<Op> { None }
+/// }
+/// ```
+pub trait Controller: Send + Sync + 'static {
+    /// The controller's memory.
+    type Local: LocalState;
+
+    /// A name for logs and counterexamples, unique among the running actors (e.g. `kubelet/node-1`).
+    fn name(&self) -> String;
+
+    /// One step: at most one request. No I/O and no wall clock: time is `view.now()`.
+    fn step(&self, view: &ClusterView, local: &mut Self::Local) -> Option<Op>;
+
+    /// The outcome of the request the last step issued, as the real client library would report it, at
+    /// logical time `now`.
+    fn observe(&self, _op: &Op, _outcome: &Outcome, _now: Time, _local: &mut Self::Local) {}
+}
+
+/// A type-erased local state, so that different controllers can run side by side.
+pub trait DynLocal: Debug + Send + Sync {
+    /// A boxed copy.
+    fn clone_box(&self) -> Box<dyn DynLocal>;
+    /// Equality with another erased state of any type.
+    fn dyn_eq(&self, other: &dyn DynLocal) -> bool;
+    /// Feeds the state into a hasher.
+    fn dyn_hash(&self, state: &mut dyn Hasher);
+    /// For downcasting.
+    fn as_any(&self) -> &dyn Any;
+    /// For downcasting.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: LocalState> DynLocal for T {
+    fn clone_box(&self) -> Box<dyn DynLocal> {
+        Box::new(self.clone())
+    }
+    fn dyn_eq(&self, other: &dyn DynLocal) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+    fn dyn_hash(&self, mut state: &mut dyn Hasher) {
+        self.hash(&mut state);
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl Clone for Box<dyn DynLocal> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+impl PartialEq for Box<dyn DynLocal> {
+    fn eq(&self, other: &Self) -> bool {
+        self.dyn_eq(other.as_ref())
+    }
+}
+impl Eq for Box<dyn DynLocal> {}
+impl Hash for Box<dyn DynLocal> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.dyn_hash(state);
+    }
+}
+
+/// A controller behind a trait object, with its local state erased.
+pub trait AnyController: Send + Sync {
+    /// See [`Controller::name`].
+    fn name(&self) -> String;
+    /// A fresh local state, as after a restart.
+    fn fresh_local(&self) -> Box<dyn DynLocal>;
+    /// See [`Controller::step`].
+    fn step(&self, view: &ClusterView, local: &mut dyn DynLocal) -> Option<Op>;
+    /// See [`Controller::observe`].
+    fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut dyn DynLocal);
+}
+
+impl<C: Controller> AnyController for C {
+    fn name(&self) -> String {
+        Controller::name(self)
+    }
+    fn fresh_local(&self) -> Box<dyn DynLocal> {
+        Box::new(C::Local::default())
+    }
+    fn step(&self, view: &ClusterView, local: &mut dyn DynLocal) -> Option<Op> {
+        let local = local.as_any_mut().downcast_mut::<C::Local>()?;
+        Controller::step(self, view, local)
+    }
+    fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut dyn DynLocal) {
+        if let Some(local) = local.as_any_mut().downcast_mut::<C::Local>() {
+            Controller::observe(self, op, outcome, now, local);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Properties: the guarantees a controller makes, as code the harness and the model checker both run.
+
+use super::view::ClusterView;
+
+/// Whether a property must hold in every state or only once the system is quiet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PropertyKind {
+    /// Must hold in every reachable state (or across every step, for a transition property).
+    Safety,
+    /// Must hold in every quiescent state: what the controllers converge to.
+    Goal,
+}
+
+/// What a property checks.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// A condition on one state.
+    State(fn(&ClusterView) -> Result<(), String>),
+    /// A condition on a step from one state to the next.
+    Transition(fn(&ClusterView, &ClusterView) -> Result<(), String>),
+}
+
+/// A named guarantee.
+#[derive(Clone, Copy)]
+pub struct Property {
+    /// A name a user understands, e.g. `replicaset: never adopts a pod another controller owns`.
+    pub name: &'static str,
+    /// Safety or goal.
+    pub kind: PropertyKind,
+    /// The check.
+    pub check: Check,
+}
+
+impl Property {
+    /// A safety property over states.
+    pub const fn always(name: &'static str, check: fn(&ClusterView) -> Result<(), String>) -> Self {
+        Self { name, kind: PropertyKind::Safety, check: Check::State(check) }
+    }
+    /// A safety property over steps.
+    pub const fn every_step(name: &'static str, check: fn(&ClusterView, &ClusterView) -> Result<(), String>) -> Self {
+        Self { name, kind: PropertyKind::Safety, check: Check::Transition(check) }
+    }
+    /// A goal: holds whenever the system is quiescent.
+    pub const fn eventually(name: &'static str, check: fn(&ClusterView) -> Result<(), String>) -> Self {
+        Self { name, kind: PropertyKind::Goal, check: Check::State(check) }
+    }
+}
+
+impl std::fmt::Debug for Property {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}({})", self.kind, self.name)
+    }
+}

@@ -1,0 +1,371 @@
+//! The deterministic harness: runs controllers and simulated nodes against the shared API semantics until
+//! nothing more happens, checking properties after every step.
+//!
+//! Each round gives every running actor one step, in a fixed order or in an order shuffled by a seed. When
+//! a whole round issues no request, logical time jumps to the earliest deadline an actor asked for; when
+//! there is none, the run is quiescent and the goals are checked.
+//!
+//! ```
+//! use themelios_controllers::harness::Harness;
+//! use themelios_controllers::kubelet::{Kubelet, NodeConfig};
+//! let mut h = Harness::new();
+//! h.add(Kubelet::new(NodeConfig::new("node-1")));
+//! h.settle().unwrap();
+//! assert!(h.get::<k8s_openapi::api::core::v1::Node>("", "node-1").is_some());
+//! ```
+
+mod log;
+mod rng;
+
+pub use log::{Entry, Result_ as StepResult};
+pub use rng::SplitMix64;
+
+use crate::framework::{AnyController, Check, ClusterView, Controller, DynLocal, Property, PropertyKind};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::fmt;
+use themelios_api::{apply, ApiError, ApiState, ApplyContext, Object, Op, Resource, StateRead, Time};
+
+/// Identifies an actor added to a harness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActorId(usize);
+
+struct Actor {
+    controller: Box<dyn AnyController>,
+    local: Box<dyn DynLocal>,
+    running: bool,
+}
+
+/// Why a run stopped before quiescence.
+#[derive(Debug)]
+pub enum RunError {
+    /// A safety property failed after a step, or a goal failed at quiescence.
+    Violation {
+        /// The property.
+        property: &'static str,
+        /// What was wrong.
+        detail: String,
+        /// The last steps before it.
+        recent: Vec<Entry>,
+    },
+    /// The step limit was reached without quiescence.
+    StepLimit {
+        /// The limit.
+        limit: usize,
+        /// The last steps before it.
+        recent: Vec<Entry>,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (head, recent) = match self {
+            RunError::Violation { property, detail, recent } => (format!("property violated: {property}: {detail}"), recent),
+            RunError::StepLimit { limit, recent } => (format!("no quiescence within {limit} steps"), recent),
+        };
+        writeln!(f, "{head}\nlast steps:")?;
+        for e in recent {
+            writeln!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+impl std::error::Error for RunError {}
+
+/// How actors take turns.
+#[derive(Clone, Debug)]
+enum Order {
+    Fixed,
+    Seeded(SplitMix64),
+}
+
+/// A cluster in memory: the API state, the actors, logical time and a log.
+pub struct Harness {
+    state: ApiState,
+    now: Time,
+    actors: Vec<Actor>,
+    order: Order,
+    log: Vec<Entry>,
+    step_limit: usize,
+    properties: Vec<Property>,
+}
+
+/// How far a run may move logical time.
+#[derive(Clone, Copy, Debug)]
+enum TimeLimit {
+    Frozen,
+    Until(Time),
+    Unbounded,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    /// A harness with the namespaces `default`, `kube-system` and `kube-node-lease`, at [`Time::EPOCH`],
+    /// with actors taking turns in a fixed order.
+    pub fn new() -> Self {
+        let mut h = Self {
+            state: ApiState::default(),
+            now: Time::EPOCH,
+            actors: Vec::new(),
+            order: Order::Fixed,
+            log: Vec::new(),
+            step_limit: 100_000,
+            properties: Vec::new(),
+        };
+        for name in ["default", "kube-system", "kube-node-lease"] {
+            let ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
+            if let Err(e) = h.submit(Op::Create(ns.into_object())) {
+                unreachable!("a built-in namespace is valid in an empty store: {e}");
+            }
+        }
+        h
+    }
+
+    /// Actors take turns in an order shuffled anew each round by this seed.
+    pub fn seeded(mut self, seed: u64) -> Self {
+        self.order = Order::Seeded(SplitMix64::new(seed));
+        self
+    }
+
+    /// Sets the most steps one run may take.
+    pub fn step_limit(mut self, limit: usize) -> Self {
+        self.step_limit = limit;
+        self
+    }
+
+    /// Adds properties checked after every step (safety) and at quiescence (goals).
+    pub fn check(&mut self, properties: impl IntoIterator<Item = Property>) -> &mut Self {
+        self.properties.extend(properties);
+        self
+    }
+
+    /// Adds a running actor.
+    pub fn add(&mut self, controller: impl Controller) -> ActorId {
+        let controller: Box<dyn AnyController> = Box::new(controller);
+        let local = controller.fresh_local();
+        self.actors.push(Actor { controller, local, running: true });
+        ActorId(self.actors.len() - 1)
+    }
+
+    /// Stops an actor (it takes no more steps; its memory is kept until it restarts).
+    pub fn stop(&mut self, id: ActorId) {
+        self.actors[id.0].running = false;
+    }
+
+    /// Restarts an actor: its memory is lost, as a crashed process's would be.
+    pub fn restart(&mut self, id: ActorId) {
+        let actor = &mut self.actors[id.0];
+        actor.local = actor.controller.fresh_local();
+        actor.running = true;
+    }
+
+    /// The logical time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Moves logical time forward.
+    pub fn advance(&mut self, seconds: i64) {
+        self.now = self.now.plus_seconds(seconds);
+    }
+
+    /// The API state.
+    pub fn state(&self) -> &ApiState {
+        &self.state
+    }
+
+    /// The log of every step so far.
+    pub fn log(&self) -> &[Entry] {
+        &self.log
+    }
+
+    /// A view of the latest state.
+    pub fn view(&self) -> ClusterView<'_> {
+        ClusterView::new(self.state.objects(), self.state.revision(), self.now)
+    }
+
+    /// One object.
+    pub fn get<T: Resource>(&self, namespace: &str, name: &str) -> Option<T> {
+        self.view().get::<T>(namespace, name).cloned()
+    }
+
+    /// Every object of a kind.
+    pub fn list<T: Resource>(&self) -> Vec<T> {
+        self.view().list::<T>().cloned().collect()
+    }
+
+    /// Issues a request as the test itself (actor `user`). The user is the environment: its requests are
+    /// logged but not held to the controllers' properties.
+    pub fn submit(&mut self, op: Op) -> Result<Object, ApiError> {
+        let read = self.state.revision();
+        self.execute("user", &op, read).map(|s| s.object().clone())
+    }
+
+    /// Creates an object as the user.
+    pub fn create<T: Resource>(&mut self, object: T) -> Result<T, ApiError> {
+        let created = self.submit(Op::Create(object.into_object()))?;
+        Ok(T::from_object(&created).cloned().unwrap_or_else(|| unreachable!("create returns its own kind")))
+    }
+
+    /// Reads, changes and writes back an object as the user.
+    pub fn modify<T: Resource>(&mut self, namespace: &str, name: &str, change: impl FnOnce(&mut T)) -> Result<T, ApiError> {
+        self.modify_with(namespace, name, false, change)
+    }
+
+    /// As [`Harness::modify`], through the status subresource.
+    pub fn modify_status<T: Resource>(&mut self, namespace: &str, name: &str, change: impl FnOnce(&mut T)) -> Result<T, ApiError> {
+        self.modify_with(namespace, name, true, change)
+    }
+
+    fn modify_with<T: Resource>(&mut self, namespace: &str, name: &str, status: bool, change: impl FnOnce(&mut T)) -> Result<T, ApiError> {
+        let mut object = self.get::<T>(namespace, name).ok_or_else(|| ApiError::not_found(T::KIND, name))?;
+        change(&mut object);
+        let op = if status { Op::UpdateStatus(object.into_object()) } else { Op::Update(object.into_object()) };
+        let updated = self.submit(op)?;
+        Ok(T::from_object(&updated).cloned().unwrap_or_else(|| unreachable!("update returns its own kind")))
+    }
+
+    /// Applies a request, commits it and logs it.
+    fn execute(&mut self, actor: &str, op: &Op, read: u64) -> themelios_api::store::ChangeResult {
+        let result = apply(&self.state, op, &ApplyContext { now: self.now });
+        let outcome = match &result {
+            Ok(change) => {
+                if let Err(stale) = self.state.commit(change) {
+                    unreachable!("a change computed against the current state is current: {stale}");
+                }
+                let meta = change.response.object().meta();
+                StepResult::Ok {
+                    object: format!("{}/{}", change.response.object().kind(), meta.name.as_deref().unwrap_or("")),
+                    revision: self.state.revision(),
+                }
+            }
+            Err(e) => StepResult::Err { reason: e.reason.as_str().to_string(), message: e.message.clone() },
+        };
+        self.log.push(Entry::new(self.log.len() + 1, self.now, actor, read, op, outcome));
+        result.map(|c| c.response)
+    }
+
+    /// Runs until quiescent without moving logical time.
+    pub fn settle(&mut self) -> Result<(), RunError> {
+        self.run(TimeLimit::Frozen, &mut |_| false).map(|_| ())
+    }
+
+    /// Runs until quiescent, moving logical time to deadlines at most `seconds` ahead.
+    pub fn run_for(&mut self, seconds: i64) -> Result<(), RunError> {
+        let until = self.now.plus_seconds(seconds);
+        self.run(TimeLimit::Until(until), &mut |_| false)?;
+        self.now = self.now.max(until);
+        Ok(())
+    }
+
+    /// Runs until quiescent, moving logical time to every deadline.
+    pub fn run_to_quiescence(&mut self) -> Result<(), RunError> {
+        self.run(TimeLimit::Unbounded, &mut |_| false).map(|_| ())
+    }
+
+    /// Runs (moving time freely) until `done` holds, checking it after every step. Returns whether it
+    /// came to hold (`false` if the run became quiescent first).
+    pub fn run_until(&mut self, mut done: impl FnMut(&Harness) -> bool) -> Result<bool, RunError> {
+        if done(self) {
+            return Ok(true);
+        }
+        self.run(TimeLimit::Unbounded, &mut done)
+    }
+
+    /// Rounds until quiescence (goals checked) or until `stop` holds (goals not checked).
+    fn run(&mut self, limit: TimeLimit, stop: &mut dyn FnMut(&Harness) -> bool) -> Result<bool, RunError> {
+        let start = self.log.len();
+        loop {
+            if self.log.len() - start >= self.step_limit {
+                return Err(RunError::StepLimit { limit: self.step_limit, recent: self.recent() });
+            }
+            match self.round(stop)? {
+                RoundEnd::Stopped => return Ok(true),
+                RoundEnd::Progressed => continue,
+                RoundEnd::Idle(wake) => match (wake, limit) {
+                    (Some(at), TimeLimit::Unbounded) => self.now = at,
+                    (Some(at), TimeLimit::Until(until)) if at <= until => self.now = at,
+                    _ => {
+                        self.check_goals()?;
+                        return Ok(false);
+                    }
+                },
+            }
+        }
+    }
+
+    /// One round: every running actor gets a step.
+    fn round(&mut self, stop: &mut dyn FnMut(&Harness) -> bool) -> Result<RoundEnd, RunError> {
+        let mut order: Vec<usize> = (0..self.actors.len()).filter(|i| self.actors[*i].running).collect();
+        if let Order::Seeded(rng) = &mut self.order {
+            rng.shuffle(&mut order);
+        }
+        let mut progressed = false;
+        let mut wake: Option<Time> = None;
+        for i in order {
+            let before = self.state.clone();
+            let view = ClusterView::new(before.objects(), before.revision(), self.now);
+            let actor = &mut self.actors[i];
+            let op = actor.controller.step(&view, actor.local.as_mut());
+            if let Some(at) = view.requested_wake() {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+            drop(view);
+            let Some(op) = op else { continue };
+            let name = self.actors[i].controller.name();
+            let outcome = self.execute(&name, &op, before.revision());
+            let actor = &mut self.actors[i];
+            actor.controller.observe(&op, &outcome, self.now, actor.local.as_mut());
+            self.check_safety(&before)?;
+            progressed = true;
+            if stop(self) {
+                return Ok(RoundEnd::Stopped);
+            }
+        }
+        Ok(if progressed { RoundEnd::Progressed } else { RoundEnd::Idle(wake) })
+    }
+
+    fn check_safety(&self, before: &ApiState) -> Result<(), RunError> {
+        let old = ClusterView::new(before.objects(), before.revision(), self.now);
+        let new = self.view();
+        for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Safety) {
+            let verdict = match p.check {
+                Check::State(f) => f(&new),
+                Check::Transition(f) => f(&old, &new),
+            };
+            if let Err(detail) = verdict {
+                return Err(RunError::Violation { property: p.name, detail, recent: self.recent() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every goal against the current state.
+    pub fn check_goals(&self) -> Result<(), RunError> {
+        let view = self.view();
+        for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Goal) {
+            if let Check::State(f) = p.check {
+                if let Err(detail) = f(&view) {
+                    return Err(RunError::Violation { property: p.name, detail, recent: self.recent() });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn recent(&self) -> Vec<Entry> {
+        self.log.iter().rev().take(40).rev().cloned().collect()
+    }
+}
+
+/// How a round ended.
+enum RoundEnd {
+    Progressed,
+    Stopped,
+    Idle(Option<Time>),
+}

@@ -1,0 +1,178 @@
+//! The scheduler: binds pending pods that name it to feasible nodes, least-allocated first.
+//!
+//! A pod that fits nowhere gets `PodScheduled=False` with reason `Unschedulable` and upstream's message;
+//! because the step is level-triggered, it is retried whenever nodes or pods change. Bindings this
+//! scheduler issued count against their node until its view shows them (the "assume" cache), so a lagging
+//! view cannot double-book a node.
+
+mod filters;
+mod properties;
+mod resources;
+
+pub use filters::{matches_node_affinity, pod_tolerates, tolerates, unschedulable_message};
+pub use properties::properties;
+pub use resources::{node_allocatable, pod_requests, Resources};
+
+use crate::framework::{ClusterView, Controller, Outcome};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use std::collections::BTreeMap;
+use themelios_api::defaults::DEFAULT_SCHEDULER;
+use themelios_api::{pod, ObjectName, Op, Resource, Time};
+
+/// Requests assumed for scoring a pod that requests nothing (upstream's non-zero defaults).
+const DEFAULT_MILLI_CPU: i128 = 100;
+const DEFAULT_MEMORY_MILLI: i128 = 200 * 1024 * 1024 * 1000;
+
+/// A scheduler with a name; it binds only pods whose `spec.schedulerName` is that name.
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    scheduler_name: String,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Self::named(DEFAULT_SCHEDULER)
+    }
+}
+
+impl Scheduler {
+    /// A scheduler that serves pods naming `scheduler_name`.
+    pub fn named(scheduler_name: impl Into<String>) -> Self {
+        Self { scheduler_name: scheduler_name.into() }
+    }
+}
+
+/// A binding this scheduler issued and has not yet seen.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Assumed {
+    pod: ObjectName,
+    node: String,
+    requests: Resources,
+}
+
+/// What the scheduler keeps in memory: its assumed bindings, by pod uid.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Local {
+    assumed: BTreeMap<String, Assumed>,
+}
+
+/// Where a pod can go.
+enum Decision {
+    Bind(String),
+    Unschedulable(String),
+}
+
+impl Controller for Scheduler {
+    type Local = Local;
+
+    fn name(&self) -> String {
+        self.scheduler_name.clone()
+    }
+
+    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+        local.assumed.retain(|_, a| {
+            view.get::<Pod>(&a.pod.namespace, &a.pod.name).is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))
+        });
+        let mut pending: Vec<&Pod> = view
+            .list::<Pod>()
+            .filter(|p| pod::node_name(p).is_none() && !pod::is_deleting(p) && !pod::is_terminal(p))
+            .filter(|p| p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER) == self.scheduler_name)
+            .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)))
+            .collect();
+        pending.sort_by_key(|p| {
+            let priority = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+            (std::cmp::Reverse(priority), p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone())
+        });
+        if pending.is_empty() {
+            return None;
+        }
+        let nodes: Vec<&Node> = view.list::<Node>().collect();
+        let usage = node_usage(view, local);
+        for p in pending {
+            match decide(p, &nodes, &usage) {
+                Decision::Bind(node) => {
+                    let name = ObjectName::new(p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default());
+                    if let Some(uid) = p.metadata.uid.clone() {
+                        local.assumed.insert(uid, Assumed { pod: name.clone(), node: node.clone(), requests: pod_requests(p) });
+                    }
+                    return Some(Op::Bind { pod: name, uid: p.metadata.uid.clone(), node });
+                }
+                Decision::Unschedulable(message) => {
+                    let mut updated = p.clone();
+                    let condition = pod::new_condition("PodScheduled", false, "Unschedulable", &message);
+                    if pod::set_condition(&mut updated, condition, view.now()) {
+                        return Some(Op::UpdateStatus(updated.into_object()));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn observe(&self, op: &Op, outcome: &Outcome, _now: Time, local: &mut Local) {
+        if let (Op::Bind { uid: Some(uid), .. }, Err(_)) = (op, outcome) {
+            local.assumed.remove(uid);
+        }
+    }
+}
+
+/// Requested resources and pod counts per node: every bound non-terminal pod, plus assumed bindings.
+fn node_usage(view: &ClusterView, local: &Local) -> BTreeMap<String, (Resources, usize)> {
+    let mut usage: BTreeMap<String, (Resources, usize)> = BTreeMap::new();
+    for p in view.list::<Pod>().filter(|p| !pod::is_terminal(p)) {
+        if let Some(node) = pod::node_name(p) {
+            let entry = usage.entry(node.to_string()).or_default();
+            entry.0.add(&pod_requests(p));
+            entry.1 += 1;
+        }
+    }
+    for a in local.assumed.values() {
+        let entry = usage.entry(a.node.clone()).or_default();
+        entry.0.add(&a.requests);
+        entry.1 += 1;
+    }
+    usage
+}
+
+fn decide(p: &Pod, nodes: &[&Node], usage: &BTreeMap<String, (Resources, usize)>) -> Decision {
+    let empty = (Resources::default(), 0);
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut best: Option<(i128, &str)> = None;
+    for node in nodes {
+        let name = node.metadata.name.as_deref().unwrap_or("");
+        let (requested, count) = usage.get(name).unwrap_or(&empty);
+        let failures = filters::filter(p, node, requested, *count);
+        if !failures.is_empty() {
+            for reason in failures {
+                *reasons.entry(reason).or_default() += 1;
+            }
+            continue;
+        }
+        let score = least_allocated(p, node, requested);
+        if best.is_none_or(|(s, n)| score > s || (score == s && name < n)) {
+            best = Some((score, name));
+        }
+    }
+    match best {
+        Some((_, node)) => Decision::Bind(node.to_string()),
+        None => Decision::Unschedulable(unschedulable_message(nodes.len(), &reasons)),
+    }
+}
+
+/// Upstream's LeastAllocated score (0–100 per resource, cpu and memory weighted equally), scaled by 1000
+/// to keep integer arithmetic.
+fn least_allocated(p: &Pod, node: &Node, requested: &Resources) -> i128 {
+    let allocatable = node_allocatable(node);
+    let want = pod_requests(p);
+    let mut total = 0;
+    for (resource, default) in [("cpu", DEFAULT_MILLI_CPU), ("memory", DEFAULT_MEMORY_MILLI)] {
+        let capacity = allocatable.get(resource);
+        if capacity <= 0 {
+            continue;
+        }
+        let ask = if want.get(resource) > 0 { want.get(resource) } else { default };
+        let after = requested.get(resource) + ask;
+        total += ((capacity - after).max(0) * 100_000) / capacity;
+    }
+    total / 2
+}
