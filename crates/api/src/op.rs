@@ -65,6 +65,15 @@ pub enum Op {
         /// The node.
         node: String,
     },
+    /// PUT on the scale subresource of a ReplicaSet, Deployment or StatefulSet: sets `spec.replicas`.
+    Scale {
+        /// The scaled object.
+        target: ObjectRef,
+        /// The new replica count.
+        replicas: i32,
+        /// When set, the object's current resourceVersion must be this.
+        resource_version: Option<String>,
+    },
     /// POST pods/eviction: a delete that honours PodDisruptionBudgets.
     Evict {
         /// The pod.
@@ -79,7 +88,7 @@ impl Op {
     pub fn target(&self) -> ObjectRef {
         match self {
             Op::Create(o) | Op::Update(o) | Op::UpdateStatus(o) => ObjectRef::of(o),
-            Op::Delete { target, .. } => target.clone(),
+            Op::Delete { target, .. } | Op::Scale { target, .. } => target.clone(),
             Op::Bind { pod, .. } | Op::Evict { pod, .. } => ObjectRef { kind: Kind::Pod, name: pod.clone() },
         }
     }
@@ -93,6 +102,7 @@ impl Op {
             Op::Delete { .. } => "delete",
             Op::Bind { .. } => "bind",
             Op::Evict { .. } => "evict",
+            Op::Scale { .. } => "scale",
         }
     }
 
@@ -114,6 +124,7 @@ impl std::fmt::Display for Op {
                 o.meta().generate_name.as_deref().unwrap_or("")
             ),
             Op::Bind { node, .. } => write!(f, "bind {} to node {node}", target.name),
+            Op::Scale { replicas, .. } => write!(f, "scale {target} to {replicas}"),
             Op::Delete { options, .. } if options.propagation.is_some() || options.grace_period_seconds.is_some() => {
                 write!(f, "delete {target} ({options:?})")
             }

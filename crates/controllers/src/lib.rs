@@ -5,6 +5,7 @@
 //! semantics.
 
 pub mod common;
+pub mod fixtures;
 pub mod framework;
 pub mod harness;
 pub mod kubelet;

@@ -7,6 +7,7 @@
 mod create;
 mod delete;
 mod pods;
+pub mod scale;
 mod update;
 
 use crate::error::ApiError;
@@ -48,6 +49,9 @@ pub fn apply(state: &impl StateRead, op: &Op, ctx: &ApplyContext) -> Result<Chan
         Op::Delete { target, options } => delete::delete(state, target.kind, &target.name, options, ctx),
         Op::Bind { pod, uid, node } => pods::bind(state, pod, uid.as_deref(), node, ctx),
         Op::Evict { pod, options } => pods::evict(state, pod, options, ctx),
+        Op::Scale { target, replicas, resource_version } => {
+            scale::scale(state, target, *replicas, resource_version.as_deref(), ctx)
+        }
     }
 }
 

@@ -37,7 +37,6 @@ struct Actor {
 }
 
 /// Why a run stopped before quiescence.
-#[derive(Debug)]
 pub enum RunError {
     /// A safety property failed after a step, or a goal failed at quiescence.
     Violation {
@@ -70,6 +69,11 @@ impl fmt::Display for RunError {
         Ok(())
     }
 }
+impl fmt::Debug for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 impl std::error::Error for RunError {}
 
 /// How actors take turns.
@@ -88,7 +92,11 @@ pub struct Harness {
     log: Vec<Entry>,
     step_limit: usize,
     properties: Vec<Property>,
+    admission: Vec<Box<Admission>>,
 }
+
+/// An admission check: rejects a request before the API rules see it (a quota, a webhook, a fault).
+pub type Admission = dyn Fn(&Op, &ApiState) -> Option<ApiError> + Send + Sync;
 
 /// How far a run may move logical time.
 #[derive(Clone, Copy, Debug)]
@@ -116,6 +124,7 @@ impl Harness {
             log: Vec::new(),
             step_limit: 100_000,
             properties: Vec::new(),
+            admission: Vec::new(),
         };
         for name in ["default", "kube-system", "kube-node-lease"] {
             let ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
@@ -141,6 +150,12 @@ impl Harness {
     /// Adds properties checked after every step (safety) and at quiescence (goals).
     pub fn check(&mut self, properties: impl IntoIterator<Item = Property>) -> &mut Self {
         self.properties.extend(properties);
+        self
+    }
+
+    /// Adds an admission check run before every request, like an admission plugin or webhook.
+    pub fn admit(&mut self, check: impl Fn(&Op, &ApiState) -> Option<ApiError> + Send + Sync + 'static) -> &mut Self {
+        self.admission.push(Box::new(check));
         self
     }
 
@@ -232,7 +247,11 @@ impl Harness {
 
     /// Applies a request, commits it and logs it.
     fn execute(&mut self, actor: &str, op: &Op, read: u64) -> themelios_api::store::ChangeResult {
-        let result = apply(&self.state, op, &ApplyContext { now: self.now });
+        let rejected = self.admission.iter().find_map(|check| check(op, &self.state));
+        let result = match rejected {
+            Some(err) => Err(err),
+            None => apply(&self.state, op, &ApplyContext { now: self.now }),
+        };
         let outcome = match &result {
             Ok(change) => {
                 if let Err(stale) = self.state.commit(change) {

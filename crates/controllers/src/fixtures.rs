@@ -1,0 +1,99 @@
+//! Builders for the objects tests and scenarios start from.
+
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec};
+use k8s_openapi::api::core::v1::{Container, Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodSpec, PodTemplateSpec, ResourceRequirements};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use std::collections::BTreeMap;
+
+/// A label map from pairs.
+pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Metadata with a namespace, name and labels.
+pub fn meta(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> ObjectMeta {
+    ObjectMeta {
+        namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+        name: Some(name.to_string()),
+        labels: (!label_pairs.is_empty()).then(|| labels(label_pairs)),
+        ..Default::default()
+    }
+}
+
+/// A pod spec with one container running `image`.
+pub fn pod_spec(image: &str) -> PodSpec {
+    PodSpec {
+        containers: vec![Container { name: "app".into(), image: Some(image.into()), ..Default::default() }],
+        ..Default::default()
+    }
+}
+
+/// A pod with one container.
+pub fn pod(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> Pod {
+    Pod { metadata: meta(namespace, name, label_pairs), spec: Some(pod_spec("nginx:1.27")), status: None }
+}
+
+/// A pod whose container requests `cpu` and `memory` (empty strings request nothing).
+pub fn pod_requesting(namespace: &str, name: &str, cpu: &str, memory: &str) -> Pod {
+    let mut p = pod(namespace, name, &[]);
+    let requests: BTreeMap<String, Quantity> = [("cpu", cpu), ("memory", memory)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+        .collect();
+    if let Some(spec) = p.spec.as_mut() {
+        spec.containers[0].resources = Some(ResourceRequirements { requests: Some(requests), ..Default::default() });
+    }
+    p
+}
+
+/// A ReplicaSet selecting and templating `label_pairs`.
+pub fn replica_set(namespace: &str, name: &str, replicas: i32, label_pairs: &[(&str, &str)]) -> ReplicaSet {
+    ReplicaSet {
+        metadata: meta(namespace, name, label_pairs),
+        spec: Some(ReplicaSetSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
+            template: Some(PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
+                spec: Some(pod_spec("nginx:1.27")),
+            }),
+            min_ready_seconds: None,
+        }),
+        status: None,
+    }
+}
+
+/// A Ready node with the given cpu, memory and pod capacity, as a test registers it without a kubelet.
+pub fn node(name: &str, cpu: &str, memory: &str, pods: u32) -> Node {
+    let capacity: BTreeMap<String, Quantity> =
+        [("cpu", cpu.to_string()), ("memory", memory.to_string()), ("pods", pods.to_string())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Quantity(v)))
+            .collect();
+    Node {
+        metadata: meta("", name, &[("kubernetes.io/hostname", name)]),
+        spec: Some(NodeSpec::default()),
+        status: Some(NodeStatus {
+            capacity: Some(capacity),
+            conditions: Some(vec![NodeCondition { type_: "Ready".into(), status: "True".into(), ..Default::default() }]),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Marks a pod Running and Ready since `since`, as upstream's integration tests do through UpdateStatus.
+pub fn make_ready(pod: &mut Pod, since: themelios_api::Time) {
+    let status = pod.status.get_or_insert_with(Default::default);
+    status.phase = Some("Running".into());
+    let ready = k8s_openapi::api::core::v1::PodCondition {
+        type_: "Ready".into(),
+        status: "True".into(),
+        last_transition_time: Some(since.to_k8s()),
+        ..Default::default()
+    };
+    let conditions = status.conditions.get_or_insert_with(Vec::new);
+    conditions.retain(|c| c.type_ != "Ready");
+    conditions.push(ready);
+}
