@@ -296,7 +296,8 @@ impl Harness {
         self.run(TimeLimit::Unbounded, &mut done)
     }
 
-    /// Rounds until quiescence (goals checked) or until `stop` holds (goals not checked).
+    /// Rounds until quiescence (goals checked), until the time limit leaves work pending, or until `stop`
+    /// holds (goals not checked in the last two cases).
     fn run(&mut self, limit: TimeLimit, stop: &mut dyn FnMut(&Harness) -> bool) -> Result<bool, RunError> {
         let start = self.log.len();
         loop {
@@ -309,7 +310,9 @@ impl Harness {
                 RoundEnd::Idle(wake) => match (wake, limit) {
                     (Some(at), TimeLimit::Unbounded) => self.now = at,
                     (Some(at), TimeLimit::Until(until)) if at <= until => self.now = at,
-                    _ => {
+                    // Work is still due later: the time limit stops the run, but this is not quiescence.
+                    (Some(_), _) => return Ok(false),
+                    (None, _) => {
                         self.check_goals()?;
                         return Ok(false);
                     }

@@ -10,27 +10,35 @@ use themelios_api::pod;
 /// Every scheduler property.
 pub fn properties() -> Vec<Property> {
     vec![
-        Property::always("scheduler: requests on every node fit its allocatable resources", requests_fit),
+        Property::every_step("scheduler: a bind never takes a node's requests past its allocatable resources", binds_fit),
         Property::every_step("scheduler: a pod's node never changes once set", node_never_changes),
         Property::every_step("scheduler: binds only to nodes the pod selects and whose NoSchedule taints it tolerates", binds_to_feasible_nodes),
     ]
 }
 
-fn requests_fit(view: &ClusterView) -> Result<(), String> {
+fn binds_fit(before: &ClusterView, after: &ClusterView) -> Result<(), String> {
+    let newly_bound: Vec<&str> = after
+        .list::<Pod>()
+        .filter(|p| {
+            let ns = p.metadata.namespace.as_deref().unwrap_or("");
+            let name = p.metadata.name.as_deref().unwrap_or("");
+            pod::node_name(p).is_some() && before.get::<Pod>(ns, name).is_some_and(|old| pod::node_name(old).is_none())
+        })
+        .filter_map(|p| pod::node_name(p))
+        .collect();
     let mut used: BTreeMap<&str, Resources> = BTreeMap::new();
-    for p in view.list::<Pod>().filter(|p| !pod::is_terminal(p)) {
+    for p in after.list::<Pod>().filter(|p| !pod::is_terminal(p)) {
         if let Some(node) = pod::node_name(p) {
             used.entry(node).or_default().add(&pod_requests(p));
         }
     }
-    for node in view.list::<Node>() {
-        let name = node.metadata.name.as_deref().unwrap_or("");
-        let Some(requested) = used.get(name) else { continue };
+    for name in newly_bound {
+        let (Some(node), Some(requested)) = (after.get::<Node>("", name), used.get(name)) else { continue };
         let allocatable = node_allocatable(node);
         for resource in ["cpu", "memory"] {
             if allocatable.0.contains_key(resource) && requested.get(resource) > allocatable.get(resource) {
                 return Err(format!(
-                    "node {name}: {resource} requests {} exceed allocatable {} (milli-units)",
+                    "binding to node {name} made {resource} requests {} exceed allocatable {} (milli-units)",
                     requested.get(resource),
                     allocatable.get(resource)
                 ));
