@@ -1,6 +1,6 @@
 //! DELETE: preconditions, graceful deletion of pods, finalizers and propagation policy.
 
-use super::{current, put, remove, unchanged, ApplyContext};
+use super::{current, has_finalizers, put, remove, unchanged, ApplyContext};
 use crate::error::ApiError;
 use crate::kind::{Kind, Object};
 use crate::op::{DeleteOptions, Propagation};
@@ -48,7 +48,10 @@ pub(super) fn delete(
             }
         }
     }
-    if finalizers.is_empty() && new.meta().deletion_grace_period_seconds == Some(0) {
+    if let Object::Namespace(ns) = &mut new {
+        ns.status.get_or_insert_with(Default::default).phase = Some("Terminating".into());
+    }
+    if !has_finalizers(&new) && new.meta().deletion_grace_period_seconds == Some(0) {
         return Ok(remove(state, new));
     }
     if new == *old {

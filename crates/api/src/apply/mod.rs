@@ -86,6 +86,15 @@ fn unchanged(state: &impl StateRead, current: Arc<StoredObject>) -> Change {
     Change { revision: state.revision(), writes: Vec::new(), response: current }
 }
 
+/// Whether anything still holds the object once it is deleted: metadata finalizers, or for a namespace the
+/// `spec.finalizers` the namespace controller clears when the namespace is empty.
+fn has_finalizers(object: &Object) -> bool {
+    let meta_held = object.meta().finalizers.as_ref().is_some_and(|f| !f.is_empty());
+    let namespace_held = matches!(object, Object::Namespace(ns)
+        if ns.spec.as_ref().and_then(|s| s.finalizers.as_ref()).is_some_and(|f| !f.is_empty()));
+    meta_held || namespace_held
+}
+
 /// Whether `meta` is being deleted.
 fn is_deleting(object: &Object) -> bool {
     object.meta().deletion_timestamp.is_some()

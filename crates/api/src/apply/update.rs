@@ -1,6 +1,6 @@
 //! PUT on the main resource and on the status subresource.
 
-use super::{current, is_deleting, put, remove, unchanged, ApplyContext};
+use super::{current, has_finalizers, is_deleting, put, remove, unchanged, ApplyContext};
 use crate::defaults;
 use crate::error::{ApiError, FieldError};
 use crate::kind::Object;
@@ -91,8 +91,7 @@ pub(super) fn update(
         meta.generation = Some(meta.generation.unwrap_or(0) + 1);
     }
     let meta = new.meta();
-    let finalizers_empty = meta.finalizers.as_ref().is_none_or(|f| f.is_empty());
-    if meta.deletion_timestamp.is_some() && finalizers_empty && meta.deletion_grace_period_seconds == Some(0) {
+    if meta.deletion_timestamp.is_some() && !has_finalizers(&new) && meta.deletion_grace_period_seconds == Some(0) {
         return Ok(remove(state, new));
     }
     Ok(put(state, new))
