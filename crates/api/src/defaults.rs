@@ -22,7 +22,10 @@ pub fn reset_status_on_create(object: &mut Object) {
             });
         }
         Object::Namespace(n) => {
-            n.status = Some(k8s_openapi::api::core::v1::NamespaceStatus { phase: Some("Active".into()), ..Default::default() });
+            n.status = Some(k8s_openapi::api::core::v1::NamespaceStatus {
+                phase: Some("Active".into()),
+                ..Default::default()
+            });
         }
         Object::PersistentVolumeClaim(c) => {
             c.status = Some(k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {

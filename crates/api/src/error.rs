@@ -129,7 +129,12 @@ pub struct FieldError {
 impl FieldError {
     /// `field: Invalid value: value: detail`
     pub fn invalid(field: impl Into<String>, value: impl fmt::Debug, detail: impl Into<String>) -> Self {
-        Self { error_type: FieldErrorType::Invalid, field: field.into(), value: Some(render(&value)), detail: detail.into() }
+        Self {
+            error_type: FieldErrorType::Invalid,
+            field: field.into(),
+            value: Some(render(&value)),
+            detail: detail.into(),
+        }
     }
     /// `field: Required value[: detail]`
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -151,7 +156,12 @@ impl FieldError {
     }
     /// `field: Duplicate value: value`
     pub fn duplicate(field: impl Into<String>, value: impl fmt::Debug) -> Self {
-        Self { error_type: FieldErrorType::Duplicate, field: field.into(), value: Some(render(&value)), detail: String::new() }
+        Self {
+            error_type: FieldErrorType::Duplicate,
+            field: field.into(),
+            value: Some(render(&value)),
+            detail: String::new(),
+        }
     }
     /// `field: Too long: may not be more than N bytes`
     pub fn too_long(field: impl Into<String>, max: usize) -> Self {
@@ -239,8 +249,8 @@ pub struct ApiError {
     pub reason: Reason,
     /// The human-readable message.
     pub message: String,
-    /// Structured details.
-    pub details: Option<Details>,
+    /// Structured details (boxed: errors travel in every `Result` of the request path).
+    pub details: Option<Box<Details>>,
 }
 
 impl ApiError {
@@ -253,12 +263,12 @@ impl ApiError {
         Self {
             reason,
             message,
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 name: name.to_string(),
                 group: kind.group().to_string(),
                 kind: kind.plural().to_string(),
                 ..Details::default()
-            }),
+            })),
         }
     }
 
@@ -293,7 +303,12 @@ impl ApiError {
 
     /// `pods "x" is forbidden: <why>`
     pub fn forbidden(kind: Kind, name: &str, why: &str) -> Self {
-        Self::about(Reason::Forbidden, kind, name, format!("{} {name:?} is forbidden: {why}", kind.qualified_resource()))
+        Self::about(
+            Reason::Forbidden,
+            kind,
+            name,
+            format!("{} {name:?} is forbidden: {why}", kind.qualified_resource()),
+        )
     }
 
     /// A 400.
@@ -310,7 +325,7 @@ impl ApiError {
         Self {
             reason: Reason::Invalid,
             message: format!("{} {name:?} is invalid: {list}", kind.qualified_kind()),
-            details: Some(Details {
+            details: Some(Box::new(Details {
                 name: name.to_string(),
                 group: kind.group().to_string(),
                 kind: kind.name().to_string(),
@@ -323,7 +338,7 @@ impl ApiError {
                     })
                     .collect(),
                 retry_after_seconds: None,
-            }),
+            })),
         }
     }
 

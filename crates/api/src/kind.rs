@@ -28,7 +28,7 @@ macro_rules! kinds {
         /// Any stored object: the real `k8s-openapi` struct of its kind.
         #[derive(Clone, Debug, PartialEq, Serialize)]
         #[serde(untagged)]
-        pub enum Object { $($variant($ty)),* }
+        pub enum Object { $($variant(Box<$ty>)),* }
 
         impl Kind {
             /// Every kind, in a fixed order (the index of a kind in this list is [`Kind::index`]).
@@ -89,33 +89,37 @@ macro_rules! kinds {
             }
             /// Decodes a JSON value of the given kind.
             pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Object, serde_json::Error> {
-                Ok(match kind { $(Kind::$variant => Object::$variant(serde_json::from_value(value)?)),* })
+                Ok(match kind { $(Kind::$variant => Object::$variant(Box::new(serde_json::from_value(value)?))),* })
+            }
+            /// Decodes YAML text of the given kind (errors carry the path and line of the bad field).
+            pub fn from_yaml(kind: Kind, text: &str) -> Result<Object, serde_yaml_ng::Error> {
+                Ok(match kind { $(Kind::$variant => Object::$variant(Box::new(serde_yaml_ng::from_str(text)?))),* })
             }
             /// Whether everything except metadata and status is equal: a difference bumps the generation.
             pub fn spec_eq(&self, other: &Object) -> bool {
                 match (self, other) {
-                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::spec_eq(a, b),)*
+                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::spec_eq(&**a, &**b),)*
                     _ => false,
                 }
             }
             /// Whether the statuses are equal (always true for kinds without status).
             pub fn status_eq(&self, other: &Object) -> bool {
                 match (self, other) {
-                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::status_eq(a, b),)*
+                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::status_eq(&**a, &**b),)*
                     _ => false,
                 }
             }
             /// Replaces this object's status with `other`'s (a no-op for kinds without status).
             pub fn copy_status_from(&mut self, other: &Object) {
                 match (self, other) {
-                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::copy_status(a, b),)*
+                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::copy_status(&mut **a, &**b),)*
                     _ => {}
                 }
             }
             /// Replaces everything but metadata and status with `other`'s.
             pub fn copy_spec_from(&mut self, other: &Object) {
                 match (self, other) {
-                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::copy_spec(a, b),)*
+                    $((Object::$variant(a), Object::$variant(b)) => shape_ops::$shape::copy_spec(&mut **a, &**b),)*
                     _ => {}
                 }
             }
@@ -125,9 +129,9 @@ macro_rules! kinds {
             impl Resource for $ty {
                 const KIND: Kind = Kind::$variant;
                 fn from_object(object: &Object) -> Option<&Self> {
-                    match object { Object::$variant(o) => Some(o), #[allow(unreachable_patterns)] _ => None }
+                    match object { Object::$variant(o) => Some(&**o), #[allow(unreachable_patterns)] _ => None }
                 }
-                fn into_object(self) -> Object { Object::$variant(self) }
+                fn into_object(self) -> Object { Object::$variant(Box::new(self)) }
             }
         )*
     };
@@ -169,8 +173,8 @@ mod shape_ops {
     /// Kinds without status: everything but metadata is the spec.
     #[allow(non_snake_case)]
     pub mod NoStatus {
-        use k8s_openapi::Metadata;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        use k8s_openapi::Metadata;
         fn without_meta<T: Metadata<Ty = ObjectMeta> + Clone>(a: &T) -> T {
             let mut copy = a.clone();
             *copy.metadata_mut() = ObjectMeta::default();

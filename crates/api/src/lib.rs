@@ -20,6 +20,7 @@ pub mod apply;
 pub mod defaults;
 pub mod error;
 pub mod kind;
+pub mod manifest;
 pub mod op;
 pub mod pod;
 pub mod quantity;

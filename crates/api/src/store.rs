@@ -56,10 +56,7 @@ impl ObjectRef {
         let meta = object.meta();
         Self {
             kind: object.kind(),
-            name: ObjectName::new(
-                meta.namespace.clone().unwrap_or_default(),
-                meta.name.clone().unwrap_or_default(),
-            ),
+            name: ObjectName::new(meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default()),
         }
     }
 }

@@ -30,7 +30,9 @@ impl Time {
 
     /// As a Kubernetes `metav1.Time`.
     pub fn to_k8s(self) -> meta::Time {
-        meta::Time(k8s_openapi::jiff::Timestamp::from_second(self.0).unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH))
+        meta::Time(
+            k8s_openapi::jiff::Timestamp::from_second(self.0).unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+        )
     }
 
     /// From a Kubernetes `metav1.Time` (sub-second parts are dropped).

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use themelios_api::{
-    apply, ApiError, ApiState, ApplyContext, DeleteOptions, Kind, Object, ObjectName, ObjectRef, Op, Propagation, Reason, StateRead,
-    Time,
+    apply, ApiError, ApiState, ApplyContext, DeleteOptions, Kind, Object, ObjectName, ObjectRef, Op, Propagation,
+    Reason, StateRead, Time,
 };
 
 fn ctx() -> ApplyContext {
@@ -84,7 +84,10 @@ fn generate_name_gets_a_unique_suffix() {
     let mut state = cluster();
     let mut names = std::collections::BTreeSet::new();
     for _ in 0..50 {
-        let p = obj(Kind::Pod, json!({"metadata": {"generateName": "web-", "namespace": "default"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}));
+        let p = obj(
+            Kind::Pod,
+            json!({"metadata": {"generateName": "web-", "namespace": "default"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+        );
         let name = run(&mut state, Op::Create(p)).unwrap().meta().name.clone().unwrap();
         assert!(name.starts_with("web-") && name.len() == 9, "{name}");
         assert!(names.insert(name));
@@ -102,20 +105,35 @@ fn create_errors_match_upstream() {
     let bad_name = run(&mut state, Op::Create(pod("Not_Valid"))).unwrap_err();
     assert_eq!((bad_name.reason, bad_name.code()), (Reason::Invalid, 422));
     assert_eq!(field_of(&bad_name), vec!["metadata.name"]);
-    assert!(bad_name.message.starts_with(r#"Pod "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid": a lowercase RFC 1123 subdomain"#), "{}", bad_name.message);
+    assert!(
+        bad_name.message.starts_with(
+            r#"Pod "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid": a lowercase RFC 1123 subdomain"#
+        ),
+        "{}",
+        bad_name.message
+    );
 
     let negative = run(&mut state, Op::Create(rs("neg", -1))).unwrap_err();
     assert_eq!(negative.reason, Reason::Invalid);
-    assert_eq!(negative.message, r#"ReplicaSet.apps "neg" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"#);
+    assert_eq!(
+        negative.message,
+        r#"ReplicaSet.apps "neg" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"#
+    );
     let status = negative.to_status();
     let cause = &status.details.unwrap().causes.unwrap()[0];
     assert_eq!((cause.reason.as_deref(), cause.field.as_deref()), (Some("FieldValueInvalid"), Some("spec.replicas")));
 
-    let no_ns = obj(Kind::Pod, json!({"metadata": {"name": "x", "namespace": "nowhere"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}));
+    let no_ns = obj(
+        Kind::Pod,
+        json!({"metadata": {"name": "x", "namespace": "nowhere"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+    );
     let missing = run(&mut state, Op::Create(no_ns)).unwrap_err();
     assert_eq!((missing.reason, missing.message.as_str()), (Reason::NotFound, r#"namespaces "nowhere" not found"#));
 
-    let no_image = obj(Kind::Pod, json!({"metadata": {"name": "x", "namespace": "default"}, "spec": {"containers": [{"name": "a"}]}}));
+    let no_image = obj(
+        Kind::Pod,
+        json!({"metadata": {"name": "x", "namespace": "default"}, "spec": {"containers": [{"name": "a"}]}}),
+    );
     assert_eq!(field_of(&run(&mut state, Op::Create(no_image)).unwrap_err()), vec!["spec.containers[0].image"]);
 
     let mismatch = obj(
@@ -127,7 +145,10 @@ fn create_errors_match_upstream() {
     assert_eq!(field_of(&err), vec!["spec.template.metadata.labels"]);
     assert!(err.message.contains("`selector` does not match template `labels`"));
 
-    let with_rv = obj(Kind::Pod, json!({"metadata": {"name": "rv", "namespace": "default", "resourceVersion": "5"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}));
+    let with_rv = obj(
+        Kind::Pod,
+        json!({"metadata": {"name": "rv", "namespace": "default", "resourceVersion": "5"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+    );
     assert_eq!(run(&mut state, Op::Create(with_rv)).unwrap_err().reason, Reason::BadRequest);
     assert_eq!(state.revision(), 2, "no failed request wrote anything");
 }
@@ -153,7 +174,9 @@ fn update_checks_resource_version_and_bumps_generation_on_spec_changes_only() {
     let Object::ReplicaSet(mut scaled) = after_label else { unreachable!() };
     scaled.spec.as_mut().unwrap().replicas = Some(4);
     scaled.status = Some(k8s_openapi::api::apps::v1::ReplicaSetStatus { replicas: 99, ..Default::default() });
-    let Object::ReplicaSet(after_scale) = run(&mut state, Op::Update(Object::ReplicaSet(scaled))).unwrap() else { unreachable!() };
+    let Object::ReplicaSet(after_scale) = run(&mut state, Op::Update(Object::ReplicaSet(scaled))).unwrap() else {
+        unreachable!()
+    };
     assert_eq!(after_scale.metadata.generation, Some(2));
     assert!(after_scale.status.is_none(), "the main resource never writes status");
 
@@ -169,12 +192,16 @@ fn status_subresource_changes_only_status() {
     let Object::ReplicaSet(mut r) = run(&mut state, Op::Create(rs("web", 1))).unwrap() else { unreachable!() };
     r.spec.as_mut().unwrap().replicas = Some(7);
     r.status = Some(k8s_openapi::api::apps::v1::ReplicaSetStatus { replicas: 1, ..Default::default() });
-    let Object::ReplicaSet(after) = run(&mut state, Op::UpdateStatus(Object::ReplicaSet(r))).unwrap() else { unreachable!() };
+    let Object::ReplicaSet(after) = run(&mut state, Op::UpdateStatus(Object::ReplicaSet(r))).unwrap() else {
+        unreachable!()
+    };
     assert_eq!(after.spec.unwrap().replicas, Some(1), "spec ignored through /status");
     assert_eq!(after.status.unwrap().replicas, 1);
     assert_eq!(after.metadata.generation, Some(1));
     // Kinds without status have no status subresource.
-    let cm = run(&mut state, Op::Create(obj(Kind::ConfigMap, json!({"metadata": {"name": "c", "namespace": "default"}})))).unwrap();
+    let cm =
+        run(&mut state, Op::Create(obj(Kind::ConfigMap, json!({"metadata": {"name": "c", "namespace": "default"}}))))
+            .unwrap();
     assert_eq!(run(&mut state, Op::UpdateStatus(cm)).unwrap_err().reason, Reason::NotFound);
 }
 
@@ -182,7 +209,8 @@ fn status_subresource_changes_only_status() {
 fn immutable_fields_are_rejected_with_their_field() {
     let mut state = cluster();
     let Object::ReplicaSet(mut r) = run(&mut state, Op::Create(rs("web", 1))).unwrap() else { unreachable!() };
-    r.spec.as_mut().unwrap().selector.match_labels = Some([("app".to_string(), "web".to_string()), ("x".to_string(), "y".to_string())].into());
+    r.spec.as_mut().unwrap().selector.match_labels =
+        Some([("app".to_string(), "web".to_string()), ("x".to_string(), "y".to_string())].into());
     r.spec.as_mut().unwrap().template.as_mut().unwrap().metadata.as_mut().unwrap().labels =
         Some([("app".to_string(), "web".to_string()), ("x".to_string(), "y".to_string())].into());
     let err = run(&mut state, Op::Update(Object::ReplicaSet(r))).unwrap_err();
@@ -228,7 +256,9 @@ fn delete_preconditions_and_propagation_finalizers() {
     let mut state = cluster();
     run(&mut state, Op::Create(rs("web", 1))).unwrap();
     let wrong_uid = DeleteOptions { uid: Some("nope".into()), ..Default::default() };
-    let err = run(&mut state, Op::Delete { target: ObjectRef::new(Kind::ReplicaSet, "default", "web"), options: wrong_uid }).unwrap_err();
+    let err =
+        run(&mut state, Op::Delete { target: ObjectRef::new(Kind::ReplicaSet, "default", "web"), options: wrong_uid })
+            .unwrap_err();
     assert_eq!(err.reason, Reason::Conflict);
     assert!(err.message.contains("Precondition failed: UID in precondition: nope"), "{}", err.message);
 
@@ -236,7 +266,8 @@ fn delete_preconditions_and_propagation_finalizers() {
         let name = format!("rs-{finalizer}").to_lowercase();
         run(&mut state, Op::Create(rs(&name, 1))).unwrap();
         let options = DeleteOptions { propagation: Some(policy), ..Default::default() };
-        let after = run(&mut state, Op::Delete { target: ObjectRef::new(Kind::ReplicaSet, "default", &name), options }).unwrap();
+        let after = run(&mut state, Op::Delete { target: ObjectRef::new(Kind::ReplicaSet, "default", &name), options })
+            .unwrap();
         assert_eq!(after.meta().finalizers, Some(vec![finalizer.to_string()]));
         assert!(after.meta().deletion_timestamp.is_some());
         assert_eq!(after.meta().generation, Some(2), "setting deletionTimestamp bumps the generation");
@@ -255,11 +286,13 @@ fn bound_pods_delete_gracefully_and_unbound_pods_at_once() {
     assert!(get(&state, Kind::Pod, "unbound").is_none());
 
     run(&mut state, Op::Create(pod("bound"))).unwrap();
-    let bound = run(&mut state, Op::Bind { pod: ObjectName::new("default", "bound"), uid: None, node: "n1".into() }).unwrap();
+    let bound =
+        run(&mut state, Op::Bind { pod: ObjectName::new("default", "bound"), uid: None, node: "n1".into() }).unwrap();
     let Object::Pod(p) = &bound else { unreachable!() };
     assert_eq!(p.spec.as_ref().unwrap().node_name.as_deref(), Some("n1"));
     assert!(themelios_api::pod::condition(p, "PodScheduled").is_some_and(|c| c.status == "True"));
-    let again = run(&mut state, Op::Bind { pod: ObjectName::new("default", "bound"), uid: None, node: "n2".into() }).unwrap_err();
+    let again = run(&mut state, Op::Bind { pod: ObjectName::new("default", "bound"), uid: None, node: "n2".into() })
+        .unwrap_err();
     assert_eq!(again.reason, Reason::Conflict);
     assert!(again.message.contains(r#"is already assigned to node "n1""#));
 
@@ -278,21 +311,40 @@ fn eviction_honours_disruption_budgets() {
     p.meta_mut().labels = Some([("app".to_string(), "web".to_string())].into());
     run(&mut state, Op::Create(p)).unwrap();
     run(&mut state, Op::Bind { pod: ObjectName::new("default", "p"), uid: None, node: "n1".into() }).unwrap();
-    let pdb = obj(Kind::PodDisruptionBudget, json!({"metadata": {"name": "budget", "namespace": "default"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}));
+    let pdb = obj(
+        Kind::PodDisruptionBudget,
+        json!({"metadata": {"name": "budget", "namespace": "default"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}),
+    );
     let Object::PodDisruptionBudget(mut pdb) = run(&mut state, Op::Create(pdb)).unwrap() else { unreachable!() };
-    pdb.status = Some(k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus { observed_generation: Some(1), current_healthy: 1, desired_healthy: 1, expected_pods: 1, disruptions_allowed: 0, ..Default::default() });
-    let Object::PodDisruptionBudget(mut pdb) = run(&mut state, Op::UpdateStatus(Object::PodDisruptionBudget(pdb))).unwrap() else { unreachable!() };
+    pdb.status = Some(k8s_openapi::api::policy::v1::PodDisruptionBudgetStatus {
+        observed_generation: Some(1),
+        current_healthy: 1,
+        desired_healthy: 1,
+        expected_pods: 1,
+        disruptions_allowed: 0,
+        ..Default::default()
+    });
+    let Object::PodDisruptionBudget(mut pdb) =
+        run(&mut state, Op::UpdateStatus(Object::PodDisruptionBudget(pdb))).unwrap()
+    else {
+        unreachable!()
+    };
 
-    let refused = run(&mut state, Op::Evict { pod: ObjectName::new("default", "p"), options: DeleteOptions::default() }).unwrap_err();
+    let refused =
+        run(&mut state, Op::Evict { pod: ObjectName::new("default", "p"), options: DeleteOptions::default() })
+            .unwrap_err();
     assert_eq!((refused.reason, refused.code()), (Reason::TooManyRequests, 429));
     assert_eq!(refused.message, "Cannot evict pod as it would violate the pod's disruption budget.");
     assert_eq!(refused.causes()[0].reason, "DisruptionBudget");
 
     pdb.status.as_mut().unwrap().disruptions_allowed = 1;
     run(&mut state, Op::UpdateStatus(Object::PodDisruptionBudget(pdb))).unwrap();
-    let evicted = run(&mut state, Op::Evict { pod: ObjectName::new("default", "p"), options: DeleteOptions::default() }).unwrap();
+    let evicted =
+        run(&mut state, Op::Evict { pod: ObjectName::new("default", "p"), options: DeleteOptions::default() }).unwrap();
     assert!(evicted.meta().deletion_timestamp.is_some());
-    let Some(Object::PodDisruptionBudget(after)) = get(&state, Kind::PodDisruptionBudget, "budget") else { unreachable!() };
+    let Some(Object::PodDisruptionBudget(after)) = get(&state, Kind::PodDisruptionBudget, "budget") else {
+        unreachable!()
+    };
     assert_eq!(after.status.unwrap().disruptions_allowed, 0, "the budget is spent in the same write");
 }
 
@@ -303,8 +355,15 @@ fn terminating_namespace_forbids_creates_until_finalized() {
     let ns = run(&mut state, Op::delete(ObjectRef::new(Kind::Namespace, "", "doomed"))).unwrap();
     let Object::Namespace(ns) = ns else { unreachable!() };
     assert_eq!(ns.status.as_ref().unwrap().phase.as_deref(), Some("Terminating"));
-    let p = obj(Kind::Pod, json!({"metadata": {"name": "late", "namespace": "doomed"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}));
+    let p = obj(
+        Kind::Pod,
+        json!({"metadata": {"name": "late", "namespace": "doomed"}, "spec": {"containers": [{"name": "a", "image": "x"}]}}),
+    );
     let err = run(&mut state, Op::Create(p)).unwrap_err();
     assert_eq!(err.reason, Reason::Forbidden);
-    assert!(err.message.ends_with("unable to create new content in namespace doomed because it is being terminated"), "{}", err.message);
+    assert!(
+        err.message.ends_with("unable to create new content in namespace doomed because it is being terminated"),
+        "{}",
+        err.message
+    );
 }

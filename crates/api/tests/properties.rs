@@ -50,26 +50,29 @@ fn to_op(state: &ApiState, a: &Action) -> Option<Op> {
     let with = |i: u8, f: &dyn Fn(&mut k8s_openapi::api::apps::v1::ReplicaSet)| {
         current(state, i).map(|mut r| {
             f(&mut r);
-            Op::Update(Object::ReplicaSet(r))
+            Op::Update(Object::ReplicaSet(Box::new(r)))
         })
     };
     match *a {
         Action::Create(i) => Some(Op::Create(rs(i))),
         Action::Scale(i, n) => with(i, &|r| r.spec.as_mut().unwrap().replicas = Some(n)),
         Action::Label(i, v) => with(i, &|r| r.metadata.labels = Some([("v".to_string(), v.to_string())].into())),
-        Action::Annotate(i, v) => with(i, &|r| r.metadata.annotations = Some([("note".to_string(), v.to_string())].into())),
+        Action::Annotate(i, v) => {
+            with(i, &|r| r.metadata.annotations = Some([("note".to_string(), v.to_string())].into()))
+        }
         Action::Image(i, v) => with(i, &|r| {
-            r.spec.as_mut().unwrap().template.as_mut().unwrap().spec.as_mut().unwrap().containers[0].image = Some(format!("img:{v}"))
+            r.spec.as_mut().unwrap().template.as_mut().unwrap().spec.as_mut().unwrap().containers[0].image =
+                Some(format!("img:{v}"))
         }),
         Action::Status(i, n) => current(state, i).map(|mut r| {
             r.status = Some(k8s_openapi::api::apps::v1::ReplicaSetStatus { replicas: n, ..Default::default() });
-            Op::UpdateStatus(Object::ReplicaSet(r))
+            Op::UpdateStatus(Object::ReplicaSet(Box::new(r)))
         }),
         Action::Delete(i) => Some(Op::delete(ObjectRef::new(Kind::ReplicaSet, "default", format!("rs-{i}")))),
         Action::StaleUpdate(i) => current(state, i).map(|mut r| {
             r.metadata.resource_version = Some("1".into());
             r.spec.as_mut().unwrap().replicas = Some(9);
-            Op::Update(Object::ReplicaSet(r))
+            Op::Update(Object::ReplicaSet(Box::new(r)))
         }),
     }
 }

@@ -55,7 +55,10 @@ fn bad_label_selectors_get_clear_errors() {
         }]),
         match_labels: None,
     };
-    assert!(LabelSelector::from_k8s(Some(&bad_op)).unwrap_err().to_string().contains("\"Near\" is not a valid label selector operator"));
+    assert!(LabelSelector::from_k8s(Some(&bad_op))
+        .unwrap_err()
+        .to_string()
+        .contains("\"Near\" is not a valid label selector operator"));
 }
 
 #[test]
@@ -68,10 +71,17 @@ fn field_selectors_match_supported_fields_only() {
     assert!(FieldSelector::parse(Kind::Pod, "spec.nodeName=n1,status.phase!=Failed").unwrap().matches(&pod));
     assert!(!FieldSelector::parse(Kind::Pod, "spec.nodeName==n2").unwrap().matches(&pod));
     assert!(FieldSelector::parse(Kind::Pod, "metadata.name=p,metadata.namespace=ns").unwrap().matches(&pod));
-    assert!(FieldSelector::parse(Kind::Pod, "spec.nodeName=").unwrap().matches(&pod) == false);
+    assert!(!FieldSelector::parse(Kind::Pod, "spec.nodeName=").unwrap().matches(&pod));
     let err = FieldSelector::parse(Kind::Deployment, "spec.nodeName=n1").unwrap_err().to_string();
-    assert!(err.starts_with("\"spec.nodeName\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""), "{err}");
+    assert!(
+        err.starts_with(
+            "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        ),
+        "{err}"
+    );
     assert!(FieldSelector::parse(Kind::Pod, "nonsense").unwrap_err().to_string().contains("invalid selector"));
     let event = Object::from_json(Kind::Event, serde_json::json!({"metadata": {"name": "e", "namespace": "ns"}, "involvedObject": {"kind": "Pod", "name": "p"}})).unwrap();
-    assert!(FieldSelector::parse(Kind::Event, "involvedObject.kind=Pod,involvedObject.name=p").unwrap().matches(&event));
+    assert!(FieldSelector::parse(Kind::Event, "involvedObject.kind=Pod,involvedObject.name=p")
+        .unwrap()
+        .matches(&event));
 }

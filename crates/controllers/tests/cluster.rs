@@ -35,7 +35,12 @@ fn replicas_survive_scaling_and_node_loss_in_every_seeded_order() {
         let ready = h.list::<Pod>().iter().filter(|p| podutil::is_ready(p)).count();
         assert_eq!(ready, 5, "seed {seed}");
 
-        h.submit(Op::Scale { target: ObjectRef::new(Kind::ReplicaSet, NS, "web"), replicas: 8, resource_version: None }).unwrap();
+        h.submit(Op::Scale {
+            target: ObjectRef::new(Kind::ReplicaSet, NS, "web"),
+            replicas: 8,
+            resource_version: None,
+        })
+        .unwrap();
         h.settle().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(h.get::<ReplicaSet>(NS, "web").unwrap().status.unwrap().ready_replicas, Some(8), "seed {seed}");
 

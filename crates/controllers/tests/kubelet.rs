@@ -53,7 +53,8 @@ fn runs_a_pod_to_running_then_ready() {
     assert!(status.pod_ip.is_some());
     assert!(status.container_statuses.unwrap()[0].ready);
     // Running was written before Ready: two separate steps.
-    let kubelet_writes = h.log().iter().filter(|e| e.actor == "kubelet/node-1" && e.request.contains("Pod default/web")).count();
+    let kubelet_writes =
+        h.log().iter().filter(|e| e.actor == "kubelet/node-1" && e.request.contains("Pod default/web")).count();
     assert_eq!(kubelet_writes, 2);
 }
 
@@ -108,7 +109,8 @@ fn leaves_a_phase_someone_else_set_alone() {
     h.create(pod(NS, "q", &[])).unwrap();
     h.settle().unwrap();
     h.modify_status::<Pod>(NS, "q", |p| {
-        let c = p.status.as_mut().unwrap().conditions.as_mut().unwrap().iter_mut().find(|c| c.type_ == "Ready").unwrap();
+        let c =
+            p.status.as_mut().unwrap().conditions.as_mut().unwrap().iter_mut().find(|c| c.type_ == "Ready").unwrap();
         c.status = "False".into();
         c.reason = None;
     })

@@ -27,7 +27,8 @@ fn bound_pod(name: &str, node_name: &str, finalizer: bool) -> Pod {
 
 fn set_phase(h: &mut Harness, name: &str, phase: &str) {
     let phase = phase.to_string();
-    h.modify_status::<Pod>(NS, name, move |p| p.status.get_or_insert_with(Default::default).phase = Some(phase)).unwrap();
+    h.modify_status::<Pod>(NS, name, move |p| p.status.get_or_insert_with(Default::default).phase = Some(phase))
+        .unwrap();
 }
 
 #[test]
@@ -60,7 +61,12 @@ fn test_terminating_on_out_of_service_node() {
     for finalizer in [false, true] {
         let mut h = harness(PodGc::default());
         let mut n = node("down", "1", "1Gi", 10);
-        n.spec.as_mut().unwrap().taints = Some(vec![Taint { key: OUT_OF_SERVICE_TAINT.into(), value: Some("nodeshutdown".into()), effect: "NoExecute".into(), time_added: None }]);
+        n.spec.as_mut().unwrap().taints = Some(vec![Taint {
+            key: OUT_OF_SERVICE_TAINT.into(),
+            value: Some("nodeshutdown".into()),
+            effect: "NoExecute".into(),
+            time_added: None,
+        }]);
         n.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].status = "False".into();
         h.create(n).unwrap();
         h.create(bound_pod("p", "down", finalizer)).unwrap();
@@ -108,7 +114,11 @@ fn unscheduled_terminating_pods_are_force_deleted() {
     let mut p = pod(NS, "never-scheduled", &[]);
     p.metadata.finalizers = Some(vec![FINALIZER.into()]);
     h.create(p).unwrap();
-    h.submit(Op::Delete { target: ObjectRef::new(Kind::Pod, NS, "never-scheduled"), options: DeleteOptions::default() }).unwrap();
+    h.submit(Op::Delete {
+        target: ObjectRef::new(Kind::Pod, NS, "never-scheduled"),
+        options: DeleteOptions::default(),
+    })
+    .unwrap();
     // Unbound pods are deleted at once (grace 0): the finalizer alone holds this one, so GC has nothing to do.
     assert_eq!(h.get::<Pod>(NS, "never-scheduled").unwrap().metadata.deletion_grace_period_seconds, Some(0));
     h.modify::<Pod>(NS, "never-scheduled", |p| p.metadata.finalizers = None).unwrap();

@@ -54,9 +54,16 @@ fn test_adoption() {
     }
     let cases = [
         Case { name: "orphan", refs: |_| vec![], expect_controller_is_rs: true },
-        Case { name: "non-controller ref to the rs", refs: |rs| vec![owner_ref_to(rs, false)], expect_controller_is_rs: true },
-        Case { name: "already controlled by the rs", refs: |rs| vec![owner_ref_to(rs, true)], expect_controller_is_rs: true },
-
+        Case {
+            name: "non-controller ref to the rs",
+            refs: |rs| vec![owner_ref_to(rs, false)],
+            expect_controller_is_rs: true,
+        },
+        Case {
+            name: "already controlled by the rs",
+            refs: |rs| vec![owner_ref_to(rs, true)],
+            expect_controller_is_rs: true,
+        },
         Case {
             name: "controlled by another rs",
             refs: |_| {
@@ -107,7 +114,10 @@ fn test_rs_selector_immutability() {
         })
         .unwrap_err();
     assert_eq!(err.reason, Reason::Invalid);
-    assert!(err.causes().iter().any(|c| c.field == "spec.selector" && c.message.contains("field is immutable")), "{err}");
+    assert!(
+        err.causes().iter().any(|c| c.field == "spec.selector" && c.message.contains("field is immutable")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,9 +151,13 @@ fn test_deleting_and_failed_pods() {
     let pods = rs_pods(&h, &set);
     assert_eq!(pods.len(), 2);
     let (deleting, failed) = (pods[0].metadata.name.clone().unwrap(), pods[1].metadata.name.clone().unwrap());
-    h.modify::<Pod>(NS, &deleting, |p| p.metadata.finalizers = Some(vec!["fake.example.com/blockDeletion".into()])).unwrap();
+    h.modify::<Pod>(NS, &deleting, |p| p.metadata.finalizers = Some(vec!["fake.example.com/blockDeletion".into()]))
+        .unwrap();
     h.submit(Op::delete(ObjectRef::new(Kind::Pod, NS, &deleting))).unwrap();
-    h.modify_status::<Pod>(NS, &failed, |p| p.status.get_or_insert_with(Default::default).phase = Some("Failed".into())).unwrap();
+    h.modify_status::<Pod>(NS, &failed, |p| {
+        p.status.get_or_insert_with(Default::default).phase = Some("Failed".into())
+    })
+    .unwrap();
     h.settle().unwrap();
     let all = rs_pods(&h, &rs(&h, "rs"));
     assert_eq!(all.len(), 4, "two replacements beside both originals");
@@ -155,8 +169,11 @@ fn test_deleting_and_failed_pods() {
 #[test]
 fn test_pod_deletion_cost() {
     // (costs of the two pods, which pod index is expected to be deleted); pod 0 has 5 restarts, pod 1 none.
-    let cases: [(&str, Option<[&str; 2]>, usize); 3] =
-        [("lower cost goes first", Some(["-10", "100"]), 0), ("equal costs: more restarts go first", Some(["0", "0"]), 0), ("no costs: more restarts go first", None, 0)];
+    let cases: [(&str, Option<[&str; 2]>, usize); 3] = [
+        ("lower cost goes first", Some(["-10", "100"]), 0),
+        ("equal costs: more restarts go first", Some(["0", "0"]), 0),
+        ("no costs: more restarts go first", None, 0),
+    ];
     let cases_reversed = [("lower cost beats restarts", Some(["100", "-10"]), 1)];
     for (name, costs, victim) in cases.into_iter().chain(cases_reversed) {
         let mut h = harness();
@@ -168,16 +185,20 @@ fn test_pod_deletion_cost() {
             let restarts = if i == 0 { 5 } else { 0 };
             h.modify_status::<Pod>(NS, pod_name, |p| {
                 fixtures::make_ready(p, Time::EPOCH);
-                p.status.as_mut().unwrap().container_statuses = Some(vec![k8s_openapi::api::core::v1::ContainerStatus {
-                    name: "app".into(),
-                    restart_count: restarts,
-                    ready: true,
-                    ..Default::default()
-                }]);
+                p.status.as_mut().unwrap().container_statuses =
+                    Some(vec![k8s_openapi::api::core::v1::ContainerStatus {
+                        name: "app".into(),
+                        restart_count: restarts,
+                        ready: true,
+                        ..Default::default()
+                    }]);
             })
             .unwrap();
             if let Some(costs) = costs {
-                h.modify::<Pod>(NS, pod_name, |p| p.metadata.annotations = Some(labels(&[(POD_DELETION_COST, costs[i])]))).unwrap();
+                h.modify::<Pod>(NS, pod_name, |p| {
+                    p.metadata.annotations = Some(labels(&[(POD_DELETION_COST, costs[i])]))
+                })
+                .unwrap();
             }
         }
         scale(&mut h, "rs", 1);
@@ -302,7 +323,11 @@ fn test_rs_scale_subresource() {
         .unwrap_err();
     assert_eq!(err.reason, Reason::Invalid);
     assert_eq!(err.causes()[0].field, "spec.replicas");
-    let stale = h.submit(Op::Scale { target: ObjectRef::new(Kind::ReplicaSet, NS, "rs"), replicas: 2, resource_version: Some("1".into()) });
+    let stale = h.submit(Op::Scale {
+        target: ObjectRef::new(Kind::ReplicaSet, NS, "rs"),
+        replicas: 2,
+        resource_version: Some("1".into()),
+    });
     assert_eq!(stale.unwrap_err().reason, Reason::Conflict);
 }
 
@@ -346,7 +371,11 @@ fn test_replica_sets_apps_v1_default_gc_policy() {
     h.submit(Op::delete(ObjectRef::new(Kind::ReplicaSet, NS, "rs"))).unwrap();
     let deleting = rs(&h, "rs");
     assert!(deleting.metadata.deletion_timestamp.is_some());
-    assert_eq!(deleting.metadata.finalizers, Some(vec!["fake.example.com/blockDeletion".to_string()]), "no orphan finalizer");
+    assert_eq!(
+        deleting.metadata.finalizers,
+        Some(vec!["fake.example.com/blockDeletion".to_string()]),
+        "no orphan finalizer"
+    );
     h.settle().unwrap();
     h.modify::<ReplicaSet>(NS, "rs", |rs| rs.metadata.finalizers = None).unwrap();
     assert!(h.get::<ReplicaSet>(NS, "rs").is_none(), "gone once its finalizers are");
@@ -369,10 +398,12 @@ fn create_failures_back_off_and_set_replica_failure() {
     assert_eq!(failure.reason.as_deref(), Some("FailedCreate"));
     // Slow start: the first batch of one failed, so the second create was never sent; and without time
     // passing the controller does not retry (it backs off).
-    let creates = h.log().iter().filter(|e| e.actor == "replicaset-controller" && e.request.starts_with("create")).count();
+    let creates =
+        h.log().iter().filter(|e| e.actor == "replicaset-controller" && e.request.starts_with("create")).count();
     assert_eq!(creates, 1, "{:#?}", h.log());
     // With time, it retries with growing delays rather than in a tight loop.
     h.run_for(60).unwrap();
-    let retries = h.log().iter().filter(|e| e.actor == "replicaset-controller" && e.request.starts_with("create")).count();
+    let retries =
+        h.log().iter().filter(|e| e.actor == "replicaset-controller" && e.request.starts_with("create")).count();
     assert!((3..=8).contains(&retries), "retries in 60 s of backoff: {retries}");
 }

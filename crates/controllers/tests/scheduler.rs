@@ -38,7 +38,10 @@ fn test_unschedulable_nodes() {
     h.create(pod(NS, "p", &[])).unwrap();
     h.settle().unwrap();
     assert_eq!(node_of(&h, "p"), None);
-    assert_eq!(unschedulable_message(&h, "p").as_deref(), Some("0/1 nodes are available: 1 node(s) were unschedulable."));
+    assert_eq!(
+        unschedulable_message(&h, "p").as_deref(),
+        Some("0/1 nodes are available: 1 node(s) were unschedulable.")
+    );
     h.modify::<Node>("", "node-1", |n| n.spec.as_mut().unwrap().unschedulable = Some(false)).unwrap();
     h.settle().unwrap();
     assert_eq!(node_of(&h, "p").as_deref(), Some("node-1"));
@@ -57,7 +60,10 @@ fn test_multiple_schedulers() {
     h.settle().unwrap();
     assert_eq!(node_of(&h, "default-pod").as_deref(), Some("node-1"));
     assert_eq!(node_of(&h, "foo-pod"), None, "no foo-scheduler yet");
-    assert!(podutil::condition(&h.get::<Pod>(NS, "foo-pod").unwrap(), "PodScheduled").is_none(), "the default scheduler leaves it alone");
+    assert!(
+        podutil::condition(&h.get::<Pod>(NS, "foo-pod").unwrap(), "PodScheduled").is_none(),
+        "the default scheduler leaves it alone"
+    );
     h.add(Scheduler::named("foo-scheduler"));
     h.settle().unwrap();
     assert_eq!(node_of(&h, "foo-pod").as_deref(), Some("node-1"));
@@ -74,7 +80,11 @@ fn test_allocatable() {
     h.settle().unwrap();
     assert_eq!(node_of(&h, "p1").as_deref(), Some("node-1"));
     let force = themelios_api::DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
-    h.submit(themelios_api::Op::Delete { target: themelios_api::ObjectRef::new(themelios_api::Kind::Pod, NS, "p1"), options: force }).unwrap();
+    h.submit(themelios_api::Op::Delete {
+        target: themelios_api::ObjectRef::new(themelios_api::Kind::Pod, NS, "p1"),
+        options: force,
+    })
+    .unwrap();
     // Allocatable drops to 10m CPU: a 20m pod no longer fits.
     h.modify_status::<Node>("", "node-1", |n| {
         let allocatable = [("cpu", "10m"), ("memory", "30Mi"), ("pods", "110")]
@@ -115,7 +125,12 @@ fn test_node_events_taint() {
     assert_eq!(unschedulable_message(&h, "big").as_deref(), Some("0/1 nodes are available: 1 Insufficient cpu."));
     // A new node with room but an untolerated NoSchedule taint: still unschedulable, now for two reasons.
     let mut tainted = node("tainted", "4", "8Gi", 110);
-    tainted.spec.as_mut().unwrap().taints = Some(vec![Taint { key: "dedicated".into(), value: Some("infra".into()), effect: "NoSchedule".into(), time_added: None }]);
+    tainted.spec.as_mut().unwrap().taints = Some(vec![Taint {
+        key: "dedicated".into(),
+        value: Some("infra".into()),
+        effect: "NoSchedule".into(),
+        time_added: None,
+    }]);
     h.create(tainted).unwrap();
     h.settle().unwrap();
     assert_eq!(node_of(&h, "big"), None);
@@ -133,7 +148,11 @@ fn zone_affinity(zone: &str) -> Affinity {
         node_affinity: Some(NodeAffinity {
             required_during_scheduling_ignored_during_execution: Some(NodeSelector {
                 node_selector_terms: vec![NodeSelectorTerm {
-                    match_expressions: Some(vec![NodeSelectorRequirement { key: "zone".into(), operator: "In".into(), values: Some(vec![zone.into()]) }]),
+                    match_expressions: Some(vec![NodeSelectorRequirement {
+                        key: "zone".into(),
+                        operator: "In".into(),
+                        values: Some(vec![zone.into()]),
+                    }]),
                     match_fields: None,
                 }],
             }),
@@ -166,7 +185,8 @@ fn node_selector_affinity_fields_and_tolerations_choose_the_node() {
     let mut h = harness();
     let mut east = node("east-1", "4", "8Gi", 110);
     east.metadata.labels = Some(labels(&[("zone", "east")]));
-    east.spec.as_mut().unwrap().taints = Some(vec![Taint { key: "gpu".into(), value: None, effect: "NoSchedule".into(), time_added: None }]);
+    east.spec.as_mut().unwrap().taints =
+        Some(vec![Taint { key: "gpu".into(), value: None, effect: "NoSchedule".into(), time_added: None }]);
     h.create(east).unwrap();
     let mut west = node("west-1", "4", "8Gi", 110);
     west.metadata.labels = Some(labels(&[("zone", "west")]));
@@ -179,7 +199,8 @@ fn node_selector_affinity_fields_and_tolerations_choose_the_node() {
     let mut tolerant = pod(NS, "tolerant", &[]);
     let spec = tolerant.spec.as_mut().unwrap();
     spec.affinity = Some(zone_affinity("east"));
-    spec.tolerations = Some(vec![Toleration { key: Some("gpu".into()), operator: Some("Exists".into()), ..Default::default() }]);
+    spec.tolerations =
+        Some(vec![Toleration { key: Some("gpu".into()), operator: Some("Exists".into()), ..Default::default() }]);
     h.create(tolerant).unwrap();
 
     let mut intolerant = pod(NS, "intolerant", &[]);
@@ -192,7 +213,11 @@ fn node_selector_affinity_fields_and_tolerations_choose_the_node() {
             required_during_scheduling_ignored_during_execution: Some(NodeSelector {
                 node_selector_terms: vec![NodeSelectorTerm {
                     match_expressions: None,
-                    match_fields: Some(vec![NodeSelectorRequirement { key: "metadata.name".into(), operator: "In".into(), values: Some(vec!["west-1".into()]) }]),
+                    match_fields: Some(vec![NodeSelectorRequirement {
+                        key: "metadata.name".into(),
+                        operator: "In".into(),
+                        values: Some(vec!["west-1".into()]),
+                    }]),
                 }],
             }),
             ..Default::default()

@@ -1,1 +1,34 @@
-fn main(){}
+//! `themelios`: a model-checked reimplementation of the Kubernetes control plane.
+
+mod simulate;
+mod tables;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Themelios: Kubernetes controllers as pure step functions, run deterministically and checked against
+/// their documented guarantees.
+#[derive(Parser)]
+#[command(name = "themelios", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run manifests through the controllers on simulated nodes until nothing more happens.
+    Simulate(simulate::Args),
+    /// Check manifests against the API's validation and admission rules.
+    Validate(validate::Args),
+}
+
+/// Exit codes: 0 everything held, 1 a property was violated or a manifest was rejected, 2 bad input.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Simulate(args) => simulate::run(args),
+        Command::Validate(args) => validate::run(args),
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::{current, delete::delete, ApplyContext};
 use crate::error::{ApiError, Cause, Details, Reason};
-use crate::kind::{Kind, Object, Resource};
+use crate::kind::{Kind, Resource};
 use crate::op::DeleteOptions;
 use crate::pod;
 use crate::selector::LabelSelector;
@@ -106,12 +106,9 @@ pub(super) fn evict(
         let mut updated = pdb;
         let new_status = updated.status.get_or_insert_with(Default::default);
         new_status.disruptions_allowed -= 1;
-        new_status
-            .disrupted_pods
-            .get_or_insert_with(Default::default)
-            .insert(name.name.clone(), ctx.now.to_k8s());
+        new_status.disrupted_pods.get_or_insert_with(Default::default).insert(name.name.clone(), ctx.now.to_k8s());
         updated.metadata.resource_version = Some(change.revision.to_string());
-        change.writes.push(Write::Put(StoredObject::new(Object::PodDisruptionBudget(updated))));
+        change.writes.push(Write::Put(StoredObject::new(updated.into_object())));
     }
     Ok(change)
 }
@@ -133,10 +130,10 @@ fn too_many_requests(cause: &str) -> ApiError {
     ApiError {
         reason: Reason::TooManyRequests,
         message: "Cannot evict pod as it would violate the pod's disruption budget.".to_string(),
-        details: Some(Details {
+        details: Some(Box::new(Details {
             causes: vec![Cause { reason: "DisruptionBudget".into(), message: cause.to_string(), field: String::new() }],
             ..Details::default()
-        }),
+        })),
     }
 }
 

@@ -73,7 +73,9 @@ pub(super) fn update(
         if !added.is_empty() {
             errors.push(FieldError::forbidden(
                 "metadata.finalizers",
-                format!("no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"),
+                format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                ),
             ));
         }
     }

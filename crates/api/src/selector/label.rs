@@ -40,7 +40,9 @@ impl Requirement {
         }
         match operator {
             Operator::In | Operator::NotIn if values.is_empty() => {
-                return Err(SelectorError("values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty".into()))
+                return Err(SelectorError(
+                    "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty".into(),
+                ))
             }
             Operator::Exists | Operator::DoesNotExist if !values.is_empty() => {
                 return Err(SelectorError(format!(
@@ -169,7 +171,9 @@ impl LabelSelector {
             match parser.next_char() {
                 None => break,
                 Some((_, ',')) => continue,
-                Some((at, c)) => return Err(parser.error(at, &format!("found '{c}', expected: ',' or 'end of string'"))),
+                Some((at, c)) => {
+                    return Err(parser.error(at, &format!("found '{c}', expected: ',' or 'end of string'")))
+                }
             }
         }
         requirements.sort();

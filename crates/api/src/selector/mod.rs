@@ -3,7 +3,7 @@
 mod field;
 mod label;
 
-pub use field::{FieldSelector, FieldRequirement};
+pub use field::{FieldRequirement, FieldSelector};
 pub use label::{LabelSelector, Operator, Requirement};
 
 /// A selector string or structure that cannot be used, with the reason.

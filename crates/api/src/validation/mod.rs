@@ -95,7 +95,11 @@ fn validate_meta(kind: Kind, meta: &ObjectMeta) -> Vec<FieldError> {
             errors.push(FieldError::invalid(format!("metadata.ownerReferences[{i}].uid"), "", "uid must not be empty"));
         }
         if r.name.is_empty() {
-            errors.push(FieldError::invalid(format!("metadata.ownerReferences[{i}].name"), "", "name must not be empty"));
+            errors.push(FieldError::invalid(
+                format!("metadata.ownerReferences[{i}].name"),
+                "",
+                "name must not be empty",
+            ));
         }
     }
     let controllers = meta.owner_references.iter().flatten().filter(|r| r.controller == Some(true)).count();

@@ -15,12 +15,9 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &str) -> Vec<FieldError> {
         errors.push(FieldError::required(format!("{path}.containers"), ""));
     }
     let mut seen = BTreeSet::new();
-    let all = spec
-        .containers
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (format!("{path}.containers[{i}]"), c))
-        .chain(spec.init_containers.iter().flatten().enumerate().map(|(i, c)| (format!("{path}.initContainers[{i}]"), c)));
+    let all = spec.containers.iter().enumerate().map(|(i, c)| (format!("{path}.containers[{i}]"), c)).chain(
+        spec.init_containers.iter().flatten().enumerate().map(|(i, c)| (format!("{path}.initContainers[{i}]"), c)),
+    );
     for (at, c) in all {
         if c.name.is_empty() {
             errors.push(FieldError::required(format!("{at}.name"), ""));
@@ -36,7 +33,11 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &str) -> Vec<FieldError> {
             for (kind, list) in [("requests", &resources.requests), ("limits", &resources.limits)] {
                 for (name, q) in list.iter().flatten() {
                     match quantity::parse_milli(&q.0) {
-                        Err(e) => errors.push(FieldError::invalid(format!("{at}.resources.{kind}[{name}]"), &q.0, e.to_string())),
+                        Err(e) => errors.push(FieldError::invalid(
+                            format!("{at}.resources.{kind}[{name}]"),
+                            &q.0,
+                            e.to_string(),
+                        )),
                         Ok(v) if v < 0 => errors.push(FieldError::invalid(
                             format!("{at}.resources.{kind}[{name}]"),
                             &q.0,
@@ -64,13 +65,21 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &str) -> Vec<FieldError> {
     }
     if let Some(deadline) = spec.active_deadline_seconds {
         if deadline <= 0 {
-            errors.push(FieldError::invalid(format!("{path}.activeDeadlineSeconds"), deadline, "must be greater than 0"));
+            errors.push(FieldError::invalid(
+                format!("{path}.activeDeadlineSeconds"),
+                deadline,
+                "must be greater than 0",
+            ));
         }
     }
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {
         let op = t.operator.as_deref().unwrap_or("Equal");
         if !["Equal", "Exists"].contains(&op) {
-            errors.push(FieldError::not_supported(format!("{path}.tolerations[{i}].operator"), op, &["Equal", "Exists"]));
+            errors.push(FieldError::not_supported(
+                format!("{path}.tolerations[{i}].operator"),
+                op,
+                &["Equal", "Exists"],
+            ));
         }
         if op == "Exists" && t.value.as_deref().is_some_and(|v| !v.is_empty()) {
             errors.push(FieldError::invalid(
@@ -107,7 +116,9 @@ pub(super) fn validate_spec_update(new: &Pod, old: &Pod) -> Vec<FieldError> {
     if old_tolerations.iter().all(|t| new_tolerations.contains(t)) {
         masked_new.tolerations = masked_old.tolerations.clone();
     }
-    if old_spec.termination_grace_period_seconds.is_some_and(|g| g < 0) && new_spec.termination_grace_period_seconds == Some(1) {
+    if old_spec.termination_grace_period_seconds.is_some_and(|g| g < 0)
+        && new_spec.termination_grace_period_seconds == Some(1)
+    {
         masked_new.termination_grace_period_seconds = masked_old.termination_grace_period_seconds;
     }
     if masked_new == masked_old {

@@ -116,9 +116,13 @@ pub(super) fn deployment(d: &Deployment) -> Vec<FieldError> {
             )),
             "RollingUpdate" => {
                 let ru = strategy.rolling_update.clone().unwrap_or_default();
-                let surge_zero = int_or_percent(&mut errors, "spec.strategy.rollingUpdate.maxSurge", ru.max_surge.as_ref());
-                let unavailable_zero =
-                    int_or_percent(&mut errors, "spec.strategy.rollingUpdate.maxUnavailable", ru.max_unavailable.as_ref());
+                let surge_zero =
+                    int_or_percent(&mut errors, "spec.strategy.rollingUpdate.maxSurge", ru.max_surge.as_ref());
+                let unavailable_zero = int_or_percent(
+                    &mut errors,
+                    "spec.strategy.rollingUpdate.maxUnavailable",
+                    ru.max_unavailable.as_ref(),
+                );
                 if surge_zero == Some(true) && unavailable_zero == Some(true) {
                     errors.push(FieldError::invalid(
                         "spec.strategy.rollingUpdate.maxUnavailable",
@@ -128,7 +132,9 @@ pub(super) fn deployment(d: &Deployment) -> Vec<FieldError> {
                 }
             }
             "Recreate" => {}
-            other => errors.push(FieldError::not_supported("spec.strategy.type", other, &["Recreate", "RollingUpdate"])),
+            other => {
+                errors.push(FieldError::not_supported("spec.strategy.type", other, &["Recreate", "RollingUpdate"]))
+            }
         }
     }
     if let (Some(deadline), Some(min_ready)) = (spec.progress_deadline_seconds, spec.min_ready_seconds) {
@@ -193,7 +199,10 @@ pub(super) fn job(j: &Job) -> Vec<FieldError> {
 }
 
 /// apps/v1 selectors never change after create.
-pub(super) fn selector_immutable(new: Option<&meta::LabelSelector>, old: Option<&meta::LabelSelector>) -> Vec<FieldError> {
+pub(super) fn selector_immutable(
+    new: Option<&meta::LabelSelector>,
+    old: Option<&meta::LabelSelector>,
+) -> Vec<FieldError> {
     if new == old {
         return Vec::new();
     }

@@ -4,12 +4,7 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 /// A pod from `template` in `namespace`, with a controller reference, named by `generate_name` or `name`.
-pub fn pod_from_template(
-    template: &PodTemplateSpec,
-    namespace: &str,
-    owner: OwnerReference,
-    name: PodName<'_>,
-) -> Pod {
+pub fn pod_from_template(template: &PodTemplateSpec, namespace: &str, owner: OwnerReference, name: PodName<'_>) -> Pod {
     let tmeta = template.metadata.clone().unwrap_or_default();
     let (name, generate_name) = match name {
         PodName::Exact(n) => (Some(n.to_string()), None),

@@ -1,10 +1,10 @@
 //! [`ClusterView`]: what a controller sees in one step — its informers' objects and the logical time.
 
 use std::cell::Cell;
+use std::sync::Arc;
+use themelios_api::kind::KIND_COUNT;
 use themelios_api::store::{KindMap, Objects};
 use themelios_api::{Kind, ObjectName, Resource, StoredObject, Time};
-use themelios_api::kind::KIND_COUNT;
-use std::sync::Arc;
 
 /// The objects a controller's informers hold (each kind possibly at a different revision), and the time.
 ///

@@ -59,7 +59,9 @@ pub enum RunError {
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (head, recent) = match self {
-            RunError::Violation { property, detail, recent } => (format!("property violated: {property}: {detail}"), recent),
+            RunError::Violation { property, detail, recent } => {
+                (format!("property violated: {property}: {detail}"), recent)
+            }
             RunError::StepLimit { limit, recent } => (format!("no quiescence within {limit} steps"), recent),
         };
         writeln!(f, "{head}\nlast steps:")?;
@@ -127,7 +129,10 @@ impl Harness {
             admission: Vec::new(),
         };
         for name in ["default", "kube-system", "kube-node-lease"] {
-            let ns = Namespace { metadata: ObjectMeta { name: Some(name.into()), ..Default::default() }, ..Default::default() };
+            let ns = Namespace {
+                metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+                ..Default::default()
+            };
             if let Err(e) = h.submit(Op::Create(ns.into_object())) {
                 unreachable!("a built-in namespace is valid in an empty store: {e}");
             }
@@ -228,16 +233,32 @@ impl Harness {
     }
 
     /// Reads, changes and writes back an object as the user.
-    pub fn modify<T: Resource>(&mut self, namespace: &str, name: &str, change: impl FnOnce(&mut T)) -> Result<T, ApiError> {
+    pub fn modify<T: Resource>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut T),
+    ) -> Result<T, ApiError> {
         self.modify_with(namespace, name, false, change)
     }
 
     /// As [`Harness::modify`], through the status subresource.
-    pub fn modify_status<T: Resource>(&mut self, namespace: &str, name: &str, change: impl FnOnce(&mut T)) -> Result<T, ApiError> {
+    pub fn modify_status<T: Resource>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut T),
+    ) -> Result<T, ApiError> {
         self.modify_with(namespace, name, true, change)
     }
 
-    fn modify_with<T: Resource>(&mut self, namespace: &str, name: &str, status: bool, change: impl FnOnce(&mut T)) -> Result<T, ApiError> {
+    fn modify_with<T: Resource>(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        status: bool,
+        change: impl FnOnce(&mut T),
+    ) -> Result<T, ApiError> {
         let mut object = self.get::<T>(namespace, name).ok_or_else(|| ApiError::not_found(T::KIND, name))?;
         change(&mut object);
         let op = if status { Op::UpdateStatus(object.into_object()) } else { Op::Update(object.into_object()) };
@@ -337,7 +358,6 @@ impl Harness {
             if let Some(at) = view.requested_wake() {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
-            drop(view);
             let Some(op) = op else { continue };
             let name = self.actors[i].controller.name();
             let outcome = self.execute(&name, &op, before.revision());

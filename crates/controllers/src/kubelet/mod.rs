@@ -100,8 +100,13 @@ impl Kubelet {
             }
             // Finish the graceful deletion; a pod held by finalizers stays until they are removed.
             if p.metadata.deletion_grace_period_seconds != Some(0) {
-                let target = ObjectRef::new(Kind::Pod, p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default());
-                let options = DeleteOptions { uid: p.metadata.uid.clone(), grace_period_seconds: Some(0), ..Default::default() };
+                let target = ObjectRef::new(
+                    Kind::Pod,
+                    p.metadata.namespace.clone().unwrap_or_default(),
+                    p.metadata.name.clone().unwrap_or_default(),
+                );
+                let options =
+                    DeleteOptions { uid: p.metadata.uid.clone(), grace_period_seconds: Some(0), ..Default::default() };
                 return Some(Op::Delete { target, options });
             }
             return None;

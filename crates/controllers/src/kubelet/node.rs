@@ -35,7 +35,14 @@ pub struct NodeConfig {
 impl NodeConfig {
     /// A node with 4 CPUs, 16 GiB and room for 110 pods.
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), cpu: "4".into(), memory: "16Gi".into(), pods: 110, labels: BTreeMap::new(), taints: Vec::new() }
+        Self {
+            name: name.into(),
+            cpu: "4".into(),
+            memory: "16Gi".into(),
+            pods: 110,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+        }
     }
     /// Sets the CPU capacity.
     pub fn cpu(mut self, cpu: &str) -> Self {
@@ -59,7 +66,12 @@ impl NodeConfig {
     }
     /// Adds a taint.
     pub fn taint(mut self, key: &str, value: &str, effect: &str) -> Self {
-        self.taints.push(Taint { key: key.into(), value: Some(value.into()).filter(|v: &String| !v.is_empty()), effect: effect.into(), time_added: None });
+        self.taints.push(Taint {
+            key: key.into(),
+            value: Some(value.into()).filter(|v: &String| !v.is_empty()),
+            effect: effect.into(),
+            time_added: None,
+        });
         self
     }
 
@@ -69,17 +81,17 @@ impl NodeConfig {
         labels.insert("kubernetes.io/hostname".into(), self.name.clone());
         labels.insert("kubernetes.io/os".into(), "linux".into());
         labels.insert("kubernetes.io/arch".into(), "amd64".into());
-        let resources: BTreeMap<String, Quantity> = [
-            ("cpu", self.cpu.clone()),
-            ("memory", self.memory.clone()),
-            ("pods", self.pods.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Quantity(v)))
-        .collect();
+        let resources: BTreeMap<String, Quantity> =
+            [("cpu", self.cpu.clone()), ("memory", self.memory.clone()), ("pods", self.pods.to_string())]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Quantity(v)))
+                .collect();
         Node {
             metadata: ObjectMeta { name: Some(self.name.clone()), labels: Some(labels), ..Default::default() },
-            spec: Some(NodeSpec { taints: (!self.taints.is_empty()).then(|| self.taints.clone()), ..Default::default() }),
+            spec: Some(NodeSpec {
+                taints: (!self.taints.is_empty()).then(|| self.taints.clone()),
+                ..Default::default()
+            }),
             status: Some(NodeStatus {
                 capacity: Some(resources.clone()),
                 allocatable: Some(resources),

@@ -12,10 +12,9 @@ const CONTAINER_ID_SCHEME: &str = "themelios://";
 
 /// Whether this kubelet started the pod's containers.
 pub(super) fn started_by_kubelet(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.container_id.as_deref().is_some_and(|id| id.starts_with(CONTAINER_ID_SCHEME))))
+    p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|cs| {
+        cs.iter().any(|c| c.container_id.as_deref().is_some_and(|id| id.starts_with(CONTAINER_ID_SCHEME)))
+    })
 }
 
 fn container_names(p: &Pod) -> Vec<String> {
@@ -71,7 +70,9 @@ pub(super) fn started(p: &Pod, now: Time, node: &NodeConfig) -> Pod {
             .collect(),
     );
     let message = not_ready_message(p);
-    for (type_, ok) in [("PodReadyToStartContainers", true), ("Initialized", true), ("Ready", false), ("ContainersReady", false)] {
+    for (type_, ok) in
+        [("PodReadyToStartContainers", true), ("Initialized", true), ("Ready", false), ("ContainersReady", false)]
+    {
         let reason = if ok { "" } else { "ContainersNotReady" };
         let msg = if ok { "" } else { message.as_str() };
         pod::set_condition(&mut out, pod::new_condition(type_, ok, reason, msg), now);
@@ -83,7 +84,10 @@ pub(super) fn started(p: &Pod, now: Time, node: &NodeConfig) -> Pod {
 /// else wrote is theirs to keep).
 pub(super) fn made_ready(p: &Pod, now: Time) -> Option<Pod> {
     let ready = pod::condition(p, "Ready")?;
-    if ready.status != "False" || ready.reason.as_deref() != Some("ContainersNotReady") || ready.message.as_deref() != Some(not_ready_message(p).as_str()) {
+    if ready.status != "False"
+        || ready.reason.as_deref() != Some("ContainersNotReady")
+        || ready.message.as_deref() != Some(not_ready_message(p).as_str())
+    {
         return None;
     }
     let mut out = p.clone();

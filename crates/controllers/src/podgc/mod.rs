@@ -80,18 +80,24 @@ fn fail_then_delete(p: &Pod, message: &str, now: Time) -> Op {
 
 fn force_delete(p: &Pod) -> Op {
     Op::Delete {
-        target: ObjectRef::new(Kind::Pod, p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default()),
+        target: ObjectRef::new(
+            Kind::Pod,
+            p.metadata.namespace.clone().unwrap_or_default(),
+            p.metadata.name.clone().unwrap_or_default(),
+        ),
         options: DeleteOptions { grace_period_seconds: Some(0), uid: p.metadata.uid.clone(), ..Default::default() },
     }
 }
 
 impl PodGc {
     fn terminated_over_threshold(&self, view: &ClusterView) -> Option<Op> {
-        let mut terminated: Vec<&Pod> = view.list::<Pod>().filter(|p| pod::is_terminal(p) && !force_deleted(p)).collect();
+        let mut terminated: Vec<&Pod> =
+            view.list::<Pod>().filter(|p| pod::is_terminal(p) && !force_deleted(p)).collect();
         if terminated.len() <= self.terminated_threshold {
             return None;
         }
-        terminated.sort_by_key(|p| (p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone()));
+        terminated
+            .sort_by_key(|p| (p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone()));
         terminated.first().map(|p| force_delete(p))
     }
 }
@@ -99,8 +105,20 @@ impl PodGc {
 fn terminating_out_of_service(view: &ClusterView) -> Option<Op> {
     let out_of_service = |name: &str| {
         view.get::<Node>("", name).is_some_and(|n| {
-            let tainted = n.spec.as_ref().and_then(|s| s.taints.as_ref()).into_iter().flatten().any(|t| t.key == OUT_OF_SERVICE_TAINT && t.effect == "NoExecute");
-            let ready = n.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+            let tainted = n
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|t| t.key == OUT_OF_SERVICE_TAINT && t.effect == "NoExecute");
+            let ready = n
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
             tainted && !ready
         })
     };
@@ -112,11 +130,8 @@ fn terminating_out_of_service(view: &ClusterView) -> Option<Op> {
 
 fn orphaned(view: &ClusterView, local: &mut Local) -> Option<Op> {
     let now = view.now();
-    let missing: std::collections::BTreeSet<&str> = view
-        .list::<Pod>()
-        .filter_map(|p| pod::node_name(p))
-        .filter(|n| view.get::<Node>("", n).is_none())
-        .collect();
+    let missing: std::collections::BTreeSet<&str> =
+        view.list::<Pod>().filter_map(|p| pod::node_name(p)).filter(|n| view.get::<Node>("", n).is_none()).collect();
     local.missing_since.retain(|n, _| missing.contains(n.as_str()));
     for node in &missing {
         let since = *local.missing_since.entry(node.to_string()).or_insert(now);
@@ -132,5 +147,7 @@ fn orphaned(view: &ClusterView, local: &mut Local) -> Option<Op> {
 }
 
 fn unscheduled_terminating(view: &ClusterView) -> Option<Op> {
-    view.list::<Pod>().find(|p| pod::is_deleting(p) && pod::node_name(p).is_none() && !force_deleted(p)).map(force_delete)
+    view.list::<Pod>()
+        .find(|p| pod::is_deleting(p) && pod::node_name(p).is_none() && !force_deleted(p))
+        .map(force_delete)
 }

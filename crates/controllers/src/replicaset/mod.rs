@@ -163,7 +163,8 @@ fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
         return Some(Op::Update(changed.into_object()));
     }
 
-    let owned: Vec<&Pod> = view.list_in::<Pod>(namespace).filter(|p| owner::is_controlled_by(&p.metadata, &uid)).collect();
+    let owned: Vec<&Pod> =
+        view.list_in::<Pod>(namespace).filter(|p| owner::is_controlled_by(&p.metadata, &uid)).collect();
     let active: Vec<&Pod> = owned.iter().copied().filter(|p| pod::is_active(p)).collect();
 
     let satisfied = match local.expectations.get_mut(&uid) {
@@ -255,4 +256,3 @@ fn related_pods<'a>(view: &ClusterView<'a>, rs: &ReplicaSet, namespace: &'a str)
         .filter(|p| owner::controller_of(&p.metadata).is_some_and(|r| siblings.contains(&r.uid)))
         .collect()
 }
-

@@ -11,7 +11,10 @@ use themelios_api::selector::LabelSelector;
 /// Every ReplicaSet property.
 pub fn properties() -> Vec<Property> {
     vec![
-        Property::every_step("replicaset: a pod's controller never changes to another owner", controller_never_switches),
+        Property::every_step(
+            "replicaset: a pod's controller never changes to another owner",
+            controller_never_switches,
+        ),
         Property::eventually("replicaset: each ReplicaSet has exactly spec.replicas active pods", replicas_match),
         Property::eventually("replicaset: no orphan pod matches a live ReplicaSet", no_matching_orphans),
         Property::eventually("replicaset: status counts its pods and observes its generation", status_is_current),

@@ -9,7 +9,12 @@ use themelios_api::pod;
 /// The status a ReplicaSet should have: counts over its active pods, the generation observed, and the
 /// ReplicaFailure condition while creates or deletes fail. Asks to be woken when a ready pod will become
 /// available.
-pub(super) fn compute(rs: &ReplicaSet, active: &[&Pod], failure: Option<&Failure>, view: &ClusterView) -> ReplicaSetStatus {
+pub(super) fn compute(
+    rs: &ReplicaSet,
+    active: &[&Pod],
+    failure: Option<&Failure>,
+    view: &ClusterView,
+) -> ReplicaSetStatus {
     let spec = rs.spec.as_ref();
     let min_ready = i64::from(spec.and_then(|s| s.min_ready_seconds).unwrap_or(0));
     let template_labels = spec
@@ -42,7 +47,9 @@ pub(super) fn compute(rs: &ReplicaSet, active: &[&Pod], failure: Option<&Failure
             status: "True".into(),
             reason: Some(failure.reason.into()),
             message: Some(failure.message.clone()),
-            last_transition_time: Some(kept.and_then(|c| c.last_transition_time.clone()).unwrap_or_else(|| now.to_k8s())),
+            last_transition_time: Some(
+                kept.and_then(|c| c.last_transition_time.clone()).unwrap_or_else(|| now.to_k8s()),
+            ),
         });
     }
     ReplicaSetStatus {

@@ -40,7 +40,8 @@ fn requirement_matches(req: &NodeSelectorRequirement, value: Option<&str>) -> bo
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok()))
+            let (Some(v), Some(bound)) =
+                (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok()))
             else {
                 return false;
             };
@@ -88,11 +89,17 @@ pub fn filter(pod: &Pod, node: &Node, requested: &Resources, pods_on_node: usize
             return vec!["node(s) were unschedulable".into()];
         }
     }
-    let untolerated = spec.and_then(|s| s.taints.as_ref()).into_iter().flatten().find(|t| {
-        matches!(t.effect.as_str(), "NoSchedule" | "NoExecute") && !pod_tolerates(pod, t)
-    });
+    let untolerated = spec
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|t| matches!(t.effect.as_str(), "NoSchedule" | "NoExecute") && !pod_tolerates(pod, t));
     if let Some(taint) = untolerated {
-        return vec![format!("node(s) had untolerated taint {{{}: {}}}", taint.key, taint.value.as_deref().unwrap_or(""))];
+        return vec![format!(
+            "node(s) had untolerated taint {{{}: {}}}",
+            taint.key,
+            taint.value.as_deref().unwrap_or("")
+        )];
     }
     if !matches_node_affinity(pod, node) {
         return vec!["node(s) didn't match Pod's node affinity/selector".into()];

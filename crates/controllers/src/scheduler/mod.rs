@@ -71,17 +71,25 @@ impl Controller for Scheduler {
 
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         local.assumed.retain(|_, a| {
-            view.get::<Pod>(&a.pod.namespace, &a.pod.name).is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))
+            view.get::<Pod>(&a.pod.namespace, &a.pod.name)
+                .is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))
         });
         let mut pending: Vec<&Pod> = view
             .list::<Pod>()
             .filter(|p| pod::node_name(p).is_none() && !pod::is_deleting(p) && !pod::is_terminal(p))
-            .filter(|p| p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER) == self.scheduler_name)
+            .filter(|p| {
+                p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER)
+                    == self.scheduler_name
+            })
             .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)))
             .collect();
         pending.sort_by_key(|p| {
             let priority = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
-            (std::cmp::Reverse(priority), p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone())
+            (
+                std::cmp::Reverse(priority),
+                p.metadata.creation_timestamp.as_ref().map(Time::from_k8s),
+                p.metadata.name.clone(),
+            )
         });
         if pending.is_empty() {
             return None;
@@ -91,9 +99,14 @@ impl Controller for Scheduler {
         for p in pending {
             match decide(p, &nodes, &usage) {
                 Decision::Bind(node) => {
-                    let name = ObjectName::new(p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default());
+                    let name = ObjectName::new(
+                        p.metadata.namespace.clone().unwrap_or_default(),
+                        p.metadata.name.clone().unwrap_or_default(),
+                    );
                     if let Some(uid) = p.metadata.uid.clone() {
-                        local.assumed.insert(uid, Assumed { pod: name.clone(), node: node.clone(), requests: pod_requests(p) });
+                        local
+                            .assumed
+                            .insert(uid, Assumed { pod: name.clone(), node: node.clone(), requests: pod_requests(p) });
                     }
                     return Some(Op::Bind { pod: name, uid: p.metadata.uid.clone(), node });
                 }

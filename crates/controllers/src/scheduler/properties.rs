@@ -10,9 +10,15 @@ use themelios_api::pod;
 /// Every scheduler property.
 pub fn properties() -> Vec<Property> {
     vec![
-        Property::every_step("scheduler: a bind never takes a node's requests past its allocatable resources", binds_fit),
+        Property::every_step(
+            "scheduler: a bind never takes a node's requests past its allocatable resources",
+            binds_fit,
+        ),
         Property::every_step("scheduler: a pod's node never changes once set", node_never_changes),
-        Property::every_step("scheduler: binds only to nodes the pod selects and whose NoSchedule taints it tolerates", binds_to_feasible_nodes),
+        Property::every_step(
+            "scheduler: binds only to nodes the pod selects and whose NoSchedule taints it tolerates",
+            binds_to_feasible_nodes,
+        ),
     ]
 }
 

@@ -1,0 +1,74 @@
+//! The `themelios` binary, run as a user runs it.
+
+use std::process::Command;
+
+fn themelios(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_themelios")).args(args).output().expect("run themelios");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("themelios-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let (code, out, _) = themelios(&["--help"]);
+    assert_eq!(code, 0);
+    for sub in ["simulate", "validate"] {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(sub)), "{sub} missing from:\n{out}");
+    }
+}
+
+#[test]
+fn simulate_runs_the_example_to_a_settled_cluster() {
+    let (code, out, err) = themelios(&["simulate", "--quiet", "--seed", "7"]);
+    assert_eq!(code, 0, "{err}");
+    let web = out.lines().find(|l| l.starts_with("web ")).expect("replicaset row");
+    assert_eq!(web.split_whitespace().collect::<Vec<_>>(), vec!["web", "3", "3", "3"]);
+    assert!(out.lines().any(|l| l.starts_with("batch") && l.contains("Failed")), "{out}");
+    assert!(out.contains("0/3 nodes are available: 3 Insufficient cpu."), "{out}");
+    assert!(out.contains("every property held after every step"));
+}
+
+#[test]
+fn simulate_logs_every_step_unless_quiet() {
+    let (code, out, _) = themelios(&["simulate", "--nodes", "1"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("default-scheduler") && out.contains("bind default/"), "{out}");
+}
+
+#[test]
+fn validate_reports_file_line_and_field() {
+    let bad = temp_file(
+        "bad.yaml",
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web\nspec:\n  replicas: -1\n  selector:\n    matchLabels: {app: a}\n  template:\n    metadata:\n      labels: {app: a}\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+    );
+    let (code, out, _) = themelios(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(
+            "bad.yaml:6: ReplicaSet.apps web: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn malformed_input_exits_2_with_the_location() {
+    let broken = temp_file("broken.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers: 5\n");
+    let (code, _, err) = themelios(&["simulate", broken.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("broken.yaml:4: spec.containers: invalid type"), "{err}");
+    let (code, _, err) = themelios(&["validate", "/nonexistent/file.yaml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/file.yaml: cannot read"), "{err}");
+}
