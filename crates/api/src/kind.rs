@@ -23,12 +23,12 @@ macro_rules! kinds {
     ($( $variant:ident => $ty:ty, shape: $shape:ident, generation: $generation:expr, namespaced: $namespaced:expr, short: [$($short:expr),*]; )*) => {
         /// A kind of object, e.g. `Kind::Pod`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum Kind { $($variant),* }
+        pub enum Kind { $(#[doc = concat!("`", stringify!($variant), "`")] $variant),* }
 
         /// Any stored object: the real `k8s-openapi` struct of its kind.
         #[derive(Clone, Debug, PartialEq, Serialize)]
         #[serde(untagged)]
-        pub enum Object { $($variant(Box<$ty>)),* }
+        pub enum Object { $(#[doc = concat!("A `", stringify!($variant), "`.")] $variant(Box<$ty>)),* }
 
         impl Kind {
             /// Every kind, in a fixed order (the index of a kind in this list is [`Kind::index`]).

@@ -16,6 +16,8 @@
 //! assert_eq!(state.revision(), 1);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod apply;
 pub mod defaults;
 pub mod error;

@@ -176,3 +176,40 @@ fn quantities_parse_as_upstream() {
         assert!(parse_milli(bad).is_err(), "{bad}");
     }
 }
+
+proptest! {
+    /// Whatever a client sends as names, labels, replicas and images, apply() answers with a result:
+    /// never a panic, and a rejection writes nothing.
+    #[test]
+    fn apply_never_panics_on_arbitrary_input(
+        name in "\\PC{0,70}",
+        namespace in prop_oneof![Just("default".to_string()), "\\PC{0,20}"],
+        label_key in "\\PC{0,70}",
+        label_value in "\\PC{0,70}",
+        replicas in any::<i32>(),
+        image in "\\PC{0,10}",
+        cpu in "\\PC{0,8}",
+    ) {
+        let mut state = fresh();
+        let object = Object::from_json(Kind::ReplicaSet, json!({
+            "metadata": {"name": name, "namespace": namespace, "labels": {label_key: label_value}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "a"}},
+                     "template": {"metadata": {"labels": {"app": "a"}},
+                                  "spec": {"containers": [{"name": "c", "image": image, "resources": {"requests": {"cpu": cpu}}}]}}}
+        })).unwrap();
+        let before = state.revision();
+        match apply(&state, &Op::Create(object.clone()), &ApplyContext { now: Time::EPOCH }) {
+            Ok(change) => {
+                state.commit(&change).unwrap();
+                // An accepted object can be updated with itself and deleted without a panic either.
+                let stored = change.response.object().clone();
+                let _ = apply(&state, &Op::Update(stored.clone()), &ApplyContext { now: Time::EPOCH });
+                let _ = apply(&state, &Op::delete(ObjectRef::of(&stored)), &ApplyContext { now: Time::EPOCH });
+            }
+            Err(err) => {
+                prop_assert_eq!(state.revision(), before);
+                prop_assert!(matches!(err.code(), 400 | 404 | 409 | 422), "{}", err);
+            }
+        }
+    }
+}

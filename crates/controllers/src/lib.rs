@@ -4,6 +4,8 @@
 //! guarantees as properties beside it, and a deterministic harness that runs them against the shared API
 //! semantics.
 
+#![warn(missing_docs)]
+
 pub mod common;
 pub mod fixtures;
 pub mod framework;

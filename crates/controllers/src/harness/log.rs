@@ -6,10 +6,20 @@ use themelios_api::{Op, Time};
 /// What came of a request, in a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Result_ {
-    /// The request succeeded; the object is now at this revision (unchanged if the write was a no-op).
-    Ok { object: String, revision: u64 },
-    /// The request failed with this reason and message.
-    Err { reason: String, message: String },
+    /// The request succeeded.
+    Ok {
+        /// `Kind/name` of the object returned.
+        object: String,
+        /// The store's revision after the request (unchanged if the write was a no-op).
+        revision: u64,
+    },
+    /// The request failed.
+    Err {
+        /// The Status reason, e.g. `Conflict`.
+        reason: String,
+        /// The Status message.
+        message: String,
+    },
 }
 
 /// One step of a run.
