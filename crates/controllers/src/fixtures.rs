@@ -103,3 +103,51 @@ pub fn make_ready(pod: &mut Pod, since: themelios_api::Time) {
     conditions.retain(|c| c.type_ != "Ready");
     conditions.push(ready);
 }
+
+/// Marks each pending pod Running and Ready, one per step, as upstream's integration tests do by hand
+/// (they run no kubelet). Pods named in `hold` are left pending.
+#[derive(Clone, Debug, Default)]
+pub struct PodReadier {
+    /// Pod name prefixes to leave alone.
+    pub hold: Vec<String>,
+}
+
+impl crate::framework::Controller for PodReadier {
+    type Local = ();
+    fn name(&self) -> String {
+        "test-pod-readier".into()
+    }
+    fn step(&self, view: &crate::framework::ClusterView, _: &mut ()) -> Option<themelios_api::Op> {
+        use themelios_api::Resource;
+        let p = view.list::<Pod>().find(|p| {
+            themelios_api::pod::is_active(p)
+                && !themelios_api::pod::is_ready(p)
+                && !self.hold.iter().any(|h| p.metadata.name.as_deref().unwrap_or("").starts_with(h.as_str()))
+        })?;
+        let mut ready = p.clone();
+        make_ready(&mut ready, view.now());
+        Some(themelios_api::Op::UpdateStatus(ready.into_object()))
+    }
+}
+
+/// A Deployment selecting and templating `label_pairs`, with the API defaults left to the server.
+pub fn deployment(
+    namespace: &str,
+    name: &str,
+    replicas: i32,
+    label_pairs: &[(&str, &str)],
+) -> k8s_openapi::api::apps::v1::Deployment {
+    k8s_openapi::api::apps::v1::Deployment {
+        metadata: meta(namespace, name, label_pairs),
+        spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
+            replicas: Some(replicas),
+            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
+                spec: Some(pod_spec("nginx:1.27")),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod common;
+pub mod deployment;
 pub mod fixtures;
 pub mod framework;
 pub mod harness;
@@ -20,6 +21,7 @@ use framework::Property;
 /// Every property of every controller in this crate.
 pub fn all_properties() -> Vec<Property> {
     let mut all = replicaset::properties();
+    all.extend(deployment::properties());
     all.extend(scheduler::properties());
     all.extend(podgc::properties());
     all

@@ -2,25 +2,26 @@
 
 use crate::tables;
 use crate::validate::read_manifests;
-use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use std::process::ExitCode;
 use themelios_api::{pod as podutil, Kind, Op, Time};
+use themelios_controllers::deployment::DeploymentController;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
 use themelios_controllers::scheduler::Scheduler;
 
-const EXAMPLE: &str = include_str!("../../../examples/replicaset.yaml");
+const EXAMPLE: &str = include_str!("../../../examples/cluster.yaml");
 
 /// Kinds a controller of this build acts on; objects of other kinds are stored as they are.
-const CONTROLLED: &[Kind] = &[Kind::ReplicaSet, Kind::Pod, Kind::Node, Kind::Namespace];
+const CONTROLLED: &[Kind] = &[Kind::Deployment, Kind::ReplicaSet, Kind::Pod, Kind::Node, Kind::Namespace];
 
 /// Arguments of `themelios simulate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Manifest files to create (default: a built-in example ReplicaSet and two pods).
+    /// Manifest files to create (default: a built-in example Deployment and two pods).
     files: Vec<std::path::PathBuf>,
     /// Simulated nodes (each 4 CPUs, 16 GiB, 110 pods).
     #[arg(long, default_value_t = 3)]
@@ -41,8 +42,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     let manifests = if args.files.is_empty() {
-        themelios_api::manifest::decode("examples/replicaset.yaml", EXAMPLE)
-            .map(|ms| ms.into_iter().map(|m| ("examples/replicaset.yaml".to_string(), m)).collect())
+        themelios_api::manifest::decode("examples/cluster.yaml", EXAMPLE)
+            .map(|ms| ms.into_iter().map(|m| ("examples/cluster.yaml".to_string(), m)).collect())
             .map_err(|e| e.to_string())
     } else {
         read_manifests(&args.files)
@@ -59,6 +60,7 @@ pub fn run(args: Args) -> ExitCode {
     if let Some(seed) = args.seed {
         h = h.seeded(seed);
     }
+    h.add(DeploymentController);
     h.add(ReplicaSetController);
     h.add(Scheduler::default());
     h.add(PodGc::default());
@@ -108,6 +110,24 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn print_summary(h: &Harness) {
+    let deployments: Vec<Vec<String>> = h
+        .list::<Deployment>()
+        .iter()
+        .map(|d| {
+            let status = d.status.clone().unwrap_or_default();
+            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            vec![
+                d.metadata.name.clone().unwrap_or_default(),
+                format!("{}/{want}", status.ready_replicas.unwrap_or(0)),
+                status.updated_replicas.unwrap_or(0).to_string(),
+                status.available_replicas.unwrap_or(0).to_string(),
+            ]
+        })
+        .collect();
+    if !deployments.is_empty() {
+        tables::print(&["DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE"], &deployments);
+        println!();
+    }
     let sets: Vec<Vec<String>> = h
         .list::<ReplicaSet>()
         .iter()

@@ -32,8 +32,10 @@ fn help_lists_the_subcommands() {
 fn simulate_runs_the_example_to_a_settled_cluster() {
     let (code, out, err) = themelios(&["simulate", "--quiet", "--seed", "7"]);
     assert_eq!(code, 0, "{err}");
-    let web = out.lines().find(|l| l.starts_with("web ")).expect("replicaset row");
-    assert_eq!(web.split_whitespace().collect::<Vec<_>>(), vec!["web", "3", "3", "3"]);
+    let web = out.lines().find(|l| l.starts_with("web ")).expect("deployment row");
+    assert_eq!(web.split_whitespace().collect::<Vec<_>>(), vec!["web", "3/3", "3", "3"]);
+    let rs = out.lines().find(|l| l.starts_with("web-")).expect("replicaset row");
+    assert_eq!(rs.split_whitespace().skip(1).collect::<Vec<_>>(), vec!["3", "3", "3"]);
     assert!(out.lines().any(|l| l.starts_with("batch") && l.contains("Failed")), "{out}");
     assert!(out.contains("0/3 nodes are available: 3 Insufficient cpu."), "{out}");
     assert!(out.contains("every property held after every step"));
