@@ -519,3 +519,101 @@ fn scaling_and_rolling_at_once_can_breach_max_unavailable() {
     let err = h.run_to_quiescence().expect_err("the stale-status window is reached in the fixed order").to_string();
     assert!(err.contains(AVAILABILITY), "{err}");
 }
+
+#[test]
+fn fenceposts_round_surge_up_and_unavailable_down() {
+    let mut d = fixtures::deployment(NS, "web", 10, APP);
+    let rolling = |surge: IntOrString, unavailable: IntOrString| {
+        Some(k8s_openapi::api::apps::v1::DeploymentStrategy {
+            type_: Some("RollingUpdate".into()),
+            rolling_update: Some(k8s_openapi::api::apps::v1::RollingUpdateDeployment {
+                max_surge: Some(surge),
+                max_unavailable: Some(unavailable),
+            }),
+        })
+    };
+    d.spec.as_mut().unwrap().strategy = rolling(IntOrString::String("25%".into()), IntOrString::String("25%".into()));
+    assert_eq!(deployment::fenceposts(&d), (3, 2), "2.5 rounds to 3 surge and 2 unavailable");
+    d.spec.as_mut().unwrap().strategy = rolling(IntOrString::String("5%".into()), IntOrString::String("5%".into()));
+    assert_eq!(deployment::fenceposts(&d), (1, 0));
+    d.spec.as_mut().unwrap().strategy = rolling(IntOrString::Int(0), IntOrString::String("5%".into()));
+    assert_eq!(deployment::fenceposts(&d), (0, 1), "both resolving to zero makes unavailable 1");
+    // Both explicitly zero is rejected by validation.
+    d.spec.as_mut().unwrap().strategy = rolling(IntOrString::Int(0), IntOrString::Int(0));
+    let (mut h, _) = harness(true);
+    let err = h.create(d).unwrap_err();
+    assert_eq!(err.causes()[0].field, "spec.strategy.rollingUpdate.maxUnavailable");
+    assert!(err.causes()[0].message.ends_with("may not be 0 when `maxSurge` is 0"));
+}
+
+#[test]
+fn restarted_at_annotation_rolls_out_a_new_revision() {
+    let (mut h, _) = harness(true);
+    h.create(fixtures::deployment(NS, "web", 3, APP)).unwrap();
+    h.run_to_quiescence().unwrap();
+    let before: Vec<String> = h.list::<Pod>().into_iter().map(|p| p.metadata.name.unwrap()).collect();
+    // What `kubectl rollout restart` writes.
+    h.modify::<Deployment>(NS, "web", |d| {
+        let meta = d.spec.as_mut().unwrap().template.metadata.get_or_insert_with(Default::default);
+        meta.annotations = Some(labels(&[("kubectl.kubernetes.io/restartedAt", "2025-01-01T00:00:00Z")]));
+    })
+    .unwrap();
+    h.run_to_quiescence().unwrap();
+    assert_eq!(revision(&dep(&h, "web")).as_deref(), Some("2"));
+    assert_complete(&h, "web");
+    let after: Vec<String> = h
+        .list::<Pod>()
+        .into_iter()
+        .filter(|p| themelios_api::pod::is_active(p))
+        .map(|p| p.metadata.name.unwrap())
+        .collect();
+    assert!(after.iter().all(|p| !before.contains(p)), "every pod replaced");
+}
+
+#[test]
+fn progressing_conditions_follow_the_rollout() {
+    let (mut h, readier) = harness(true);
+    let mut d = fixtures::deployment(NS, "web", 2, APP);
+    d.spec.as_mut().unwrap().paused = Some(true);
+    h.create(d).unwrap();
+    h.run_to_quiescence().unwrap();
+    assert_eq!(condition(&dep(&h, "web"), "Progressing"), Some(("Unknown".into(), reason::PAUSED.into())));
+    // Resumed, the first sync records DeploymentResumed; stopped before pods become ready, the rollout
+    // shows a created ReplicaSet; then it completes.
+    h.stop(readier.unwrap());
+    h.modify::<Deployment>(NS, "web", |d| d.spec.as_mut().unwrap().paused = Some(false)).unwrap();
+    let mut seen = Vec::new();
+    h.run_until(|h| {
+        if let Some((_, why)) = condition(&h.get::<Deployment>(NS, "web").unwrap(), "Progressing") {
+            if seen.last() != Some(&why) {
+                seen.push(why);
+            }
+        }
+        false
+    })
+    .unwrap();
+    assert_eq!(seen.first().map(String::as_str), Some(reason::PAUSED));
+    assert!(seen.iter().any(|r| r == reason::RESUMED), "{seen:?}");
+    assert!(seen.iter().any(|r| r == reason::NEW_RS_CREATED || r == reason::RS_UPDATED), "{seen:?}");
+    h.restart(readier.unwrap());
+    h.run_to_quiescence().unwrap();
+    assert_eq!(condition(&dep(&h, "web"), "Progressing"), Some(("True".into(), reason::NEW_RS_AVAILABLE.into())));
+}
+
+#[test]
+fn replica_failure_reaches_the_deployment() {
+    let mut h = Harness::new();
+    h.add(DeploymentController);
+    h.add(ReplicaSetController);
+    h.admit(|op, _| {
+        matches!(op, Op::Create(o) if o.kind() == Kind::Pod)
+            .then(|| themelios_api::ApiError::forbidden(Kind::Pod, "", "exceeded quota: pods"))
+    });
+    h.create(fixtures::deployment(NS, "web", 2, APP)).unwrap();
+    h.settle().unwrap();
+    let d = dep(&h, "web");
+    assert_eq!(condition(&d, "ReplicaFailure"), Some(("True".into(), "FailedCreate".into())));
+    let message =
+        d.status.unwrap().conditions.unwrap().into_iter().find(|c| c.type_ == "ReplicaFailure").unwrap().message;
+    assert!(message.unwrap().contains("exceeded quota: pods"));
+}
