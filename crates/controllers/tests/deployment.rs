@@ -561,12 +561,8 @@ fn restarted_at_annotation_rolls_out_a_new_revision() {
     h.run_to_quiescence().unwrap();
     assert_eq!(revision(&dep(&h, "web")).as_deref(), Some("2"));
     assert_complete(&h, "web");
-    let after: Vec<String> = h
-        .list::<Pod>()
-        .into_iter()
-        .filter(|p| themelios_api::pod::is_active(p))
-        .map(|p| p.metadata.name.unwrap())
-        .collect();
+    let after: Vec<String> =
+        h.list::<Pod>().into_iter().filter(themelios_api::pod::is_active).map(|p| p.metadata.name.unwrap()).collect();
     assert!(after.iter().all(|p| !before.contains(p)), "every pod replaced");
 }
 
