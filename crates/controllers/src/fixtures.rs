@@ -151,3 +151,28 @@ pub fn deployment(
         status: None,
     }
 }
+
+/// A StatefulSet with a headless service name, selecting and templating `label_pairs`.
+pub fn stateful_set(
+    namespace: &str,
+    name: &str,
+    replicas: i32,
+    label_pairs: &[(&str, &str)],
+    parallel: bool,
+) -> k8s_openapi::api::apps::v1::StatefulSet {
+    k8s_openapi::api::apps::v1::StatefulSet {
+        metadata: meta(namespace, name, label_pairs),
+        spec: Some(k8s_openapi::api::apps::v1::StatefulSetSpec {
+            replicas: Some(replicas),
+            service_name: Some(format!("{name}-svc")),
+            pod_management_policy: Some(if parallel { "Parallel" } else { "OrderedReady" }.into()),
+            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
+                spec: Some(pod_spec("nginx:1.27")),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}

@@ -15,6 +15,7 @@ pub mod kubelet;
 pub mod podgc;
 pub mod replicaset;
 pub mod scheduler;
+pub mod statefulset;
 
 use framework::Property;
 
@@ -23,6 +24,7 @@ pub fn all_properties() -> Vec<Property> {
     let mut all = replicaset::properties();
     all.extend(deployment::properties());
     all.extend(scheduler::properties());
+    all.extend(statefulset::properties());
     all.extend(podgc::properties());
     all
 }

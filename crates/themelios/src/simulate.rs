@@ -12,11 +12,21 @@ use themelios_controllers::kubelet::{Kubelet, NodeConfig};
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
 use themelios_controllers::scheduler::Scheduler;
+use themelios_controllers::statefulset::StatefulSetController;
 
 const EXAMPLE: &str = include_str!("../../../examples/cluster.yaml");
 
 /// Kinds a controller of this build acts on; objects of other kinds are stored as they are.
-const CONTROLLED: &[Kind] = &[Kind::Deployment, Kind::ReplicaSet, Kind::Pod, Kind::Node, Kind::Namespace];
+const CONTROLLED: &[Kind] = &[
+    Kind::Deployment,
+    Kind::ReplicaSet,
+    Kind::StatefulSet,
+    Kind::ControllerRevision,
+    Kind::PersistentVolumeClaim,
+    Kind::Pod,
+    Kind::Node,
+    Kind::Namespace,
+];
 
 /// Arguments of `themelios simulate`.
 #[derive(clap::Args)]
@@ -62,6 +72,7 @@ pub fn run(args: Args) -> ExitCode {
     }
     h.add(DeploymentController);
     h.add(ReplicaSetController);
+    h.add(StatefulSetController);
     h.add(Scheduler::default());
     h.add(PodGc::default());
     for i in 1..=args.nodes {

@@ -2,5 +2,6 @@
 
 pub mod backoff;
 pub mod expectations;
+pub mod hash;
 pub mod owner;
 pub mod template;

@@ -19,17 +19,14 @@ pub const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 /// kubectl's record of the last applied configuration; never copied to ReplicaSets.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// The characters a hash is spelled in (no vowels, so no words).
-const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-
 /// Annotations of the Deployment that are not copied to its ReplicaSets.
 fn skip_copy(key: &str) -> bool {
     matches!(key, LAST_APPLIED | REVISION | REVISION_HISTORY | DESIRED_REPLICAS | MAX_REPLICAS)
         || key == "deprecated.deployment.rollback.to"
 }
 
-/// A stable hash of a pod template and the collision count: FNV-1a over the template's JSON, then the
-/// count's little-endian bytes, spelled in the safe alphabet.
+/// A stable hash of a pod template and the collision count ([`crate::common::hash::short_hash`] of the
+/// template's JSON).
 ///
 /// ```
 /// use themelios_controllers::deployment::template_hash;
@@ -38,18 +35,7 @@ fn skip_copy(key: &str) -> bool {
 /// assert_ne!(template_hash(&t, None), template_hash(&t, Some(1)));
 /// ```
 pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
-    let mut hash: u32 = 0x811c_9dc5;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u32::from(*b);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-    };
-    feed(&serde_json::to_vec(template).unwrap_or_default());
-    if let Some(count) = collision_count {
-        feed(&(count as u32).to_le_bytes());
-    }
-    hash.to_string().bytes().map(|digit| SAFE_ALPHABET[usize::from(digit) % SAFE_ALPHABET.len()] as char).collect()
+    crate::common::hash::short_hash(&serde_json::to_vec(template).unwrap_or_default(), collision_count)
 }
 
 /// The template without the pod-template-hash label.

@@ -30,6 +30,13 @@ use themelios_api::{apply, ApiError, ApiState, ApplyContext, Object, Op, Resourc
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ActorId(usize);
 
+impl ActorId {
+    /// The actor added `index`-th (from 0).
+    pub fn from_index(index: usize) -> Self {
+        Self(index)
+    }
+}
+
 struct Actor {
     controller: Box<dyn AnyController>,
     local: Box<dyn DynLocal>,

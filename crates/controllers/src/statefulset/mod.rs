@@ -1,0 +1,91 @@
+//! The StatefulSet controller: pods with stable identities, created, replaced and updated in order.
+//!
+//! Pod `<set>-<ordinal>` exists for each ordinal in `[spec.ordinals.start, start + replicas)`, with its
+//! claims from `volumeClaimTemplates` made first. Under OrderedReady a pod is created only when every
+//! predecessor is Running and Ready, and scale-down removes the highest ordinal first, one at a time;
+//! Parallel drops the ordering. A finished pod is deleted and replaced under the same name once its old
+//! object is gone, so one identity never has two pods. Template changes become ControllerRevisions;
+//! RollingUpdate replaces pods from the highest ordinal down to the partition, within maxUnavailable;
+//! OnDelete replaces nothing. Status is written on every sync, even when pod creation fails.
+
+mod identity;
+mod properties;
+mod revision;
+mod status;
+mod sync;
+
+pub use identity::{claim_name, ordinal_of, pod_name, POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_LABEL};
+pub use properties::properties;
+pub use sync::is_healthy;
+
+use crate::common::backoff::Backoff;
+use crate::framework::{ClusterView, Controller, Outcome};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use sync::Decision;
+use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
+
+/// The StatefulSet controller.
+#[derive(Clone, Debug, Default)]
+pub struct StatefulSetController;
+
+/// What the StatefulSet controller keeps in memory: per-set backoff after failed writes, and which set
+/// the last write was for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Local {
+    backoff: Backoff<String>,
+    last: Option<String>,
+}
+
+impl Controller for StatefulSetController {
+    type Local = Local;
+
+    fn name(&self) -> String {
+        "statefulset-controller".into()
+    }
+
+    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+        for set in view.list::<StatefulSet>() {
+            let uid = set.metadata.uid.clone().unwrap_or_default();
+            let backing_off = local.backoff.retry_at(&uid).filter(|at| *at > view.now());
+            if let Some(at) = backing_off {
+                view.wake_at(at);
+            }
+            let op = match sync::sync(view, set, backing_off.is_none()) {
+                Decision::Write(op) => Some(op),
+                Decision::Settled { revisions, pods } => {
+                    let status = status::compute(set, &pods, &revisions, view);
+                    if set.status.as_ref() != Some(&status) {
+                        let mut updated = set.clone();
+                        updated.status = Some(status);
+                        Some(Op::UpdateStatus(updated.into_object()))
+                    } else {
+                        let all = revision::owned(view, set);
+                        let current = status.current_revision.as_deref().unwrap_or("");
+                        let update = status.update_revision.as_deref().unwrap_or("");
+                        revision::surplus(set, &all, &pods, current, update).first().map(|r| Op::Delete {
+                            target: ObjectRef::new(
+                                Kind::ControllerRevision,
+                                r.metadata.namespace.clone().unwrap_or_default(),
+                                r.metadata.name.clone().unwrap_or_default(),
+                            ),
+                            options: DeleteOptions { uid: r.metadata.uid.clone(), ..Default::default() },
+                        })
+                    }
+                }
+            };
+            if op.is_some() {
+                local.last = Some(uid);
+                return op;
+            }
+        }
+        None
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        let Some(uid) = local.last.clone() else { return };
+        match outcome {
+            Ok(_) => local.backoff.forget(&uid),
+            Err(_) => local.backoff.fail(&uid, now),
+        }
+    }
+}
