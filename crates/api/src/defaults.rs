@@ -239,3 +239,29 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
         }
     }
 }
+
+/// The label on a Job's pods naming the Job's uid (the generated selector selects on it).
+pub const JOB_CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
+/// The label on a Job's pods naming the Job.
+pub const JOB_NAME: &str = "batch.kubernetes.io/job-name";
+
+/// A Job without `manualSelector` gets a selector on its own uid, and its template the matching labels
+/// (with the legacy unprefixed copies), as the API server does on create.
+pub fn generate_job_selector(object: &mut Object) {
+    let Object::Job(job) = object else { return };
+    let uid = job.metadata.uid.clone().unwrap_or_default();
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let Some(spec) = job.spec.as_mut() else { return };
+    if spec.manual_selector == Some(true) {
+        return;
+    }
+    spec.selector = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+        match_labels: Some([(JOB_CONTROLLER_UID.to_string(), uid.clone())].into()),
+        match_expressions: None,
+    });
+    let labels =
+        spec.template.metadata.get_or_insert_with(Default::default).labels.get_or_insert_with(Default::default);
+    for (key, value) in [(JOB_CONTROLLER_UID, &uid), ("controller-uid", &uid), (JOB_NAME, &name), ("job-name", &name)] {
+        labels.insert(key.to_string(), value.clone());
+    }
+}

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod op;
 pub mod pod;
 pub mod quantity;
+pub mod schedule;
 pub mod selector;
 pub mod store;
 pub mod time;

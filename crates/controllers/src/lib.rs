@@ -7,15 +7,18 @@
 #![warn(missing_docs)]
 
 pub mod common;
+pub mod cronjob;
 pub mod deployment;
 pub mod fixtures;
 pub mod framework;
 pub mod harness;
+pub mod job;
 pub mod kubelet;
 pub mod podgc;
 pub mod replicaset;
 pub mod scheduler;
 pub mod statefulset;
+pub mod ttlafterfinished;
 
 use framework::Property;
 
@@ -25,6 +28,9 @@ pub fn all_properties() -> Vec<Property> {
     all.extend(deployment::properties());
     all.extend(scheduler::properties());
     all.extend(statefulset::properties());
+    all.extend(job::properties());
+    all.extend(cronjob::properties());
+    all.extend(ttlafterfinished::properties());
     all.extend(podgc::properties());
     all
 }

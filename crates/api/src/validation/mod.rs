@@ -23,6 +23,7 @@ pub fn validate(object: &Object) -> Vec<FieldError> {
         Object::StatefulSet(s) => errors.extend(workloads::stateful_set(s)),
         Object::DaemonSet(d) => errors.extend(workloads::daemon_set(d)),
         Object::Job(j) => errors.extend(workloads::job(j)),
+        Object::CronJob(c) => errors.extend(workloads::cron_job(c)),
         _ => {}
     }
     errors
@@ -45,6 +46,7 @@ pub fn validate_update(new: &Object, old: &Object, status_only: bool) -> Vec<Fie
             workloads::selector_immutable(n.spec.as_ref().map(|s| &s.selector), o.spec.as_ref().map(|s| &s.selector))
         }
         (Object::StatefulSet(n), Object::StatefulSet(o)) => workloads::stateful_set_update(n, o),
+        (Object::Job(n), Object::Job(o)) => workloads::job_update(n, o),
         (Object::DaemonSet(n), Object::DaemonSet(o)) => {
             workloads::selector_immutable(n.spec.as_ref().map(|s| &s.selector), o.spec.as_ref().map(|s| &s.selector))
         }

@@ -183,6 +183,49 @@ pub(super) fn daemon_set(d: &DaemonSet) -> Vec<FieldError> {
 pub(super) fn job(j: &Job) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let Some(spec) = &j.spec else { return vec![FieldError::required("spec", "")] };
+    if let Some(selector) = &spec.selector {
+        if let Ok(parsed) = LabelSelector::from_k8s(Some(selector)) {
+            let labels = spec.template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
+            if !parsed.matches(&labels) {
+                errors.push(FieldError::invalid(
+                    "spec.template.metadata.labels",
+                    &labels,
+                    "`selector` does not match template `labels`",
+                ));
+            }
+        }
+    }
+    let mode = spec.completion_mode.as_deref().unwrap_or("NonIndexed");
+    if !["NonIndexed", "Indexed"].contains(&mode) {
+        errors.push(FieldError::not_supported("spec.completionMode", mode, &["NonIndexed", "Indexed"]));
+    }
+    if mode == "Indexed" && spec.completions.is_none() {
+        errors.push(FieldError::required("spec.completions", "when completion mode is Indexed"));
+    }
+    if spec.backoff_limit_per_index.is_some() && mode != "Indexed" {
+        errors.push(FieldError::forbidden("spec.backoffLimitPerIndex", "requires indexed completion mode"));
+    }
+    if let Some(deadline) = spec.active_deadline_seconds.filter(|d| *d <= 0) {
+        errors.push(FieldError::invalid("spec.activeDeadlineSeconds", deadline, "must be greater than 0"));
+    }
+    if spec.pod_failure_policy.is_some()
+        && spec.template.spec.as_ref().and_then(|s| s.restart_policy.as_deref()) != Some("Never")
+    {
+        errors.push(FieldError::invalid(
+            "spec.template.spec.restartPolicy",
+            spec.template.spec.as_ref().and_then(|s| s.restart_policy.clone()).unwrap_or_default(),
+            "only \"Never\" is supported when podFailurePolicy is specified",
+        ));
+    }
+    if let Some(policy) = spec.pod_replacement_policy.as_deref() {
+        if !["TerminatingOrFailed", "Failed"].contains(&policy) {
+            errors.push(FieldError::not_supported(
+                "spec.podReplacementPolicy",
+                policy,
+                &["TerminatingOrFailed", "Failed"],
+            ));
+        }
+    }
     non_negative(&mut errors, "spec.parallelism", spec.parallelism);
     non_negative(&mut errors, "spec.completions", spec.completions);
     non_negative(&mut errors, "spec.backoffLimit", spec.backoff_limit);
@@ -229,4 +272,56 @@ pub(super) fn stateful_set_update(new: &StatefulSet, old: &StatefulSet) -> Vec<F
         "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', \
          'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
     )]
+}
+
+/// A Job's selector and completion mode never change; its template only while it is suspended; its
+/// completions only together with parallelism on an Indexed Job (elastic Indexed Jobs).
+pub(super) fn job_update(new: &Job, old: &Job) -> Vec<FieldError> {
+    let (Some(n), Some(o)) = (&new.spec, &old.spec) else { return Vec::new() };
+    let mut errors = Vec::new();
+    if n.selector != o.selector {
+        errors.push(FieldError::invalid("spec.selector", n.selector.clone().unwrap_or_default(), "field is immutable"));
+    }
+    if n.completion_mode != o.completion_mode {
+        errors.push(FieldError::invalid(
+            "spec.completionMode",
+            n.completion_mode.clone().unwrap_or_default(),
+            "field is immutable",
+        ));
+    }
+    if n.template != o.template && o.suspend != Some(true) {
+        errors.push(FieldError::invalid("spec.template", "", "field is immutable"));
+    }
+    let elastic = n.completion_mode.as_deref() == Some("Indexed") && n.completions == n.parallelism;
+    if n.completions != o.completions && !elastic {
+        errors.push(FieldError::invalid("spec.completions", n.completions.unwrap_or(0), "field is immutable"));
+    }
+    errors
+}
+
+/// A CronJob's schedule and time zone must parse; its policies be supported; its limits non-negative.
+pub(super) fn cron_job(c: &k8s_openapi::api::batch::v1::CronJob) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let Some(spec) = &c.spec else { return vec![FieldError::required("spec", "")] };
+    if spec.schedule.trim().is_empty() {
+        errors.push(FieldError::required("spec.schedule", ""));
+    } else {
+        match crate::schedule::Schedule::parse(&spec.schedule, spec.time_zone.as_deref()) {
+            Ok(_) => {}
+            Err(crate::schedule::ScheduleError::TimeZone(zone)) => {
+                errors.push(FieldError::invalid("spec.timeZone", &zone, format!("unknown time zone {zone}")))
+            }
+            Err(e) => errors.push(FieldError::invalid("spec.schedule", &spec.schedule, e.to_string())),
+        }
+    }
+    let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
+    if !["Allow", "Forbid", "Replace"].contains(&policy) {
+        errors.push(FieldError::not_supported("spec.concurrencyPolicy", policy, &["Allow", "Forbid", "Replace"]));
+    }
+    if let Some(d) = spec.starting_deadline_seconds.filter(|d| *d < 0) {
+        errors.push(FieldError::invalid("spec.startingDeadlineSeconds", d, "must be greater than or equal to 0"));
+    }
+    non_negative(&mut errors, "spec.successfulJobsHistoryLimit", spec.successful_jobs_history_limit);
+    non_negative(&mut errors, "spec.failedJobsHistoryLimit", spec.failed_jobs_history_limit);
+    errors
 }

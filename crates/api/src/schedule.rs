@@ -1,0 +1,89 @@
+//! CronJob schedules: five-field cron expressions and `@hourly`-style macros, in a time zone.
+
+use crate::time::Time;
+use chrono::{TimeZone, Utc};
+use croner::parser::{CronParser, Seconds, Year};
+
+/// A parsed schedule in a time zone.
+///
+/// ```
+/// use themelios_api::schedule::Schedule;
+/// use themelios_api::Time;
+/// let s = Schedule::parse("*/15 * * * *", None).unwrap();
+/// assert_eq!(s.next_after(Time(0)), Some(Time(900)));
+/// assert!(Schedule::parse("61 * * * *", None).is_err());
+/// assert!(Schedule::parse("0 9 * * *", Some("Mars/Olympus_Mons")).is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    cron: croner::Cron,
+    zone: chrono_tz::Tz,
+}
+
+/// Why a schedule or time zone cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The cron expression is malformed.
+    #[error("{0}")]
+    Schedule(String),
+    /// The time zone is unknown.
+    #[error("unknown time zone {0}")]
+    TimeZone(String),
+}
+
+impl Schedule {
+    /// Parses a five-field expression (or a macro such as `@hourly`) in `zone` (UTC when `None`).
+    pub fn parse(expression: &str, zone: Option<&str>) -> Result<Self, ScheduleError> {
+        let trimmed = expression.trim();
+        if trimmed.starts_with("TZ=") || trimmed.starts_with("CRON_TZ=") {
+            return Err(ScheduleError::Schedule(
+                "cannot use TZ or CRON_TZ in schedule, use timeZone field instead".into(),
+            ));
+        }
+        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
+        let cron = parser.parse(trimmed).map_err(|e| ScheduleError::Schedule(e.to_string()))?;
+        let zone = match zone {
+            None => chrono_tz::UTC,
+            Some(name) => name.parse().map_err(|_| ScheduleError::TimeZone(name.to_string()))?,
+        };
+        Ok(Self { cron, zone })
+    }
+
+    /// The first scheduled time strictly after `t`.
+    pub fn next_after(&self, t: Time) -> Option<Time> {
+        let start = self.zone.from_utc_datetime(&Utc.timestamp_opt(t.0, 0).single()?.naive_utc());
+        self.cron.find_next_occurrence(&start, false).ok().map(|next| Time(next.timestamp()))
+    }
+
+    /// The latest scheduled time at or before `t`.
+    pub fn latest_at_or_before(&self, t: Time) -> Option<Time> {
+        let start = self.zone.from_utc_datetime(&Utc.timestamp_opt(t.0, 0).single()?.naive_utc());
+        self.cron.find_previous_occurrence(&start, true).ok().map(|prev| Time(prev.timestamp()))
+    }
+
+    /// The scheduled times in `(after, until]`: how many there are (counting no further than `cap`), and
+    /// the latest.
+    ///
+    /// ```
+    /// use themelios_api::schedule::Schedule;
+    /// use themelios_api::Time;
+    /// let s = Schedule::parse("@hourly", None).unwrap();
+    /// assert_eq!(s.missed(Time(0), Time(3 * 3600 + 5), 100), (3, Some(Time(3 * 3600))));
+    /// assert_eq!(s.missed(Time(0), Time(1000 * 3600), 100).0, 100);
+    /// ```
+    pub fn missed(&self, after: Time, until: Time, cap: usize) -> (usize, Option<Time>) {
+        let latest = self.latest_at_or_before(until).filter(|t| *t > after);
+        let mut count = 0;
+        let mut cursor = after;
+        while count < cap {
+            match self.next_after(cursor) {
+                Some(next) if next <= until => {
+                    count += 1;
+                    cursor = next;
+                }
+                _ => break,
+            }
+        }
+        (count, latest)
+    }
+}

@@ -1,0 +1,91 @@
+//! The Job controller: runs pods to a number of completions, with failure budgets, deadlines, suspension
+//! and pod failure policies, counting every finished pod exactly once through the tracking finalizer.
+//!
+//! NonIndexed Jobs keep `min(parallelism, completions - succeeded)` pods active (work-queue Jobs, without
+//! completions, stop starting pods after the first success). Indexed Jobs run one pod per index
+//! (`<job>-<index>` hostname, index annotation and label), removing duplicates. Retries after failures
+//! wait 10 s, doubling per consecutive failure up to 6 minutes, in logical time.
+
+mod indexes;
+mod policy;
+mod properties;
+mod sync;
+
+pub use indexes::{format_intervals, index_of, parse_intervals, COMPLETION_INDEX, INDEX_FAILURE_COUNT};
+pub use properties::properties;
+pub use sync::{condition, is_finished, MANAGED_BY, TRACKING_FINALIZER};
+
+use crate::common::expectations::Expectations;
+use crate::framework::{ClusterView, Controller, Outcome};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use std::collections::{BTreeMap, BTreeSet};
+use themelios_api::{Op, Resource, Time};
+
+/// The Job controller.
+#[derive(Clone, Debug, Default)]
+pub struct JobController;
+
+/// What the Job controller keeps in memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Local {
+    /// Pods whose tracking finalizer this controller removed (a lagging pod cache may still show it).
+    removed: BTreeSet<String>,
+    /// Creates not yet seen, per Job uid.
+    expectations: BTreeMap<String, Expectations>,
+    /// The Job the last create was for.
+    pending_create: Option<String>,
+}
+
+impl Controller for JobController {
+    type Local = Local;
+
+    fn name(&self) -> String {
+        "job-controller".into()
+    }
+
+    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+        local.pending_create = None;
+        if let Some(op) = release_orphans(view, local) {
+            return Some(op);
+        }
+        let live: BTreeSet<&str> = view.list::<Job>().filter_map(|j| j.metadata.uid.as_deref()).collect();
+        local.expectations.retain(|uid, _| live.contains(uid.as_str()));
+        for job in view.list::<Job>() {
+            let managed_elsewhere =
+                job.spec.as_ref().and_then(|s| s.managed_by.as_deref()).is_some_and(|m| m != MANAGED_BY);
+            if managed_elsewhere {
+                continue;
+            }
+            if let Some(op) = sync::sync(view, job, local) {
+                return Some(op);
+            }
+        }
+        None
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        let Some(job_uid) = local.pending_create.take() else { return };
+        if let Ok(created) = outcome {
+            let exp = local.expectations.entry(job_uid).or_insert_with(|| Expectations::new(0, [], now));
+            exp.created.insert(created.object().meta().name.clone().unwrap_or_default());
+            exp.since = now;
+        }
+    }
+}
+
+/// Pods still carrying the tracking finalizer whose Job is gone lose it (kubernetes #109429).
+fn release_orphans(view: &ClusterView, local: &mut Local) -> Option<Op> {
+    let jobs: BTreeSet<&str> = view.list::<Job>().filter_map(|j| j.metadata.uid.as_deref()).collect();
+    let orphan = view.list::<Pod>().find(|p| {
+        p.metadata.finalizers.iter().flatten().any(|f| f == TRACKING_FINALIZER)
+            && crate::common::owner::controller_of(&p.metadata)
+                .is_some_and(|r| r.kind == "Job" && !jobs.contains(r.uid.as_str()))
+    })?;
+    let mut updated = orphan.clone();
+    if let Some(f) = updated.metadata.finalizers.as_mut() {
+        f.retain(|x| x != TRACKING_FINALIZER);
+    }
+    local.removed.insert(orphan.metadata.uid.clone().unwrap_or_default());
+    Some(Op::Update(updated.into_object()))
+}

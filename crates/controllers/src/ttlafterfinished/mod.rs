@@ -1,0 +1,69 @@
+//! The TTL-after-finished controller: deletes a finished Job `ttlSecondsAfterFinished` after it finished,
+//! with background propagation so the garbage collector removes its pods.
+
+use crate::framework::{ClusterView, Controller, Property};
+use crate::job::condition;
+use k8s_openapi::api::batch::v1::Job;
+use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Time};
+
+/// The TTL-after-finished controller.
+#[derive(Clone, Debug, Default)]
+pub struct TtlAfterFinishedController;
+
+/// When a finished Job with a TTL expires.
+pub fn expires_at(job: &Job) -> Option<Time> {
+    let ttl = job.spec.as_ref()?.ttl_seconds_after_finished?;
+    let done = condition(job, "Complete").or_else(|| condition(job, "Failed"))?;
+    let finished = job
+        .status
+        .as_ref()
+        .and_then(|s| s.completion_time.as_ref())
+        .or(done.last_transition_time.as_ref())
+        .map(Time::from_k8s)?;
+    Some(finished.plus_seconds(i64::from(ttl)))
+}
+
+impl Controller for TtlAfterFinishedController {
+    type Local = ();
+
+    fn name(&self) -> String {
+        "ttl-after-finished-controller".into()
+    }
+
+    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+        for job in view.list::<Job>().filter(|j| j.metadata.deletion_timestamp.is_none()) {
+            let Some(at) = expires_at(job) else { continue };
+            if at > view.now() {
+                view.wake_at(at);
+                continue;
+            }
+            return Some(Op::Delete {
+                target: ObjectRef::new(
+                    Kind::Job,
+                    job.metadata.namespace.clone().unwrap_or_default(),
+                    job.metadata.name.clone().unwrap_or_default(),
+                ),
+                options: DeleteOptions {
+                    propagation: Some(Propagation::Background),
+                    uid: job.metadata.uid.clone(),
+                    resource_version: job.metadata.resource_version.clone(),
+                    ..Default::default()
+                },
+            });
+        }
+        None
+    }
+}
+
+/// The TTL controller's goal: no finished Job outlives its TTL.
+pub fn properties() -> Vec<Property> {
+    vec![Property::eventually("ttl-after-finished: no finished Job outlives its TTL", |view| {
+        match view
+            .list::<Job>()
+            .find(|j| j.metadata.deletion_timestamp.is_none() && expires_at(j).is_some_and(|at| at <= view.now()))
+        {
+            Some(j) => Err(format!("Job {} outlived its TTL", j.metadata.name.as_deref().unwrap_or(""))),
+            None => Ok(()),
+        }
+    })]
+}
