@@ -178,7 +178,9 @@ pub fn apply_defaults(object: &mut Object) {
                     spec.completions = Some(1);
                 }
                 spec.parallelism.get_or_insert(1);
-                spec.backoff_limit.get_or_insert(6);
+                // With per-index limits the global limit defaults to unlimited.
+                let default_backoff = if spec.backoff_limit_per_index.is_some() { i32::MAX } else { 6 };
+                spec.backoff_limit.get_or_insert(default_backoff);
                 spec.completion_mode.get_or_insert_with(|| "NonIndexed".into());
                 spec.suspend.get_or_insert(false);
                 default_pod_template(&mut spec.template);

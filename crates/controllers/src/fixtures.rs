@@ -176,3 +176,57 @@ pub fn stateful_set(
         status: None,
     }
 }
+
+/// A Job whose pods run `busybox` once (restartPolicy Never).
+pub fn job(
+    namespace: &str,
+    name: &str,
+    parallelism: i32,
+    completions: Option<i32>,
+) -> k8s_openapi::api::batch::v1::Job {
+    let mut spec = pod_spec("busybox:1.36");
+    spec.restart_policy = Some("Never".into());
+    k8s_openapi::api::batch::v1::Job {
+        metadata: meta(namespace, name, &[]),
+        spec: Some(k8s_openapi::api::batch::v1::JobSpec {
+            parallelism: Some(parallelism),
+            completions,
+            template: PodTemplateSpec { metadata: None, spec: Some(spec) },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
+
+/// Finishes a pod as its kubelet would report it: phase Succeeded or Failed, its container terminated
+/// with `exit_code` at `at`.
+pub fn finish(pod: &mut Pod, exit_code: i32, at: themelios_api::Time) {
+    let status = pod.status.get_or_insert_with(Default::default);
+    status.phase = Some(if exit_code == 0 { "Succeeded" } else { "Failed" }.into());
+    status.container_statuses = Some(vec![k8s_openapi::api::core::v1::ContainerStatus {
+        name: "app".into(),
+        state: Some(k8s_openapi::api::core::v1::ContainerState {
+            terminated: Some(k8s_openapi::api::core::v1::ContainerStateTerminated {
+                exit_code,
+                finished_at: Some(at.to_k8s()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }]);
+}
+
+/// A CronJob running `job`-like pods (restartPolicy Never) on `schedule`.
+pub fn cron_job(namespace: &str, name: &str, schedule: &str) -> k8s_openapi::api::batch::v1::CronJob {
+    let job = job(namespace, name, 1, Some(1));
+    k8s_openapi::api::batch::v1::CronJob {
+        metadata: meta(namespace, name, &[]),
+        spec: Some(k8s_openapi::api::batch::v1::CronJobSpec {
+            schedule: schedule.into(),
+            job_template: k8s_openapi::api::batch::v1::JobTemplateSpec { metadata: None, spec: job.spec },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}

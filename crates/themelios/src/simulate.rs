@@ -6,13 +6,16 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use std::process::ExitCode;
 use themelios_api::{pod as podutil, Kind, Op, Time};
+use themelios_controllers::cronjob::CronJobController;
 use themelios_controllers::deployment::DeploymentController;
 use themelios_controllers::harness::Harness;
+use themelios_controllers::job::JobController;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
 use themelios_controllers::scheduler::Scheduler;
 use themelios_controllers::statefulset::StatefulSetController;
+use themelios_controllers::ttlafterfinished::TtlAfterFinishedController;
 
 const EXAMPLE: &str = include_str!("../../../examples/cluster.yaml");
 
@@ -23,6 +26,8 @@ const CONTROLLED: &[Kind] = &[
     Kind::StatefulSet,
     Kind::ControllerRevision,
     Kind::PersistentVolumeClaim,
+    Kind::Job,
+    Kind::CronJob,
     Kind::Pod,
     Kind::Node,
     Kind::Namespace,
@@ -73,6 +78,9 @@ pub fn run(args: Args) -> ExitCode {
     h.add(DeploymentController);
     h.add(ReplicaSetController);
     h.add(StatefulSetController);
+    h.add(JobController);
+    h.add(CronJobController);
+    h.add(TtlAfterFinishedController);
     h.add(Scheduler::default());
     h.add(PodGc::default());
     for i in 1..=args.nodes {

@@ -246,8 +246,28 @@ pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
         return Some(Op::UpdateStatus(updated.into_object()));
     }
 
-    // Finalizers of counted (and ignored) pods.
-    if let Some(pod) = pods.iter().find(|p| has_tracking(p) && persisted.contains(&uid(p))).or(ignored.first()) {
+    // Finalizers of counted (and ignored) pods. With backoffLimitPerIndex a failed pod is kept until its
+    // index has a replacement, which inherits its failure count from it (upstream's delayed deletion).
+    let replaced = |pod: &Pod| {
+        let index = index_of(pod);
+        let created = pod.metadata.creation_timestamp.as_ref().map(Time::from_k8s);
+        pods.iter().any(|q| {
+            index_of(q) == index
+                && uid(q) != uid(pod)
+                && q.metadata.creation_timestamp.as_ref().map(Time::from_k8s) >= created
+                && finished(q).is_none()
+        })
+    };
+    let delay_release = |pod: &Pod| {
+        per_index_limit.is_some()
+            && target.is_none()
+            && finished(pod) == Some(false)
+            && index_of(pod).is_some_and(|i| !failed_indexes.contains(&i))
+            && !replaced(pod)
+    };
+    if let Some(pod) =
+        pods.iter().find(|p| has_tracking(p) && persisted.contains(&uid(p)) && !delay_release(p)).or(ignored.first())
+    {
         return Some(remove_finalizer(pod, local));
     }
     if is_finished(job) || job.metadata.deletion_timestamp.is_some() {
@@ -284,7 +304,7 @@ fn decide(
     if let Some(message) = fail_job {
         return fail("PodFailurePolicy", &message);
     }
-    if spec.backoff_limit_per_index.is_none() && failed_total > spec.backoff_limit.unwrap_or(6) {
+    if failed_total > spec.backoff_limit.unwrap_or(6) {
         return fail("BackoffLimitExceeded", "Job has reached the specified backoff limit");
     }
     if let (Some(deadline), Some(start)) = (spec.active_deadline_seconds, start_time) {
