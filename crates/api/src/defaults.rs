@@ -53,6 +53,7 @@ fn blank_of(object: &Object) -> Object {
     let mut blank = object.clone();
     match &mut blank {
         Object::Deployment(o) => o.status = None,
+        Object::ReplicationController(o) => o.status = None,
         Object::ReplicaSet(o) => o.status = None,
         Object::StatefulSet(o) => o.status = None,
         Object::DaemonSet(o) => o.status = None,

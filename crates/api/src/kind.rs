@@ -234,6 +234,7 @@ spec_status! {
     core::Service => core::ServiceSpec, core::ServiceStatus;
     core::PersistentVolumeClaim => core::PersistentVolumeClaimSpec, core::PersistentVolumeClaimStatus;
     core::PersistentVolume => core::PersistentVolumeSpec, core::PersistentVolumeStatus;
+    core::ReplicationController => core::ReplicationControllerSpec, core::ReplicationControllerStatus;
     apps::Deployment => apps::DeploymentSpec, apps::DeploymentStatus;
     apps::ReplicaSet => apps::ReplicaSetSpec, apps::ReplicaSetStatus;
     apps::StatefulSet => apps::StatefulSetSpec, apps::StatefulSetStatus;
@@ -256,6 +257,7 @@ kinds! {
     ServiceAccount => core::ServiceAccount, shape: NoStatus, generation: false, namespaced: true, short: ["sa"];
     PersistentVolumeClaim => core::PersistentVolumeClaim, shape: SpecAndStatus, generation: false, namespaced: true, short: ["pvc"];
     PersistentVolume => core::PersistentVolume, shape: SpecAndStatus, generation: false, namespaced: false, short: ["pv"];
+    ReplicationController => core::ReplicationController, shape: SpecAndStatus, generation: true, namespaced: true, short: ["rc"];
     Deployment => apps::Deployment, shape: SpecAndStatus, generation: true, namespaced: true, short: ["deploy"];
     ReplicaSet => apps::ReplicaSet, shape: SpecAndStatus, generation: true, namespaced: true, short: ["rs"];
     StatefulSet => apps::StatefulSet, shape: SpecAndStatus, generation: true, namespaced: true, short: ["sts"];

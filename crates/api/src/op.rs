@@ -43,6 +43,8 @@ pub struct DeleteOptions {
 /// One API request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Op {
+    /// GET: a live read of one object (a quorum read, not a cache), e.g. to confirm an owner is gone.
+    Get(ObjectRef),
     /// POST: create the object (`metadata.generateName` is honoured when `name` is empty).
     Create(Object),
     /// PUT: replace the object; `metadata.resourceVersion`, when set, must be the current one.
@@ -88,7 +90,7 @@ impl Op {
     pub fn target(&self) -> ObjectRef {
         match self {
             Op::Create(o) | Op::Update(o) | Op::UpdateStatus(o) => ObjectRef::of(o),
-            Op::Delete { target, .. } | Op::Scale { target, .. } => target.clone(),
+            Op::Delete { target, .. } | Op::Scale { target, .. } | Op::Get(target) => target.clone(),
             Op::Bind { pod, .. } | Op::Evict { pod, .. } => ObjectRef { kind: Kind::Pod, name: pod.clone() },
         }
     }
@@ -96,6 +98,7 @@ impl Op {
     /// The HTTP verb and subresource, for logs (e.g. `update status`).
     pub fn verb(&self) -> &'static str {
         match self {
+            Op::Get(_) => "get",
             Op::Create(_) => "create",
             Op::Update(_) => "update",
             Op::UpdateStatus(_) => "update status",

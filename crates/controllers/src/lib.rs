@@ -11,6 +11,7 @@ pub mod cronjob;
 pub mod deployment;
 pub mod fixtures;
 pub mod framework;
+pub mod garbagecollector;
 pub mod harness;
 pub mod job;
 pub mod kubelet;
@@ -31,6 +32,7 @@ pub fn all_properties() -> Vec<Property> {
     all.extend(job::properties());
     all.extend(cronjob::properties());
     all.extend(ttlafterfinished::properties());
+    all.extend(garbagecollector::properties());
     all.extend(podgc::properties());
     all
 }

@@ -26,7 +26,10 @@ pub(super) fn delete(
     check_preconditions(kind, &name.name, old, options)?;
 
     let mut new = old.clone();
-    let finalizers = finalizers_after(old, options.propagation);
+    // The only kind stored here whose default policy orphans is the core/v1 ReplicationController.
+    let default_orphan = kind == Kind::ReplicationController && options.propagation.is_none() && old.meta().deletion_timestamp.is_none();
+    let propagation = if default_orphan { Some(Propagation::Orphan) } else { options.propagation };
+    let finalizers = finalizers_after(old, propagation);
     new.meta_mut().finalizers = (!finalizers.is_empty()).then(|| finalizers.clone());
     let grace = grace_period(old, options);
 

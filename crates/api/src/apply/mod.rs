@@ -43,6 +43,7 @@ pub struct ApplyContext {
 /// ```
 pub fn apply(state: &impl StateRead, op: &Op, ctx: &ApplyContext) -> Result<Change, ApiError> {
     match op {
+        Op::Get(target) => Ok(unchanged(state, current(state, target.kind, &target.name)?)),
         Op::Create(object) => create::create(state, object, ctx),
         Op::Update(object) => update::update(state, object, false, ctx),
         Op::UpdateStatus(object) => update::update(state, object, true, ctx),

@@ -18,6 +18,8 @@ pub enum Check {
     State(fn(&ClusterView) -> Result<(), String>),
     /// A condition on a step from one state to the next.
     Transition(fn(&ClusterView, &ClusterView) -> Result<(), String>),
+    /// A condition on a step, knowing which actor took it (its [`crate::framework::Controller::name`]).
+    ActorStep(fn(&str, &ClusterView, &ClusterView) -> Result<(), String>),
 }
 
 /// A named guarantee.
@@ -39,6 +41,10 @@ impl Property {
     /// A safety property over steps.
     pub const fn every_step(name: &'static str, check: fn(&ClusterView, &ClusterView) -> Result<(), String>) -> Self {
         Self { name, kind: PropertyKind::Safety, check: Check::Transition(check) }
+    }
+    /// A safety property over the steps of actors.
+    pub const fn every_step_by(name: &'static str, check: fn(&str, &ClusterView, &ClusterView) -> Result<(), String>) -> Self {
+        Self { name, kind: PropertyKind::Safety, check: Check::ActorStep(check) }
     }
     /// A goal: holds whenever the system is quiescent.
     pub const fn eventually(name: &'static str, check: fn(&ClusterView) -> Result<(), String>) -> Self {

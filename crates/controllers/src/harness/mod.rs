@@ -389,7 +389,7 @@ impl Harness {
             let outcome = self.execute(&name, &op, before.revision());
             let actor = &mut self.actors[i];
             actor.controller.observe(&op, &outcome, self.now, actor.local.as_mut());
-            self.check_safety(&before)?;
+            self.check_safety(&name, &before)?;
             progressed = true;
             if stop(self) {
                 return Ok(RoundEnd::Stopped);
@@ -398,13 +398,14 @@ impl Harness {
         Ok(if progressed { RoundEnd::Progressed } else { RoundEnd::Idle(wake) })
     }
 
-    fn check_safety(&self, before: &ApiState) -> Result<(), RunError> {
+    fn check_safety(&self, actor: &str, before: &ApiState) -> Result<(), RunError> {
         let old = ClusterView::new(before.objects(), before.revision(), self.now);
         let new = self.view();
         for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Safety) {
             let verdict = match p.check {
                 Check::State(f) => f(&new),
                 Check::Transition(f) => f(&old, &new),
+                Check::ActorStep(f) => f(actor, &old, &new),
             };
             if let Err(detail) = verdict {
                 return Err(RunError::Violation { property: p.name, detail, recent: self.recent() });
