@@ -15,6 +15,8 @@ pub mod garbagecollector;
 pub mod harness;
 pub mod job;
 pub mod kubelet;
+pub mod namespace;
+pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
 pub mod scheduler;
@@ -33,6 +35,8 @@ pub fn all_properties() -> Vec<Property> {
     all.extend(cronjob::properties());
     all.extend(ttlafterfinished::properties());
     all.extend(garbagecollector::properties());
+    all.extend(namespace::properties());
+    all.extend(nodelifecycle::properties());
     all.extend(podgc::properties());
     all
 }

@@ -5,8 +5,10 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use themelios_api::{pod as podutil, Kind, ObjectRef, Op};
 use themelios_controllers::fixtures::replica_set;
+use themelios_controllers::garbagecollector::GarbageCollector;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
+use themelios_controllers::nodelifecycle::NodeLifecycleController;
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
 use themelios_controllers::scheduler::Scheduler;
@@ -24,6 +26,8 @@ fn replicas_survive_scaling_and_node_loss_in_every_seeded_order() {
         h.add(ReplicaSetController);
         h.add(Scheduler::default());
         h.add(PodGc::default());
+        h.add(GarbageCollector);
+        h.add(NodeLifecycleController);
         let mut kubelets = Vec::new();
         for i in 1..=3 {
             kubelets.push(h.add(Kubelet::new(NodeConfig::new(format!("node-{i}")).cpu("2").pods(4))));
@@ -45,13 +49,18 @@ fn replicas_survive_scaling_and_node_loss_in_every_seeded_order() {
         assert_eq!(h.get::<ReplicaSet>(NS, "web").unwrap().status.unwrap().ready_replicas, Some(8), "seed {seed}");
 
         // node-3 is lost: its kubelet stops and the Node object goes. Pod GC collects its pods after the
-        // quarantine, and the ReplicaSet replaces them on the nodes that remain (4 pods fit per node).
+        // quarantine, the garbage collector its Lease, and the ReplicaSet replaces the pods on the nodes
+        // that remain (4 pods fit per node).
         h.stop(kubelets[2]);
         h.submit(Op::delete(ObjectRef::new(Kind::Node, "", "node-3"))).unwrap();
         h.run_to_quiescence().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(running_pods_on(&h, "node-3"), 0, "seed {seed}");
         assert_eq!(running_pods_on(&h, "node-1") + running_pods_on(&h, "node-2"), 8, "seed {seed}");
         assert_eq!(h.get::<ReplicaSet>(NS, "web").unwrap().status.unwrap().ready_replicas, Some(8), "seed {seed}");
+        assert!(
+            h.get::<k8s_openapi::api::coordination::v1::Lease>("kube-node-lease", "node-3").is_none(),
+            "seed {seed}"
+        );
     }
 }
 

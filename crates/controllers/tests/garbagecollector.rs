@@ -28,7 +28,14 @@ fn config_map(h: &mut Harness, name: &str) -> OwnerReference {
 }
 
 fn reference(api_version: &str, kind: &str, name: &str, uid: &str) -> OwnerReference {
-    OwnerReference { api_version: api_version.into(), kind: kind.into(), name: name.into(), uid: uid.into(), controller: None, block_owner_deletion: None }
+    OwnerReference {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        name: name.into(),
+        uid: uid.into(),
+        controller: None,
+        block_owner_deletion: None,
+    }
 }
 
 fn dependent(h: &mut Harness, name: &str, owners: Vec<OwnerReference>) {
@@ -63,8 +70,10 @@ fn test_cascading_deletion() {
     assert_eq!(refs.len(), 1, "the dangling reference is dropped");
     // The owner's absence was confirmed with a live read before anything was deleted.
     let log = h.log();
-    let read = log.iter().position(|e| e.actor == "garbage-collector" && e.request.starts_with("get ReplicationController"));
-    let deleted = log.iter().position(|e| e.actor == "garbage-collector" && e.request.starts_with("delete Pod default/sole"));
+    let read =
+        log.iter().position(|e| e.actor == "garbage-collector" && e.request.starts_with("get ReplicationController"));
+    let deleted =
+        log.iter().position(|e| e.actor == "garbage-collector" && e.request.starts_with("delete Pod default/sole"));
     assert!(read.is_some() && read < deleted, "live read first");
 }
 
@@ -91,7 +100,8 @@ fn test_stressing_cascading_deletion() {
         let name = format!("rc-{group}-{label}");
         let owner = rc(&mut h, &name);
         if *orphan_finalizer {
-            h.modify::<ReplicationController>(NS, &name, |r| r.metadata.finalizers = Some(vec!["orphan".into()])).unwrap();
+            h.modify::<ReplicationController>(NS, &name, |r| r.metadata.finalizers = Some(vec!["orphan".into()]))
+                .unwrap();
         }
         for i in 0..5 {
             let mut r = owner.clone();
@@ -146,7 +156,8 @@ fn test_non_blocking_owner_ref_does_not_block() {
     let owner = rc(&mut h, "owner");
     for i in 0..2 {
         dependent(&mut h, &format!("pod-{i}"), vec![owner.clone()]);
-        h.modify::<Pod>(NS, &format!("pod-{i}"), |p| p.metadata.finalizers = Some(vec!["example.com/hold".into()])).unwrap();
+        h.modify::<Pod>(NS, &format!("pod-{i}"), |p| p.metadata.finalizers = Some(vec!["example.com/hold".into()]))
+            .unwrap();
     }
     delete(&mut h, Kind::ReplicationController, "owner", Some(Propagation::Foreground));
     h.expect_goals(false);

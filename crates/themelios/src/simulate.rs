@@ -8,9 +8,12 @@ use std::process::ExitCode;
 use themelios_api::{pod as podutil, Kind, Op, Time};
 use themelios_controllers::cronjob::CronJobController;
 use themelios_controllers::deployment::DeploymentController;
+use themelios_controllers::garbagecollector::GarbageCollector;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::job::JobController;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
+use themelios_controllers::namespace::NamespaceController;
+use themelios_controllers::nodelifecycle::NodeLifecycleController;
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
 use themelios_controllers::scheduler::Scheduler;
@@ -83,6 +86,9 @@ pub fn run(args: Args) -> ExitCode {
     h.add(TtlAfterFinishedController);
     h.add(Scheduler::default());
     h.add(PodGc::default());
+    h.add(GarbageCollector);
+    h.add(NamespaceController);
+    h.add(NodeLifecycleController);
     for i in 1..=args.nodes {
         h.add(Kubelet::new(NodeConfig::new(format!("node-{i}"))));
     }

@@ -27,7 +27,8 @@ pub(super) fn delete(
 
     let mut new = old.clone();
     // The only kind stored here whose default policy orphans is the core/v1 ReplicationController.
-    let default_orphan = kind == Kind::ReplicationController && options.propagation.is_none() && old.meta().deletion_timestamp.is_none();
+    let default_orphan =
+        kind == Kind::ReplicationController && options.propagation.is_none() && old.meta().deletion_timestamp.is_none();
     let propagation = if default_orphan { Some(Propagation::Orphan) } else { options.propagation };
     let finalizers = finalizers_after(old, propagation);
     new.meta_mut().finalizers = (!finalizers.is_empty()).then(|| finalizers.clone());

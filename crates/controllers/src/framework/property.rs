@@ -43,7 +43,10 @@ impl Property {
         Self { name, kind: PropertyKind::Safety, check: Check::Transition(check) }
     }
     /// A safety property over the steps of actors.
-    pub const fn every_step_by(name: &'static str, check: fn(&str, &ClusterView, &ClusterView) -> Result<(), String>) -> Self {
+    pub const fn every_step_by(
+        name: &'static str,
+        check: fn(&str, &ClusterView, &ClusterView) -> Result<(), String>,
+    ) -> Self {
         Self { name, kind: PropertyKind::Safety, check: Check::ActorStep(check) }
     }
     /// A goal: holds whenever the system is quiescent.

@@ -59,7 +59,13 @@ fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
 }
 
 /// The state of one owner reference of a dependent, as the view (and confirmed reads) show it.
-pub fn owner_state(view: &ClusterView, dependent: &ObjectMeta, dependent_kind: Kind, reference: &OwnerReference, absent: &BTreeSet<String>) -> OwnerState {
+pub fn owner_state(
+    view: &ClusterView,
+    dependent: &ObjectMeta,
+    dependent_kind: Kind,
+    reference: &OwnerReference,
+    absent: &BTreeSet<String>,
+) -> OwnerState {
     let Some(target) = owner_ref_target(dependent, dependent_kind, reference) else {
         // An unknown kind or an impossible scope: treated as absent, as upstream does for invalid refs.
         return if kind_of(reference).is_some() { OwnerState::Absent } else { OwnerState::Solid };
@@ -88,7 +94,11 @@ impl Controller for GarbageCollector {
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         let all: Vec<&std::sync::Arc<StoredObject>> = Kind::ALL.iter().flat_map(|k| view.stored(*k).values()).collect();
         // Forget confirmations once nothing refers to the uid any more.
-        let referenced: BTreeSet<&str> = all.iter().flat_map(|o| o.object().meta().owner_references.iter().flatten()).map(|r| r.uid.as_str()).collect();
+        let referenced: BTreeSet<&str> = all
+            .iter()
+            .flat_map(|o| o.object().meta().owner_references.iter().flatten())
+            .map(|r| r.uid.as_str())
+            .collect();
         local.absent.retain(|uid| referenced.contains(uid.as_str()));
         all.iter().find_map(|o| propagate(o, &all)).or_else(|| all.iter().find_map(|o| collect(view, o, local)))
     }
@@ -109,7 +119,10 @@ fn reference_to(object: &Object) -> ObjectRef {
     ObjectRef::of(object)
 }
 
-fn dependents_of<'a>(owner: &Object, all: &[&'a std::sync::Arc<StoredObject>]) -> Vec<&'a std::sync::Arc<StoredObject>> {
+fn dependents_of<'a>(
+    owner: &Object,
+    all: &[&'a std::sync::Arc<StoredObject>],
+) -> Vec<&'a std::sync::Arc<StoredObject>> {
     let uid = owner.meta().uid.clone().unwrap_or_default();
     all.iter().copied().filter(|o| o.object().meta().owner_references.iter().flatten().any(|r| r.uid == uid)).collect()
 }
@@ -158,7 +171,12 @@ fn propagate(owner: &StoredObject, all: &[&std::sync::Arc<StoredObject>]) -> Opt
         // Dependents whose other owners are all gone or waiting are deleted; the owner waits for the
         // ones that block it.
         let blocking = dependents.iter().any(|d| {
-            d.object().meta().owner_references.iter().flatten().any(|r| r.uid == uid && r.block_owner_deletion == Some(true))
+            d.object()
+                .meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == uid && r.block_owner_deletion == Some(true))
         });
         if blocking {
             return None;
@@ -185,8 +203,10 @@ fn collect(view: &ClusterView, dependent: &StoredObject, local: &mut Local) -> O
         return Some(Op::Get(target));
     }
     let solid = states.iter().any(|(_, s)| *s == OwnerState::Solid);
-    let waiting: Vec<&OwnerReference> = states.iter().filter(|(_, s)| *s == OwnerState::Waiting).map(|(r, _)| *r).collect();
-    let absent: Vec<&str> = states.iter().filter(|(_, s)| *s == OwnerState::Absent).map(|(r, _)| r.uid.as_str()).collect();
+    let waiting: Vec<&OwnerReference> =
+        states.iter().filter(|(_, s)| *s == OwnerState::Waiting).map(|(r, _)| *r).collect();
+    let absent: Vec<&str> =
+        states.iter().filter(|(_, s)| *s == OwnerState::Absent).map(|(r, _)| r.uid.as_str()).collect();
     if solid {
         // A live owner keeps the object; references to gone or waiting owners are dropped.
         let drop: Vec<&str> = absent.iter().copied().chain(waiting.iter().map(|r| r.uid.as_str())).collect();

@@ -27,9 +27,9 @@ fn started_deleting(before: &StoredObject, after: &ClusterView) -> bool {
         return false;
     }
     let reference = themelios_api::ObjectRef::of(before.object());
-    after.get_stored(reference.kind, &reference.name).is_none_or(|now| {
-        now.object().meta().uid != meta.uid || now.object().meta().deletion_timestamp.is_some()
-    })
+    after
+        .get_stored(reference.kind, &reference.name)
+        .is_none_or(|now| now.object().meta().uid != meta.uid || now.object().meta().deletion_timestamp.is_some())
 }
 
 fn live_owner_protects(actor: &str, before: &ClusterView, after: &ClusterView) -> Result<(), String> {
@@ -56,7 +56,8 @@ fn live_owner_protects(actor: &str, before: &ClusterView, after: &ClusterView) -
 fn foreground_waits(before: &ClusterView, after: &ClusterView) -> Result<(), String> {
     for owner in objects(before) {
         let meta = owner.object().meta();
-        let waiting = meta.deletion_timestamp.is_some() && meta.finalizers.iter().flatten().any(|f| f == FINALIZER_FOREGROUND);
+        let waiting =
+            meta.deletion_timestamp.is_some() && meta.finalizers.iter().flatten().any(|f| f == FINALIZER_FOREGROUND);
         if !waiting {
             continue;
         }
@@ -69,10 +70,18 @@ fn foreground_waits(before: &ClusterView, after: &ClusterView) -> Result<(), Str
         }
         let uid = meta.uid.clone().unwrap_or_default();
         let blocker = objects(after).into_iter().find(|o| {
-            o.object().meta().owner_references.iter().flatten().any(|r| r.uid == uid && r.block_owner_deletion == Some(true))
+            o.object()
+                .meta()
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == uid && r.block_owner_deletion == Some(true))
         });
         if let Some(b) = blocker {
-            return Err(format!("{reference} finished foreground deletion while {} still blocks it", themelios_api::ObjectRef::of(b.object())));
+            return Err(format!(
+                "{reference} finished foreground deletion while {} still blocks it",
+                themelios_api::ObjectRef::of(b.object())
+            ));
         }
     }
     Ok(())
@@ -88,7 +97,12 @@ fn no_dangling_refs(view: &ClusterView) -> Result<(), String> {
         for r in meta.owner_references.iter().flatten() {
             let state = owner_state(view, meta, object.object().kind(), r, &none);
             if matches!(state, OwnerState::Absent | OwnerState::Unconfirmed) {
-                return Err(format!("{} still refers to gone owner {} {}", themelios_api::ObjectRef::of(object.object()), r.kind, r.name));
+                return Err(format!(
+                    "{} still refers to gone owner {} {}",
+                    themelios_api::ObjectRef::of(object.object()),
+                    r.kind,
+                    r.name
+                ));
             }
         }
     }

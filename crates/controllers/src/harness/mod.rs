@@ -2,8 +2,8 @@
 //! nothing more happens, checking properties after every step.
 //!
 //! Each round gives every running actor one step, in a fixed order or in an order shuffled by a seed. When
-//! a whole round issues no request, logical time jumps to the earliest deadline an actor asked for; when
-//! there is none, the run is quiescent and the goals are checked.
+//! a whole round issues no request, logical time jumps to the earliest deadline an actor asked for
+//! (stopping at heartbeats on the way); when there is none, the run is quiescent and the goals are checked.
 //!
 //! ```
 //! use themelios_controllers::harness::Harness;
@@ -354,16 +354,24 @@ impl Harness {
             match self.round(stop)? {
                 RoundEnd::Stopped => return Ok(true),
                 RoundEnd::Progressed => continue,
-                RoundEnd::Idle(wake) => match (wake, limit) {
-                    (Some(at), TimeLimit::Unbounded) => self.now = at,
-                    (Some(at), TimeLimit::Until(until)) if at <= until => self.now = at,
-                    // Work is still due later: the time limit stops the run, but this is not quiescence.
-                    (Some(_), _) => return Ok(false),
-                    (None, _) => {
-                        self.check_goals()?;
-                        return Ok(false);
+                RoundEnd::Idle { wake, heartbeat } => {
+                    // Heartbeats never move time on their own, but they fire on the way to a wake-up and
+                    // within a bounded run, so periodic upkeep (lease renewal) keeps pace with time.
+                    let next = match limit {
+                        TimeLimit::Frozen => None,
+                        TimeLimit::Unbounded => wake.map(|w| heartbeat.map_or(w, |b| b.min(w))),
+                        TimeLimit::Until(until) => wake.into_iter().chain(heartbeat).min().filter(|t| *t <= until),
+                    };
+                    match (next, wake) {
+                        (Some(at), _) => self.now = at,
+                        // Work is still due later: the time limit stops the run, but this is not quiescence.
+                        (None, Some(_)) => return Ok(false),
+                        (None, None) => {
+                            self.check_goals()?;
+                            return Ok(false);
+                        }
                     }
-                },
+                }
             }
         }
     }
@@ -376,6 +384,7 @@ impl Harness {
         }
         let mut progressed = false;
         let mut wake: Option<Time> = None;
+        let mut heartbeat: Option<Time> = None;
         for i in order {
             let before = self.state.clone();
             let view = ClusterView::new(before.objects(), before.revision(), self.now);
@@ -383,6 +392,9 @@ impl Harness {
             let op = actor.controller.step(&view, actor.local.as_mut());
             if let Some(at) = view.requested_wake() {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+            if let Some(at) = view.requested_heartbeat() {
+                heartbeat = Some(heartbeat.map_or(at, |h| h.min(at)));
             }
             let Some(op) = op else { continue };
             let name = self.actors[i].controller.name();
@@ -395,7 +407,7 @@ impl Harness {
                 return Ok(RoundEnd::Stopped);
             }
         }
-        Ok(if progressed { RoundEnd::Progressed } else { RoundEnd::Idle(wake) })
+        Ok(if progressed { RoundEnd::Progressed } else { RoundEnd::Idle { wake, heartbeat } })
     }
 
     fn check_safety(&self, actor: &str, before: &ApiState) -> Result<(), RunError> {
@@ -439,5 +451,5 @@ impl Harness {
 enum RoundEnd {
     Progressed,
     Stopped,
-    Idle(Option<Time>),
+    Idle { wake: Option<Time>, heartbeat: Option<Time> },
 }

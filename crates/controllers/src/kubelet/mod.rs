@@ -64,12 +64,29 @@ impl Controller for Kubelet {
         if let Some(op) = self.renew_lease(view, node) {
             return Some(op);
         }
+        if let Some(op) = self.post_ready(view, node) {
+            return Some(op);
+        }
         let mine = view.list::<Pod>().filter(|p| pod::node_name(p) == Some(self.node_name()));
         mine.into_iter().find_map(|p| self.sync_pod(view, p))
     }
 }
 
 impl Kubelet {
+    /// A running kubelet reports its node Ready (again, after the node lifecycle controller marked it
+    /// Unknown while the kubelet was away).
+    fn post_ready(&self, view: &ClusterView, node: &Node) -> Option<Op> {
+        let ready =
+            node.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten().find(|c| c.type_ == "Ready");
+        if ready.is_some_and(|c| c.status == "True") {
+            return None;
+        }
+        let mut updated = node.clone();
+        let fresh = self.config.to_node(view.now());
+        updated.status.get_or_insert_with(Default::default).conditions = fresh.status.and_then(|s| s.conditions);
+        Some(Op::UpdateStatus(updated.into_object()))
+    }
+
     fn renew_lease(&self, view: &ClusterView, node: &Node) -> Option<Op> {
         let now = view.now();
         view.get::<Namespace>("", NODE_LEASE_NAMESPACE)?;

@@ -1,0 +1,191 @@
+//! The node lifecycle controller: notices nodes whose kubelet stopped renewing its Lease, marks them
+//! Ready=Unknown, taints them `unreachable` (or `not-ready` when the kubelet reports Ready=False) with
+//! NoExecute, evicts pods that do not tolerate the taint (after their tolerationSeconds), and untaints
+//! nodes that come back.
+
+use crate::framework::{ClusterView, Controller, Property};
+use crate::scheduler::pod_tolerates;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use themelios_api::{pod as podutil, DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
+
+/// How long a node may go without renewing its Lease before it counts as unreachable.
+pub const GRACE_PERIOD_SECONDS: i64 = 40;
+/// The taint of a node whose kubelet stopped reporting.
+pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+/// The taint of a node whose kubelet reports it not ready.
+pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
+
+/// The node lifecycle controller.
+#[derive(Clone, Debug, Default)]
+pub struct NodeLifecycleController;
+
+fn ready_status(node: &Node) -> &str {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .map_or("Unknown", |c| c.status.as_str())
+}
+
+fn last_heartbeat(view: &ClusterView, node: &Node) -> Option<Time> {
+    let name = node.metadata.name.as_deref()?;
+    let lease = view
+        .get::<Lease>("kube-node-lease", name)
+        .and_then(|l| l.spec.as_ref()?.renew_time.as_ref())
+        .map(|t| Time(t.0.as_second()));
+    let posted = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "Ready")
+        .and_then(|c| c.last_heartbeat_time.as_ref())
+        .map(Time::from_k8s);
+    lease.max(posted)
+}
+
+/// The NoExecute taint the node should carry for its readiness, if any.
+fn wanted_taint(node: &Node) -> Option<&'static str> {
+    match ready_status(node) {
+        "True" => None,
+        "False" => Some(NOT_READY),
+        _ => Some(UNREACHABLE),
+    }
+}
+
+impl Controller for NodeLifecycleController {
+    type Local = ();
+
+    fn name(&self) -> String {
+        "node-lifecycle-controller".into()
+    }
+
+    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+        let now = view.now();
+        for node in view.list::<Node>() {
+            // A silent kubelet: Ready becomes Unknown.
+            if let Some(beat) = last_heartbeat(view, node) {
+                let deadline = beat.plus_seconds(GRACE_PERIOD_SECONDS);
+                if now > deadline && ready_status(node) != "Unknown" {
+                    let mut updated = node.clone();
+                    if let Some(c) = updated
+                        .status
+                        .as_mut()
+                        .and_then(|s| s.conditions.as_mut())
+                        .and_then(|cs| cs.iter_mut().find(|c| c.type_ == "Ready"))
+                    {
+                        c.status = "Unknown".into();
+                        c.reason = Some("NodeStatusUnknown".into());
+                        c.message = Some("Kubelet stopped posting node status.".into());
+                        c.last_transition_time = Some(now.to_k8s());
+                    }
+                    return Some(Op::UpdateStatus(updated.into_object()));
+                }
+                if now <= deadline {
+                    // Monitoring is periodic upkeep: it keeps pace with time but does not drive it.
+                    view.heartbeat_at(deadline.plus_seconds(1));
+                }
+            }
+            // Taints follow readiness.
+            let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+            let wanted = wanted_taint(node);
+            let mut fixed: Vec<Taint> = taints
+                .iter()
+                .filter(|t| !([UNREACHABLE, NOT_READY].contains(&t.key.as_str()) && Some(t.key.as_str()) != wanted))
+                .cloned()
+                .collect();
+            if let Some(key) = wanted {
+                if !fixed.iter().any(|t| t.key == key && t.effect == "NoExecute") {
+                    fixed.push(Taint {
+                        key: key.into(),
+                        value: None,
+                        effect: "NoExecute".into(),
+                        time_added: Some(now.to_k8s()),
+                    });
+                }
+            }
+            if fixed != taints {
+                let mut updated = node.clone();
+                updated.spec.get_or_insert_with(Default::default).taints = (!fixed.is_empty()).then_some(fixed);
+                return Some(Op::Update(updated.into_object()));
+            }
+        }
+        evict(view)
+    }
+}
+
+/// Deletes pods on NoExecute-tainted nodes that do not tolerate the taint, or whose tolerationSeconds ran out.
+fn evict(view: &ClusterView) -> Option<Op> {
+    let now = view.now();
+    for pod in view.list::<Pod>().filter(|p| podutil::is_active(p)) {
+        let Some(node) = podutil::node_name(pod).and_then(|n| view.get::<Node>("", n)) else { continue };
+        for taint in
+            node.spec.as_ref().and_then(|s| s.taints.as_ref()).into_iter().flatten().filter(|t| t.effect == "NoExecute")
+        {
+            let due = if !pod_tolerates(pod, taint) {
+                Some(now)
+            } else {
+                let seconds = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.tolerations.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| crate::scheduler::tolerates(t, taint))
+                    .map(|t| t.toleration_seconds)
+                    .collect::<Vec<_>>();
+                // Tolerated forever if any matching toleration has no limit.
+                if seconds.iter().any(Option::is_none) {
+                    None
+                } else {
+                    let added = taint.time_added.as_ref().map(Time::from_k8s).unwrap_or(now);
+                    seconds.iter().flatten().min().map(|s| added.plus_seconds(*s))
+                }
+            };
+            match due {
+                Some(at) if at <= now => {
+                    return Some(Op::Delete {
+                        target: ObjectRef::new(
+                            Kind::Pod,
+                            pod.metadata.namespace.clone().unwrap_or_default(),
+                            pod.metadata.name.clone().unwrap_or_default(),
+                        ),
+                        options: DeleteOptions { uid: pod.metadata.uid.clone(), ..Default::default() },
+                    })
+                }
+                Some(at) => view.wake_at(at),
+                None => {}
+            }
+        }
+    }
+    None
+}
+
+/// The node lifecycle goal: taints match readiness.
+pub fn properties() -> Vec<Property> {
+    vec![Property::eventually("nodelifecycle: NoExecute readiness taints match each node's Ready condition", |view| {
+        for node in view.list::<Node>() {
+            let keys: Vec<&str> = node
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .into_iter()
+                .flatten()
+                .filter(|t| [UNREACHABLE, NOT_READY].contains(&t.key.as_str()))
+                .map(|t| t.key.as_str())
+                .collect();
+            if keys != wanted_taint(node).into_iter().collect::<Vec<_>>() {
+                return Err(format!(
+                    "node {} has taints {keys:?} while Ready is {}",
+                    node.metadata.name.as_deref().unwrap_or(""),
+                    ready_status(node)
+                ));
+            }
+        }
+        Ok(())
+    })]
+}
