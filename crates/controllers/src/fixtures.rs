@@ -230,3 +230,19 @@ pub fn cron_job(namespace: &str, name: &str, schedule: &str) -> k8s_openapi::api
         status: None,
     }
 }
+
+/// A DaemonSet selecting and templating `label_pairs`.
+pub fn daemon_set(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> k8s_openapi::api::apps::v1::DaemonSet {
+    k8s_openapi::api::apps::v1::DaemonSet {
+        metadata: meta(namespace, name, label_pairs),
+        spec: Some(k8s_openapi::api::apps::v1::DaemonSetSpec {
+            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
+                spec: Some(pod_spec("fluentd:1.17")),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod fixtures;
 pub mod framework;
@@ -31,6 +32,7 @@ pub fn all_properties() -> Vec<Property> {
     all.extend(deployment::properties());
     all.extend(scheduler::properties());
     all.extend(statefulset::properties());
+    all.extend(daemonset::properties());
     all.extend(job::properties());
     all.extend(cronjob::properties());
     all.extend(ttlafterfinished::properties());

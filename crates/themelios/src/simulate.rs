@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Pod;
 use std::process::ExitCode;
 use themelios_api::{pod as podutil, Kind, Op, Time};
 use themelios_controllers::cronjob::CronJobController;
+use themelios_controllers::daemonset::DaemonSetController;
 use themelios_controllers::deployment::DeploymentController;
 use themelios_controllers::garbagecollector::GarbageCollector;
 use themelios_controllers::harness::Harness;
@@ -29,6 +30,10 @@ const CONTROLLED: &[Kind] = &[
     Kind::StatefulSet,
     Kind::ControllerRevision,
     Kind::PersistentVolumeClaim,
+    Kind::DaemonSet,
+    Kind::ConfigMap,
+    Kind::ReplicationController,
+    Kind::Lease,
     Kind::Job,
     Kind::CronJob,
     Kind::Pod,
@@ -81,6 +86,7 @@ pub fn run(args: Args) -> ExitCode {
     h.add(DeploymentController);
     h.add(ReplicaSetController);
     h.add(StatefulSetController);
+    h.add(DaemonSetController);
     h.add(JobController);
     h.add(CronJobController);
     h.add(TtlAfterFinishedController);

@@ -4,4 +4,5 @@ pub mod backoff;
 pub mod expectations;
 pub mod hash;
 pub mod owner;
+pub mod revision;
 pub mod template;

@@ -96,7 +96,7 @@ fn settle_revisions<'a>(view: &ClusterView<'a>, set: &StatefulSet) -> Settle<'a>
                 status.collision_count = Some(collision_count.unwrap_or(0) + 1);
                 return Settle::Write(Op::UpdateStatus(bumped.into_object()));
             }
-            let created = revision::new_revision(set, data, highest + 1, collision_count);
+            let created = revision::new_revision(set, highest + 1, collision_count);
             return Settle::Write(Op::Create(created.into_object()));
         }
     };

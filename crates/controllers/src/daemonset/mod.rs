@@ -1,0 +1,435 @@
+//! The DaemonSet controller: one pod on every eligible node.
+//!
+//! Pods are placed through the scheduler with a required node affinity on `metadata.name`, and carry the
+//! daemon tolerations. Finished pods are replaced; pods on nodes that stopped being eligible (an
+//! untolerated NoExecute taint, a changed selector) are removed, while an untolerated NoSchedule taint only
+//! keeps new pods off. Template changes become ControllerRevisions (pods are labelled with the revision
+//! hash); RollingUpdate replaces pods within maxUnavailable, or starts the new pod beside the old one within
+//! maxSurge; OnDelete replaces nothing.
+
+mod eligibility;
+mod properties;
+
+pub use eligibility::{daemon_tolerations, placement};
+pub use properties::properties;
+
+use crate::common::backoff::Backoff;
+use crate::common::owner::{self, Claim};
+use crate::common::revision;
+use crate::framework::{ClusterView, Controller, Outcome};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::core::v1::{
+    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
+use themelios_api::selector::LabelSelector;
+use themelios_api::{pod as podutil, DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
+
+/// The pod label naming the revision a daemon pod was made from.
+pub const REVISION_HASH: &str = "controller-revision-hash";
+
+/// The DaemonSet controller.
+#[derive(Clone, Debug, Default)]
+pub struct DaemonSetController;
+
+/// Per-set backoff after failed writes, and which set the last write was for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Local {
+    backoff: Backoff<String>,
+    last: Option<String>,
+}
+
+impl Controller for DaemonSetController {
+    type Local = Local;
+
+    fn name(&self) -> String {
+        "daemonset-controller".into()
+    }
+
+    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+        for ds in view.list::<DaemonSet>() {
+            let uid = ds.metadata.uid.clone().unwrap_or_default();
+            let backing_off = local.backoff.retry_at(&uid).filter(|at| *at > view.now());
+            if let Some(at) = backing_off {
+                view.wake_at(at);
+            }
+            if let Some(op) = sync(view, ds, backing_off.is_none()) {
+                local.last = Some(uid);
+                return Some(op);
+            }
+        }
+        None
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        let Some(uid) = local.last.clone() else { return };
+        match outcome {
+            Ok(_) => local.backoff.forget(&uid),
+            Err(_) => local.backoff.fail(&uid, now),
+        }
+    }
+}
+
+fn delete(pod: &Pod) -> Op {
+    Op::Delete {
+        target: ObjectRef::new(
+            Kind::Pod,
+            pod.metadata.namespace.clone().unwrap_or_default(),
+            pod.metadata.name.clone().unwrap_or_default(),
+        ),
+        options: DeleteOptions { uid: pod.metadata.uid.clone(), ..Default::default() },
+    }
+}
+
+/// The node a daemon pod is for: its binding, or the node its required affinity names.
+pub fn target_node(pod: &Pod) -> Option<String> {
+    if let Some(node) = podutil::node_name(pod) {
+        return Some(node.to_string());
+    }
+    let terms = &pod
+        .spec
+        .as_ref()?
+        .affinity
+        .as_ref()?
+        .node_affinity
+        .as_ref()?
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()?
+        .node_selector_terms;
+    terms
+        .iter()
+        .flat_map(|t| t.match_fields.iter().flatten())
+        .find(|f| f.key == "metadata.name" && f.operator == "In")
+        .and_then(|f| f.values.as_ref()?.first().cloned())
+}
+
+fn hash_of(pod: &Pod) -> Option<&str> {
+    pod.metadata.labels.as_ref()?.get(REVISION_HASH).map(String::as_str)
+}
+
+fn is_available(pod: &Pod, min_ready: i64, now: Time) -> bool {
+    podutil::is_active(pod) && podutil::is_available(pod, min_ready, now)
+}
+
+/// The update revision: created, renumbered, or recorded as a collision; duplicates of it are merged.
+/// `Err` carries the write that settles it first.
+fn settle_revision<'a>(
+    view: &ClusterView<'a>,
+    ds: &DaemonSet,
+    pods: &[&Pod],
+) -> Result<&'a ControllerRevision, Box<Op>> {
+    let template = ds.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
+    let data = revision::data_for(&template);
+    let all = revision::owned(view, &ds.metadata);
+    let highest = all.last().map_or(0, |r| r.revision);
+    let equal: Vec<&ControllerRevision> =
+        all.iter().copied().filter(|r| r.data.as_ref().map(|d| &d.0) == Some(&data)).collect();
+    let Some(keep) = equal.last().copied() else {
+        let collision_count = ds.status.as_ref().and_then(|s| s.collision_count);
+        let name = revision::name_for(ds.metadata.name.as_deref().unwrap_or(""), &data, collision_count);
+        if view.get::<ControllerRevision>(ds.metadata.namespace.as_deref().unwrap_or(""), &name).is_some() {
+            let mut bumped = ds.clone();
+            bumped.status.get_or_insert_with(Default::default).collision_count = Some(collision_count.unwrap_or(0) + 1);
+            return Err(Box::new(Op::UpdateStatus(bumped.into_object())));
+        }
+        return Err(Box::new(Op::Create(
+            revision::new_revision(Kind::DaemonSet, &ds.metadata, &template, highest + 1, collision_count)
+                .into_object(),
+        )));
+    };
+    // Duplicates of the current template: relabel their pods to the kept revision, then delete them.
+    let keep_hash = keep.metadata.labels.as_ref().and_then(|l| l.get(REVISION_HASH)).cloned().unwrap_or_default();
+    if let Some(dup) = equal.iter().find(|r| r.metadata.uid != keep.metadata.uid) {
+        let dup_hash = dup.metadata.labels.as_ref().and_then(|l| l.get(REVISION_HASH)).cloned().unwrap_or_default();
+        if let Some(p) = pods.iter().find(|p| hash_of(p) == Some(dup_hash.as_str())) {
+            let mut relabelled = (*p).clone();
+            relabelled
+                .metadata
+                .labels
+                .get_or_insert_with(BTreeMap::new)
+                .insert(REVISION_HASH.into(), keep_hash.clone());
+            return Err(Box::new(Op::Update(relabelled.into_object())));
+        }
+        return Err(Box::new(Op::Delete {
+            target: ObjectRef::new(
+                Kind::ControllerRevision,
+                dup.metadata.namespace.clone().unwrap_or_default(),
+                dup.metadata.name.clone().unwrap_or_default(),
+            ),
+            options: DeleteOptions::default(),
+        }));
+    }
+    if keep.revision != highest {
+        let mut renumbered = keep.clone();
+        renumbered.revision = highest + 1;
+        return Err(Box::new(Op::Update(renumbered.into_object())));
+    }
+    Ok(keep)
+}
+
+fn new_pod(ds: &DaemonSet, node: &str, hash: &str) -> Pod {
+    let mut pod = eligibility::template_pod(ds);
+    let name = ds.metadata.name.clone().unwrap_or_default();
+    pod.metadata.name = None;
+    pod.metadata.generate_name = Some(format!("{name}-"));
+    pod.metadata.namespace = ds.metadata.namespace.clone();
+    pod.metadata.labels.get_or_insert_with(BTreeMap::new).insert(REVISION_HASH.into(), hash.into());
+    pod.metadata.owner_references = Some(vec![owner::controller_ref(Kind::DaemonSet, &ds.metadata)]);
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    let affinity = spec.affinity.get_or_insert_with(Affinity::default);
+    affinity
+        .node_affinity
+        .get_or_insert_with(NodeAffinity::default)
+        .required_during_scheduling_ignored_during_execution = Some(NodeSelector {
+        node_selector_terms: vec![NodeSelectorTerm {
+            match_expressions: None,
+            match_fields: Some(vec![NodeSelectorRequirement {
+                key: "metadata.name".into(),
+                operator: "In".into(),
+                values: Some(vec![node.into()]),
+            }]),
+        }],
+    });
+    pod
+}
+
+fn scaled(value: Option<&IntOrString>, total: i32, default: i32) -> i32 {
+    match value {
+        None => default,
+        Some(IntOrString::Int(n)) => *n,
+        Some(IntOrString::String(p)) => {
+            let percent: i32 = p.trim_end_matches('%').parse().unwrap_or(0);
+            (total * percent + 99) / 100
+        }
+    }
+}
+
+/// The first write the DaemonSet needs.
+fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool) -> Option<Op> {
+    let uid = ds.metadata.uid.clone()?;
+    let namespace = ds.metadata.namespace.clone()?;
+    let spec = ds.spec.as_ref()?;
+    let now = view.now();
+    let selector = LabelSelector::from_k8s(Some(&spec.selector)).ok()?;
+    let deleting = ds.metadata.deletion_timestamp.is_some();
+    for p in view.list_in::<Pod>(&namespace) {
+        let matches = selector.matches_opt(p.metadata.labels.as_ref());
+        let meta = match owner::claim(&p.metadata, &uid, deleting, matches) {
+            Claim::Adopt => owner::adopted(&p.metadata, Kind::DaemonSet, &ds.metadata),
+            Claim::Release => owner::released(&p.metadata, &uid),
+            Claim::Owned | Claim::Ignore => continue,
+        };
+        let mut changed = p.clone();
+        changed.metadata = meta;
+        return Some(Op::Update(changed.into_object()));
+    }
+    let pods: Vec<&Pod> =
+        view.list_in::<Pod>(&namespace).filter(|p| owner::is_controlled_by(&p.metadata, &uid)).collect();
+    let update = match settle_revision(view, ds, &pods) {
+        Ok(r) => r,
+        Err(op) => return Some(*op),
+    };
+    let update_hash = update.metadata.labels.as_ref().and_then(|l| l.get(REVISION_HASH)).cloned().unwrap_or_default();
+    let nodes: Vec<&Node> = view.list::<Node>().collect();
+    let mut by_node: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
+    for p in &pods {
+        by_node.entry(target_node(p).unwrap_or_default()).or_default().push(p);
+    }
+    let min_ready = i64::from(spec.min_ready_seconds.unwrap_or(0));
+
+    if may_manage && !deleting {
+        if let Some(op) = manage(ds, &nodes, &by_node, &update_hash, min_ready, now) {
+            return Some(op);
+        }
+    }
+
+    let status = status(ds, &nodes, &by_node, &update_hash, min_ready, view);
+    (ds.status.as_ref() != Some(&status)).then(|| {
+        let mut updated = ds.clone();
+        updated.status = Some(status);
+        Op::UpdateStatus(updated.into_object())
+    })
+}
+
+fn manage(
+    ds: &DaemonSet,
+    nodes: &[&Node],
+    by_node: &BTreeMap<String, Vec<&Pod>>,
+    update_hash: &str,
+    min_ready: i64,
+    now: Time,
+) -> Option<Op> {
+    let none = Vec::new();
+    // Pods waiting for a node that is gone.
+    for (node, pods) in by_node {
+        if !nodes.iter().any(|n| n.metadata.name.as_deref() == Some(node.as_str())) {
+            if let Some(p) = pods.iter().find(|p| podutil::node_name(p).is_none() && !podutil::is_deleting(p)) {
+                return Some(delete(p));
+            }
+        }
+    }
+    let strategy = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref());
+    let rolling = strategy.and_then(|s| s.type_.as_deref()).unwrap_or("RollingUpdate") == "RollingUpdate";
+    let surge_allowed = rolling
+        && scaled(
+            strategy.and_then(|s| s.rolling_update.as_ref()).and_then(|r| r.max_surge.as_ref()),
+            nodes.len() as i32,
+            0,
+        ) > 0;
+    for node in nodes {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let pods = by_node.get(&name).unwrap_or(&none);
+        let (should_run, should_continue) = placement(ds, node);
+        if let Some(finished) = pods.iter().find(|p| podutil::is_terminal(p) && !podutil::is_deleting(p)) {
+            return Some(delete(finished));
+        }
+        let active: Vec<&&Pod> = pods.iter().filter(|p| podutil::is_active(p)).collect();
+        let present = pods.iter().any(|p| !podutil::is_terminal(p));
+        if should_run && !present {
+            return Some(Op::Create(new_pod(ds, &name, update_hash).into_object()));
+        }
+        if !should_continue {
+            if let Some(p) = active.first() {
+                return Some(delete(p));
+            }
+            continue;
+        }
+        // More than one pod on a node: keep the oldest (during a surge, one old and one new may share it).
+        let surging = surge_allowed
+            && active.len() == 2
+            && active.iter().filter(|p| hash_of(p) == Some(update_hash)).count() == 1;
+        if active.len() > 1 && !surging {
+            let mut sorted = active.clone();
+            sorted
+                .sort_by_key(|p| (p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone()));
+            return sorted.last().map(|p| delete(p));
+        }
+    }
+    if rolling {
+        return rolling_update(ds, nodes, by_node, update_hash, min_ready, now);
+    }
+    None
+}
+
+fn rolling_update(
+    ds: &DaemonSet,
+    nodes: &[&Node],
+    by_node: &BTreeMap<String, Vec<&Pod>>,
+    update_hash: &str,
+    min_ready: i64,
+    now: Time,
+) -> Option<Op> {
+    let ru = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
+    let eligible: Vec<&&Node> = nodes.iter().filter(|n| placement(ds, n).0).collect();
+    let total = eligible.len() as i32;
+    let max_surge = scaled(ru.and_then(|r| r.max_surge.as_ref()), total, 0);
+    let max_unavailable = scaled(ru.and_then(|r| r.max_unavailable.as_ref()), total, 1);
+    let none = Vec::new();
+    let pods_on = |n: &Node| -> Vec<&Pod> {
+        by_node
+            .get(n.metadata.name.as_deref().unwrap_or(""))
+            .unwrap_or(&none)
+            .iter()
+            .copied()
+            .filter(|p| podutil::is_active(p))
+            .collect()
+    };
+    let unavailable =
+        eligible.iter().filter(|n| !pods_on(n).iter().any(|p| is_available(p, min_ready, now))).count() as i32;
+    if max_surge == 0 {
+        // Old pods that are not available go first (they cost nothing), then available ones within budget.
+        for n in &eligible {
+            if let Some(old) =
+                pods_on(n).into_iter().find(|p| hash_of(p) != Some(update_hash) && !is_available(p, min_ready, now))
+            {
+                return Some(delete(old));
+            }
+        }
+        if unavailable < max_unavailable {
+            for n in &eligible {
+                if let Some(old) = pods_on(n).into_iter().find(|p| hash_of(p) != Some(update_hash)) {
+                    return Some(delete(old));
+                }
+            }
+        }
+        return None;
+    }
+    // Surge: start the new pod beside the old one, retire the old one once the new is available.
+    let surging = eligible
+        .iter()
+        .filter(|n| {
+            let pods = pods_on(n);
+            pods.iter().any(|p| hash_of(p) == Some(update_hash)) && pods.iter().any(|p| hash_of(p) != Some(update_hash))
+        })
+        .count() as i32;
+    for n in &eligible {
+        let pods = pods_on(n);
+        let new = pods.iter().find(|p| hash_of(p) == Some(update_hash));
+        let old = pods.iter().find(|p| hash_of(p) != Some(update_hash));
+        match (old, new) {
+            (Some(old), Some(new)) if is_available(new, min_ready, now) => return Some(delete(old)),
+            (Some(old), None) if !is_available(old, min_ready, now) => return Some(delete(old)),
+            (Some(_), None) if surging < max_surge => {
+                return Some(Op::Create(
+                    new_pod(ds, n.metadata.name.as_deref().unwrap_or(""), update_hash).into_object(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn status(
+    ds: &DaemonSet,
+    nodes: &[&Node],
+    by_node: &BTreeMap<String, Vec<&Pod>>,
+    update_hash: &str,
+    min_ready: i64,
+    view: &ClusterView,
+) -> DaemonSetStatus {
+    let now = view.now();
+    let none = Vec::new();
+    let mut s = DaemonSetStatus {
+        observed_generation: ds.metadata.generation,
+        collision_count: ds.status.as_ref().and_then(|s| s.collision_count),
+        conditions: ds.status.as_ref().and_then(|s| s.conditions.clone()),
+        ..Default::default()
+    };
+    let (mut updated, mut ready, mut available) = (0, 0, 0);
+    for node in nodes {
+        let (should_run, _) = placement(ds, node);
+        let pods: Vec<&Pod> = by_node
+            .get(node.metadata.name.as_deref().unwrap_or(""))
+            .unwrap_or(&none)
+            .iter()
+            .copied()
+            .filter(|p| podutil::is_active(p))
+            .collect();
+        if should_run {
+            s.desired_number_scheduled += 1;
+            if !pods.is_empty() {
+                s.current_number_scheduled += 1;
+            }
+            if pods.iter().any(|p| hash_of(p) == Some(update_hash)) {
+                updated += 1;
+            }
+            if pods.iter().any(|p| podutil::is_ready(p)) {
+                ready += 1;
+            }
+            if pods.iter().any(|p| is_available(p, min_ready, now)) {
+                available += 1;
+            } else if let Some(since) = pods.iter().filter_map(|p| podutil::ready_since(p)).min() {
+                view.wake_at(since.plus_seconds(min_ready));
+            }
+        } else if !pods.is_empty() {
+            s.number_misscheduled += 1;
+        }
+    }
+    s.number_ready = ready;
+    s.number_available = Some(available);
+    s.updated_number_scheduled = Some(updated);
+    s.number_unavailable = Some(s.desired_number_scheduled - available);
+    s
+}
