@@ -32,3 +32,41 @@ impl<K: Ord + Clone> Backoff<K> {
         })
     }
 }
+
+/// Per-object retry bookkeeping for controllers that sync one object per step: which object the last
+/// write was for, and the backoff its failures earned.
+///
+/// ```
+/// use themelios_controllers::common::backoff::Retries;
+/// use themelios_api::Time;
+/// let mut r = Retries::default();
+/// r.attempt("uid-1");
+/// r.record(false, Time(100));
+/// assert_eq!(r.blocked_until("uid-1", Time(100)), Some(Time(101)));
+/// assert_eq!(r.blocked_until("uid-1", Time(101)), None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Retries {
+    backoff: Backoff<String>,
+    last: Option<String>,
+}
+
+impl Retries {
+    /// When `key` may be worked on again, if it is still backing off at `now`.
+    pub fn blocked_until(&self, key: &str, now: Time) -> Option<Time> {
+        self.backoff.retry_at(&key.to_string()).filter(|at| *at > now)
+    }
+    /// Notes that the next write is for `key`.
+    pub fn attempt(&mut self, key: &str) {
+        self.last = Some(key.to_string());
+    }
+    /// Records the outcome of the last write.
+    pub fn record(&mut self, succeeded: bool, now: Time) {
+        let Some(key) = self.last.clone() else { return };
+        if succeeded {
+            self.backoff.forget(&key);
+        } else {
+            self.backoff.fail(&key, now);
+        }
+    }
+}

@@ -12,7 +12,7 @@ pub use properties::properties;
 
 use crate::common::owner;
 use crate::framework::{ClusterView, Controller};
-use crate::job::condition;
+use crate::job::{condition, finished_at};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -46,15 +46,6 @@ impl Controller for CronJobController {
 /// The name of the Job for a scheduled time.
 pub fn job_name(cj: &CronJob, scheduled: Time) -> String {
     format!("{}-{}", cj.metadata.name.as_deref().unwrap_or(""), scheduled.0.div_euclid(60))
-}
-
-fn finished_at(job: &Job) -> Option<Time> {
-    let done = condition(job, "Complete").or_else(|| condition(job, "Failed"))?;
-    job.status
-        .as_ref()
-        .and_then(|s| s.completion_time.as_ref())
-        .or(done.last_transition_time.as_ref())
-        .map(Time::from_k8s)
 }
 
 fn reference(job: &Job) -> ObjectReference {

@@ -13,7 +13,6 @@ mod properties;
 pub use eligibility::{daemon_tolerations, placement};
 pub use properties::properties;
 
-use crate::common::backoff::Backoff;
 use crate::common::owner::{self, Claim};
 use crate::common::revision;
 use crate::framework::{ClusterView, Controller, Outcome};
@@ -33,12 +32,8 @@ pub const REVISION_HASH: &str = "controller-revision-hash";
 #[derive(Clone, Debug, Default)]
 pub struct DaemonSetController;
 
-/// Per-set backoff after failed writes, and which set the last write was for.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Local {
-    backoff: Backoff<String>,
-    last: Option<String>,
-}
+/// Per-set backoff after failed writes.
+pub type Local = crate::common::backoff::Retries;
 
 impl Controller for DaemonSetController {
     type Local = Local;
@@ -50,12 +45,12 @@ impl Controller for DaemonSetController {
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         for ds in view.list::<DaemonSet>() {
             let uid = ds.metadata.uid.clone().unwrap_or_default();
-            let backing_off = local.backoff.retry_at(&uid).filter(|at| *at > view.now());
+            let backing_off = local.blocked_until(&uid, view.now());
             if let Some(at) = backing_off {
                 view.wake_at(at);
             }
             if let Some(op) = sync(view, ds, backing_off.is_none()) {
-                local.last = Some(uid);
+                local.attempt(&uid);
                 return Some(op);
             }
         }
@@ -63,11 +58,7 @@ impl Controller for DaemonSetController {
     }
 
     fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
-        let Some(uid) = local.last.clone() else { return };
-        match outcome {
-            Ok(_) => local.backoff.forget(&uid),
-            Err(_) => local.backoff.fail(&uid, now),
-        }
+        local.record(outcome.is_ok(), now);
     }
 }
 
@@ -325,16 +316,7 @@ fn rolling_update(
     let total = eligible.len() as i32;
     let max_surge = scaled(ru.and_then(|r| r.max_surge.as_ref()), total, 0);
     let max_unavailable = scaled(ru.and_then(|r| r.max_unavailable.as_ref()), total, 1);
-    let none = Vec::new();
-    let pods_on = |n: &Node| -> Vec<&Pod> {
-        by_node
-            .get(n.metadata.name.as_deref().unwrap_or(""))
-            .unwrap_or(&none)
-            .iter()
-            .copied()
-            .filter(|p| podutil::is_active(p))
-            .collect()
-    };
+    let pods_on = |n: &Node| active_on(by_node, n);
     let unavailable =
         eligible.iter().filter(|n| !pods_on(n).iter().any(|p| is_available(p, min_ready, now))).count() as i32;
     if max_surge == 0 {
@@ -381,6 +363,17 @@ fn rolling_update(
     None
 }
 
+/// The active daemon pods for a node.
+fn active_on<'a>(by_node: &BTreeMap<String, Vec<&'a Pod>>, node: &Node) -> Vec<&'a Pod> {
+    by_node
+        .get(node.metadata.name.as_deref().unwrap_or(""))
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|p| podutil::is_active(p))
+        .collect()
+}
+
 fn status(
     ds: &DaemonSet,
     nodes: &[&Node],
@@ -390,7 +383,6 @@ fn status(
     view: &ClusterView,
 ) -> DaemonSetStatus {
     let now = view.now();
-    let none = Vec::new();
     let mut s = DaemonSetStatus {
         observed_generation: ds.metadata.generation,
         collision_count: ds.status.as_ref().and_then(|s| s.collision_count),
@@ -400,13 +392,7 @@ fn status(
     let (mut updated, mut ready, mut available) = (0, 0, 0);
     for node in nodes {
         let (should_run, _) = placement(ds, node);
-        let pods: Vec<&Pod> = by_node
-            .get(node.metadata.name.as_deref().unwrap_or(""))
-            .unwrap_or(&none)
-            .iter()
-            .copied()
-            .filter(|p| podutil::is_active(p))
-            .collect();
+        let pods = active_on(by_node, node);
         if should_run {
             s.desired_number_scheduled += 1;
             if !pods.is_empty() {

@@ -270,16 +270,7 @@ fn rolling(view: &ClusterView, work: &mut Work) {
         work.intents.push(Intent::Status(StatusMode::Rollout));
         return;
     }
-    let status = super::status::compute(
-        work.d,
-        &work.sets.iter().collect::<Vec<_>>(),
-        Some(&work.sets[new]),
-        &StatusMode::Rollout,
-        view,
-    );
-    if is_complete(work.d, &status) {
-        cleanup(work);
-    }
+    cleanup_if_complete(view, work, new);
     work.intents.push(Intent::Status(StatusMode::Rollout));
 }
 
@@ -367,16 +358,7 @@ fn recreate(view: &ClusterView, work: &mut Work) {
         if spec_replicas(&work.sets[new]) != want {
             work.scale(new, want);
         }
-        let status = super::status::compute(
-            work.d,
-            &work.sets.iter().collect::<Vec<_>>(),
-            Some(&work.sets[new]),
-            &StatusMode::Rollout,
-            view,
-        );
-        if is_complete(work.d, &status) {
-            cleanup(work);
-        }
+        cleanup_if_complete(view, work, new);
     }
     work.intents.push(Intent::Status(StatusMode::Rollout));
 }
@@ -469,6 +451,15 @@ fn proportion(rs: &ReplicaSet, d: &Deployment, to_add: i32, added: i32) -> i32 {
         fraction.min(allowed)
     } else {
         fraction.max(allowed)
+    }
+}
+
+/// History is cleaned up only once the rollout has completed.
+fn cleanup_if_complete(view: &ClusterView, work: &mut Work, new: usize) {
+    let sets: Vec<&ReplicaSet> = work.sets.iter().collect();
+    let status = super::status::compute(work.d, &sets, Some(&work.sets[new]), &StatusMode::Rollout, view);
+    if is_complete(work.d, &status) {
+        cleanup(work);
     }
 }
 

@@ -52,6 +52,16 @@ pub fn condition<'a>(job: &'a Job, type_: &str) -> Option<&'a JobCondition> {
     job.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == type_ && c.status == "True")
 }
 
+/// When a finished Job finished: its completionTime, else when its terminal condition was set.
+pub fn finished_at(job: &Job) -> Option<Time> {
+    let done = condition(job, "Complete").or_else(|| condition(job, "Failed"))?;
+    job.status
+        .as_ref()
+        .and_then(|s| s.completion_time.as_ref())
+        .or(done.last_transition_time.as_ref())
+        .map(Time::from_k8s)
+}
+
 /// Whether the Job has a terminal condition (Complete or Failed).
 pub fn is_finished(job: &Job) -> bool {
     condition(job, "Complete").is_some() || condition(job, "Failed").is_some()

@@ -18,7 +18,6 @@ pub use identity::{claim_name, ordinal_of, pod_name, POD_INDEX_LABEL, POD_NAME_L
 pub use properties::properties;
 pub use sync::is_healthy;
 
-use crate::common::backoff::Backoff;
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use sync::Decision;
@@ -28,13 +27,8 @@ use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
 #[derive(Clone, Debug, Default)]
 pub struct StatefulSetController;
 
-/// What the StatefulSet controller keeps in memory: per-set backoff after failed writes, and which set
-/// the last write was for.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Local {
-    backoff: Backoff<String>,
-    last: Option<String>,
-}
+/// What the StatefulSet controller keeps in memory: per-set backoff after failed writes.
+pub type Local = crate::common::backoff::Retries;
 
 impl Controller for StatefulSetController {
     type Local = Local;
@@ -46,7 +40,7 @@ impl Controller for StatefulSetController {
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         for set in view.list::<StatefulSet>() {
             let uid = set.metadata.uid.clone().unwrap_or_default();
-            let backing_off = local.backoff.retry_at(&uid).filter(|at| *at > view.now());
+            let backing_off = local.blocked_until(&uid, view.now());
             if let Some(at) = backing_off {
                 view.wake_at(at);
             }
@@ -74,7 +68,7 @@ impl Controller for StatefulSetController {
                 }
             };
             if op.is_some() {
-                local.last = Some(uid);
+                local.attempt(&uid);
                 return op;
             }
         }
@@ -82,10 +76,6 @@ impl Controller for StatefulSetController {
     }
 
     fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
-        let Some(uid) = local.last.clone() else { return };
-        match outcome {
-            Ok(_) => local.backoff.forget(&uid),
-            Err(_) => local.backoff.fail(&uid, now),
-        }
+        local.record(outcome.is_ok(), now);
     }
 }

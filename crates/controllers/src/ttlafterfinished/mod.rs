@@ -2,7 +2,7 @@
 //! with background propagation so the garbage collector removes its pods.
 
 use crate::framework::{ClusterView, Controller, Property};
-use crate::job::condition;
+use crate::job::finished_at;
 use k8s_openapi::api::batch::v1::Job;
 use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Time};
 
@@ -13,14 +13,7 @@ pub struct TtlAfterFinishedController;
 /// When a finished Job with a TTL expires.
 pub fn expires_at(job: &Job) -> Option<Time> {
     let ttl = job.spec.as_ref()?.ttl_seconds_after_finished?;
-    let done = condition(job, "Complete").or_else(|| condition(job, "Failed"))?;
-    let finished = job
-        .status
-        .as_ref()
-        .and_then(|s| s.completion_time.as_ref())
-        .or(done.last_transition_time.as_ref())
-        .map(Time::from_k8s)?;
-    Some(finished.plus_seconds(i64::from(ttl)))
+    Some(finished_at(job)?.plus_seconds(i64::from(ttl)))
 }
 
 impl Controller for TtlAfterFinishedController {
