@@ -167,6 +167,12 @@ impl Harness {
         self
     }
 
+    /// The state, the time and the actors with their memory, to continue elsewhere (the model checker
+    /// starts from a settled harness).
+    pub fn into_parts(self) -> (ApiState, Time, Vec<(Box<dyn AnyController>, Box<dyn DynLocal>)>) {
+        (self.state, self.now, self.actors.into_iter().map(|a| (a.controller, a.local)).collect())
+    }
+
     /// Stops checking the property with this name.
     pub fn uncheck(&mut self, name: &str) -> &mut Self {
         self.properties.retain(|p| p.name != name);

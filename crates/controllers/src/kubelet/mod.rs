@@ -50,14 +50,40 @@ impl Kubelet {
     }
 }
 
+/// What a kubelet keeps in memory: the pods whose containers it runs, as (namespace/name, uid). After a
+/// restart it rebuilds this from the pods its view shows bound to it and Running — from a lagging cache,
+/// that can include a pod already deleted (kubernetes #59848).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Local {
+    /// The pods whose containers run on this node.
+    pub running: std::collections::BTreeSet<(String, String)>,
+}
+
+fn running_key(p: &Pod) -> (String, String) {
+    (
+        format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or("")),
+        p.metadata.uid.clone().unwrap_or_default(),
+    )
+}
+
 impl Controller for Kubelet {
-    type Local = ();
+    type Local = Local;
 
     fn name(&self) -> String {
         format!("kubelet/{}", self.config.name)
     }
 
-    fn step(&self, view: &ClusterView, _local: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+        // Containers run for the pods this node has started and not stopped, as its view shows them.
+        let mine: Vec<&Pod> = view.list::<Pod>().filter(|p| pod::node_name(p) == Some(self.node_name())).collect();
+        let in_view: std::collections::BTreeSet<(String, String)> = mine.iter().map(|p| running_key(p)).collect();
+        local.running.retain(|k| in_view.contains(k));
+        for p in mine.iter().filter(|p| pod::phase(p) == "Running" && status::started_by_kubelet(p)) {
+            local.running.insert(running_key(p));
+        }
+        for p in mine.iter().filter(|p| pod::is_terminal(p)) {
+            local.running.remove(&running_key(p));
+        }
         let Some(node) = view.get::<Node>("", self.node_name()) else {
             return Some(Op::Create(self.config.to_node(view.now()).into_object()));
         };

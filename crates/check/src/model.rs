@@ -1,0 +1,340 @@
+//! The model: the datastore, the actors reading what their consistency model allows, the environment,
+//! and the properties, as a stateright [`Model`].
+//!
+//! The datastore is the latest [`ApiState`] plus one lagging API-server watch cache; every actor has its
+//! own cache (per kind, or one snapshot) that catches up through explicit actions, so every interleaving
+//! of reads, writes and catch-ups is explored. Writes go through the shared `apply()` against the latest
+//! revision. Step properties are evaluated in `next_state` and a violation is recorded in the state.
+
+use crate::consistency::{Consistency, Reads, Relist};
+use stateright::{Model, Property as StaterightProperty};
+use std::sync::Arc;
+use themelios_api::store::KindMap;
+use themelios_api::{apply, ApiState, ApplyContext, Kind, Op, StateRead, Time};
+use themelios_controllers::framework::{AnyController, Check, ClusterView, DynLocal, Property, PropertyKind};
+
+/// What an actor reads from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cache {
+    kinds: Vec<(KindMap, u64)>,
+}
+
+impl Cache {
+    fn of(state: &ApiState) -> Self {
+        Self { kinds: Kind::ALL.iter().map(|k| (state.objects().of_kind(*k).clone(), state.revision())).collect() }
+    }
+    fn view(&self, now: Time) -> ClusterView<'_> {
+        ClusterView::per_kind(|k| (&self.kinds[k.index()].0, self.kinds[k.index()].1), now)
+    }
+    /// Whether every kind has seen revision `rv`: a kind whose content equals the latest has seen all.
+    fn has_seen(&self, rv: u64, store: &ApiState) -> bool {
+        Kind::ALL.iter().all(|k| {
+            let (map, revision) = &self.kinds[k.index()];
+            *revision >= rv || map == store.objects().of_kind(*k)
+        })
+    }
+}
+
+/// One actor's state: its memory, its cache (none when it reads the latest revision), the revision of its
+/// last successful write, and the restarts it may still suffer.
+#[derive(Clone, Debug, Hash)]
+pub struct ActorState {
+    /// The controller's memory.
+    pub local: Box<dyn DynLocal>,
+    /// Its informer caches.
+    pub cache: Option<Cache>,
+    /// The revision of its last write.
+    pub last_write: u64,
+    /// Restarts left in the scenario's fault budget.
+    pub restarts_left: u8,
+}
+
+impl PartialEq for ActorState {
+    fn eq(&self, other: &Self) -> bool {
+        self.local.dyn_eq(other.local.as_ref())
+            && self.cache == other.cache
+            && self.last_write == other.last_write
+            && self.restarts_left == other.restarts_left
+    }
+}
+impl Eq for ActorState {}
+
+/// A state of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    /// The latest revision of every object.
+    pub store: ApiState,
+    /// A second API server's watch cache, lagging behind.
+    pub lagging: ApiState,
+    /// Logical time.
+    pub now: Time,
+    /// The actors.
+    pub actors: Vec<ActorState>,
+    /// Which user operations have happened.
+    pub user_done: Vec<bool>,
+    /// The first property violated, if any.
+    pub violation: Option<String>,
+}
+
+/// A transition of the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// An actor takes a step: reads its view and issues its request.
+    Step(usize),
+    /// An actor's cache of one kind catches up with the latest revision.
+    CatchUp(usize, Kind),
+    /// The lagging API server's cache catches up.
+    LaggingCatchUp,
+    /// An actor crashes and restarts.
+    Restart(usize),
+    /// A user operation of the scenario happens.
+    User(usize),
+    /// Logical time moves to the next deadline (when no actor has a step).
+    Tick(Time),
+}
+
+/// A user operation: a name and the request it makes against the latest state.
+pub struct UserOp {
+    /// What it is, for counterexamples.
+    pub name: String,
+    /// The request (none if it does not apply any more).
+    pub request: Box<dyn Fn(&ApiState) -> Option<Op> + Send + Sync>,
+}
+
+/// A property over the whole model state (e.g. over what kubelets run), beside the controllers' own.
+pub type ModelCheck = fn(&ClusterModel, &State) -> Result<(), String>;
+
+/// The model of one scenario under one assignment of consistency models.
+pub struct ClusterModel {
+    /// The actors' controllers.
+    pub controllers: Vec<Arc<dyn AnyController>>,
+    /// Each actor's consistency model.
+    pub consistency: Vec<Consistency>,
+    /// The initial state.
+    pub init: State,
+    /// The environment's operations.
+    pub user_ops: Vec<UserOp>,
+    /// The controllers' properties.
+    pub properties: Vec<Property>,
+    /// Properties over the model state.
+    pub model_checks: Vec<(&'static str, ModelCheck)>,
+}
+
+impl ClusterModel {
+    fn view<'a>(&self, state: &'a State, actor: usize) -> ClusterView<'a> {
+        match &state.actors[actor].cache {
+            Some(cache) => cache.view(state.now),
+            None => ClusterView::new(state.store.objects(), state.store.revision(), state.now),
+        }
+    }
+
+    /// The request an actor would issue now, and its next memory.
+    fn attempt(&self, state: &State, actor: usize) -> (Option<Op>, Box<dyn DynLocal>, Option<Time>) {
+        let a = &state.actors[actor];
+        if self.consistency[actor].read_your_writes
+            && a.cache.as_ref().is_some_and(|c| !c.has_seen(a.last_write, &state.store))
+        {
+            return (None, a.local.clone(), None);
+        }
+        let view = self.view(state, actor);
+        let mut local = a.local.clone();
+        let op = self.controllers[actor].step(&view, local.as_mut());
+        (op, local, view.requested_wake())
+    }
+
+    fn check(&self, before: &State, after: &State, actor: &str) -> Option<String> {
+        let old = ClusterView::new(before.store.objects(), before.store.revision(), before.now);
+        let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
+        for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Safety) {
+            let verdict = match p.check {
+                Check::State(f) => f(&new),
+                Check::Transition(f) => f(&old, &new),
+                Check::ActorStep(f) => f(actor, &old, &new),
+            };
+            if let Err(detail) = verdict {
+                return Some(format!("{}: {detail}", p.name));
+            }
+        }
+        self.model_checks.iter().find_map(|(name, f)| f(self, after).err().map(|d| format!("{name}: {d}")))
+    }
+
+    /// Whether no actor has a step, no cache lags, nothing is scheduled and the environment is done.
+    pub fn is_quiescent(&self, state: &State) -> bool {
+        let mut actions = Vec::new();
+        self.actions(state, &mut actions);
+        actions.is_empty()
+    }
+
+    /// The first goal that does not hold in a state.
+    pub fn failed_goal(&self, state: &State) -> Option<String> {
+        let view = ClusterView::new(state.store.objects(), state.store.revision(), state.now);
+        self.properties.iter().filter(|p| p.kind == PropertyKind::Goal).find_map(|p| match p.check {
+            Check::State(f) => f(&view).err().map(|d| format!("{}: {d}", p.name)),
+            _ => None,
+        })
+    }
+
+    /// A one-line account of an action from a state, for counterexamples.
+    pub fn describe(&self, state: &State, action: &Action) -> String {
+        match action {
+            Action::Step(i) => {
+                let (op, _, _) = self.attempt(state, *i);
+                let read = self.view(state, *i).revision();
+                let request = op.as_ref().map(ToString::to_string).unwrap_or_else(|| "nothing".into());
+                let outcome = match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
+                    Some(Ok(change)) if change.writes.is_empty() => "ok (no change)".to_string(),
+                    Some(Ok(change)) => format!("ok, rv {}", change.revision),
+                    Some(Err(e)) => format!("{}: {}", e.reason.as_str(), e.message),
+                    None => String::new(),
+                };
+                format!("{} @rv{read}: {request} -> {outcome}", self.controllers[*i].name())
+            }
+            Action::CatchUp(i, kind) => format!(
+                "{} cache of {} catches up to rv{}",
+                self.controllers[*i].name(),
+                kind.plural(),
+                state.store.revision()
+            ),
+            Action::LaggingCatchUp => format!("lagging API server cache catches up to rv{}", state.store.revision()),
+            Action::Restart(i) => {
+                let from = match self.consistency[*i].relist {
+                    Relist::LaggingCache => format!("lists from the lagging cache at rv{}", state.lagging.revision()),
+                    Relist::Latest => format!("lists the latest rv{}", state.store.revision()),
+                    Relist::Own => "keeps its snapshot".to_string(),
+                };
+                format!("{} crashes and restarts; {from}", self.controllers[*i].name())
+            }
+            Action::User(u) => format!("user: {}", self.user_ops[*u].name),
+            Action::Tick(t) => format!("time passes to t={}s", t.seconds_since(Time::EPOCH)),
+        }
+    }
+}
+
+impl Model for ClusterModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.init.clone()]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        if state.violation.is_some() {
+            return;
+        }
+        let mut stepping = false;
+        let mut wake: Option<Time> = None;
+        for i in 0..self.controllers.len() {
+            let (op, _, at) = self.attempt(state, i);
+            if op.is_some() {
+                actions.push(Action::Step(i));
+                stepping = true;
+            }
+            if let Some(at) = at {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+            if let Some(cache) = &state.actors[i].cache {
+                let behind = Kind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|k| &cache.kinds[k.index()].0 != state.store.objects().of_kind(*k));
+                match self.consistency[i].reads {
+                    // One snapshot moves as a whole: one action, whichever kinds differ.
+                    Reads::Session => actions.extend(behind.take(1).map(|k| Action::CatchUp(i, k))),
+                    _ => actions.extend(behind.map(|k| Action::CatchUp(i, k))),
+                }
+            }
+            if state.actors[i].restarts_left > 0 {
+                actions.push(Action::Restart(i));
+            }
+        }
+        if state.lagging != state.store {
+            actions.push(Action::LaggingCatchUp);
+        }
+        for (u, done) in state.user_done.iter().enumerate() {
+            if !done {
+                actions.push(Action::User(u));
+            }
+        }
+        if !stepping {
+            if let Some(at) = wake {
+                actions.push(Action::Tick(at));
+            }
+        }
+    }
+
+    fn next_state(&self, state: &State, action: Action) -> Option<State> {
+        let mut next = state.clone();
+        match action {
+            Action::Step(i) => {
+                let (op, mut local, _) = self.attempt(state, i);
+                let op = op?;
+                let outcome = apply(&state.store, &op, &ApplyContext { now: state.now });
+                let response = match outcome {
+                    Ok(change) => {
+                        let _ = next.store.commit(&change);
+                        if !change.writes.is_empty() {
+                            next.actors[i].last_write = change.revision;
+                        }
+                        Ok(change.response)
+                    }
+                    Err(e) => Err(e),
+                };
+                self.controllers[i].observe(&op, &response, state.now, local.as_mut());
+                next.actors[i].local = local;
+                next.violation = self.check(state, &next, &self.controllers[i].name());
+            }
+            Action::CatchUp(i, kind) => {
+                let cache = next.actors[i].cache.as_mut()?;
+                match self.consistency[i].reads {
+                    Reads::PerKind => {
+                        cache.kinds[kind.index()] =
+                            (state.store.objects().of_kind(kind).clone(), state.store.revision())
+                    }
+                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store),
+                }
+            }
+            Action::LaggingCatchUp => next.lagging = state.store.clone(),
+            Action::Restart(i) => {
+                let actor = &mut next.actors[i];
+                actor.restarts_left -= 1;
+                actor.local = self.controllers[i].fresh_local();
+                actor.last_write = 0;
+                match self.consistency[i].relist {
+                    Relist::Latest => actor.cache = actor.cache.as_ref().map(|_| Cache::of(&state.store)),
+                    Relist::LaggingCache => actor.cache = Some(Cache::of(&state.lagging)),
+                    Relist::Own => {}
+                }
+                next.violation = self.check(state, &next, &self.controllers[i].name());
+            }
+            Action::User(u) => {
+                next.user_done[u] = true;
+                if let Some(op) = (self.user_ops[u].request)(&state.store) {
+                    if let Ok(change) = apply(&state.store, &op, &ApplyContext { now: state.now }) {
+                        let _ = next.store.commit(&change);
+                    }
+                }
+            }
+            Action::Tick(at) => next.now = at,
+        }
+        Some(next)
+    }
+
+    fn format_step(&self, last_state: &State, action: Action) -> Option<String> {
+        Some(self.describe(last_state, &action))
+    }
+
+    fn properties(&self) -> Vec<StaterightProperty<Self>> {
+        vec![
+            StaterightProperty::always("every safety property holds", |_, s: &State| s.violation.is_none()),
+            StaterightProperty::always("every quiescent state meets every goal", |m: &ClusterModel, s: &State| {
+                s.violation.is_some() || !m.is_quiescent(s) || m.failed_goal(s).is_none()
+            }),
+        ]
+    }
+}
+
+/// Builds the initial cache for an actor under a consistency model.
+pub fn initial_cache(consistency: &Consistency, store: &ApiState) -> Option<Cache> {
+    (consistency.reads != Reads::Latest).then(|| Cache::of(store))
+}
