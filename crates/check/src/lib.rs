@@ -29,8 +29,22 @@ pub struct Report {
 
 /// Checks a model exhaustively with BFS on `threads` threads.
 pub fn check(model: model::ClusterModel, threads: usize) -> Report {
+    check_with_progress(model, threads, |_, _, _| {})
+}
+
+/// As [`check`], calling `progress(states, unique states, elapsed)` about once a second.
+pub fn check_with_progress(
+    model: model::ClusterModel,
+    threads: usize,
+    mut progress: impl FnMut(usize, usize, Duration),
+) -> Report {
     let start = Instant::now();
-    let checker = model.checker().threads(threads).spawn_bfs().join();
+    let checker = model.checker().threads(threads).spawn_bfs();
+    while !checker.is_done() {
+        std::thread::sleep(Duration::from_millis(200));
+        progress(checker.state_count(), checker.unique_state_count(), start.elapsed());
+    }
+    let checker = checker.join();
     let elapsed = start.elapsed();
     let names = ["every safety property holds", "every quiescent state meets every goal"];
     let violation = names.iter().find_map(|name| {

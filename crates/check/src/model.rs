@@ -37,7 +37,7 @@ impl Cache {
 
 /// One actor's state: its memory, its cache (none when it reads the latest revision), the revision of its
 /// last successful write, and the restarts it may still suffer.
-#[derive(Clone, Debug, Hash)]
+#[derive(Clone, Debug)]
 pub struct ActorState {
     /// The controller's memory.
     pub local: Box<dyn DynLocal>,
@@ -58,6 +58,14 @@ impl PartialEq for ActorState {
     }
 }
 impl Eq for ActorState {}
+impl std::hash::Hash for ActorState {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.local.hash(state);
+        self.cache.hash(state);
+        self.last_write.hash(state);
+        self.restarts_left.hash(state);
+    }
+}
 
 /// A state of the model.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -93,12 +101,15 @@ pub enum Action {
     Tick(Time),
 }
 
+/// The request a user operation makes against the latest state (none if it does not apply any more).
+pub type Request = Box<dyn Fn(&ApiState) -> Option<Op> + Send + Sync>;
+
 /// A user operation: a name and the request it makes against the latest state.
 pub struct UserOp {
     /// What it is, for counterexamples.
     pub name: String,
-    /// The request (none if it does not apply any more).
-    pub request: Box<dyn Fn(&ApiState) -> Option<Op> + Send + Sync>,
+    /// The request.
+    pub request: Request,
 }
 
 /// A property over the whole model state (e.g. over what kubelets run), beside the controllers' own.

@@ -4,9 +4,11 @@ use crate::model::{ClusterModel, State, UserOp};
 use crate::scenario::Scenario;
 use std::collections::BTreeMap;
 use themelios_api::{Kind, ObjectRef, Op, StateRead};
+use themelios_controllers::deployment::{self, DeploymentController};
 use themelios_controllers::fixtures;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::kubelet::{self, Kubelet, NodeConfig};
+use themelios_controllers::replicaset::{self, ReplicaSetController};
 use themelios_controllers::scheduler::Scheduler;
 use themelios_controllers::statefulset::{self, StatefulSetController};
 
@@ -65,5 +67,76 @@ pub fn issue_59848() -> Scenario {
             "statefulset: at most one running pod per identity across nodes",
             one_running_pod_per_identity,
         )],
+    }
+}
+
+/// Every built-in scenario.
+pub fn builtin() -> Vec<Scenario> {
+    vec![replica_set_spec_replicas_change(), deployment_rolling_update(), issue_59848()]
+}
+
+/// A built-in scenario by name.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    builtin().into_iter().find(|s| s.name == name)
+}
+
+fn scale(kind: Kind, name: &'static str, replicas: i32) -> UserOp {
+    UserOp {
+        name: format!("scale {} default/{name} to {replicas}", kind.name()),
+        request: Box::new(move |_| {
+            Some(Op::Scale { target: ObjectRef::new(kind, "default", name), replicas, resource_version: None })
+        }),
+    }
+}
+
+/// ReplicaSet TestSpecReplicasChange: a ReplicaSet of 2 is scaled to 3 and to 1 while its controller and
+/// the pods' readiness interleave.
+pub fn replica_set_spec_replicas_change() -> Scenario {
+    Scenario {
+        name: "ReplicaSet-TestSpecReplicasChange".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(ReplicaSetController);
+            h.create(fixtures::replica_set("default", "web", 2, &[("app", "web")])).expect("valid fixture");
+            let _ = h.settle();
+            h
+        },
+        user_ops: vec![|| scale(Kind::ReplicaSet, "web", 3), || scale(Kind::ReplicaSet, "web", 1)],
+        restarts: vec![("replicaset-controller".into(), 1)],
+        properties: replicaset::properties,
+        model_checks: vec![],
+    }
+}
+
+/// Deployment TestDeploymentRollingUpdate, small: 2 replicas, a template change, pods made ready by the
+/// test, the Deployment and ReplicaSet controllers interleaving.
+pub fn deployment_rolling_update() -> Scenario {
+    Scenario {
+        name: "Deployment-TestDeploymentRollingUpdate".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(DeploymentController);
+            h.add(ReplicaSetController);
+            h.add(fixtures::PodReadier::default());
+            h.create(fixtures::deployment("default", "web", 2, &[("app", "web")])).expect("valid fixture");
+            let _ = h.run_to_quiescence();
+            h
+        },
+        user_ops: vec![|| UserOp {
+            name: "set image of default/web to nginx:2".into(),
+            request: Box::new(|store| {
+                let d = store.get(Kind::Deployment, &themelios_api::ObjectName::new("default", "web"))?;
+                let mut d = d.typed::<k8s_openapi::api::apps::v1::Deployment>()?.clone();
+                d.spec.as_mut()?.template.spec.as_mut()?.containers[0].image = Some("nginx:2".into());
+                Some(Op::Update(themelios_api::Resource::into_object(d)))
+            }),
+        }],
+        restarts: vec![],
+        properties: || {
+            let mut all = deployment::properties();
+            all.extend(replicaset::properties());
+            all
+        },
+        model_checks: vec![],
     }
 }

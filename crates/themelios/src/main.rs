@@ -1,5 +1,6 @@
 //! `themelios`: a model-checked reimplementation of the Kubernetes control plane.
 
+mod check;
 mod simulate;
 mod tables;
 mod validate;
@@ -22,6 +23,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Check manifests against the API's validation and admission rules.
     Validate(validate::Args),
+    /// Model-check scenarios over every interleaving under consistency models.
+    Check(check::Args),
+    /// List the built-in scenarios.
+    Scenarios,
 }
 
 /// Exit codes: 0 everything held, 1 a property was violated or a manifest was rejected, 2 bad input.
@@ -30,5 +35,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Scenarios => check::list(),
     }
 }

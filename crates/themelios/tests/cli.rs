@@ -74,3 +74,29 @@ fn malformed_input_exits_2_with_the_location() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/file.yaml: cannot read"), "{err}");
 }
+
+#[test]
+fn scenarios_lists_the_built_in_scenarios() {
+    let (code, out, _) = themelios(&["scenarios"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.contains("59848")), "{out}");
+    assert!(out.lines().any(|l| l == "ReplicaSet-TestSpecReplicasChange"), "{out}");
+}
+
+#[test]
+fn check_reports_the_59848_counterexample_and_exit_codes() {
+    let args = ["check", "StatefulSet-stale-read-59848", "--only", "kubelet/node-1", "--consistency"];
+    let (code, out, _) = themelios(&[&args[..], &["resettable-session"]].concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("VIOLATED") && out.contains("default/db-0 runs twice"), "{out}");
+    assert!(out.contains("crashes and restarts; lists from the lagging cache"), "{out}");
+    let (code, out, _) = themelios(&["check", "ReplicaSet-TestSpecReplicasChange"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("holds"), "{out}");
+    let (code, _, err) = themelios(&["check", "ReplicaSet-TestSpecReplicasChange", "--consistency", "eventual"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown consistency model \"eventual\""), "{err}");
+    let (code, _, err) = themelios(&["check", "No-Such-Scenario"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("see `themelios scenarios`"), "{err}");
+}

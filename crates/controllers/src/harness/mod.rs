@@ -26,6 +26,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::fmt;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Object, Op, Resource, StateRead, Time};
 
+/// An actor taken out of a harness: its controller and its memory.
+pub type ActorParts = (Box<dyn AnyController>, Box<dyn DynLocal>);
+
 /// Identifies an actor added to a harness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ActorId(usize);
@@ -169,7 +172,7 @@ impl Harness {
 
     /// The state, the time and the actors with their memory, to continue elsewhere (the model checker
     /// starts from a settled harness).
-    pub fn into_parts(self) -> (ApiState, Time, Vec<(Box<dyn AnyController>, Box<dyn DynLocal>)>) {
+    pub fn into_parts(self) -> (ApiState, Time, Vec<ActorParts>) {
         (self.state, self.now, self.actors.into_iter().map(|a| (a.controller, a.local)).collect())
     }
 
