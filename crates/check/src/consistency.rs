@@ -11,6 +11,8 @@
 //! | `read-your-writes` | as `lagging-informers`, but a step waits until every cache has seen the actor's own last write (KEP-5647) | a lagging API server's cache |
 //! | `consistent-list` | as `lagging-informers` | the latest revision (KEP-2340) |
 //! | `read-your-writes+consistent-list` | both mitigations | the latest revision |
+//! | `causal` | one snapshot moving forward, never behind the actor's own writes (monotonic reads, read-your-writes) | a new session: a lagging API server's cache |
+//! | `optimistic` | its own per-kind caches, or — on any step — a lagging API server's cache | a lagging API server's cache |
 
 use std::fmt;
 
@@ -23,6 +25,8 @@ pub enum Reads {
     Session,
     /// One snapshot per kind, each moving forward on its own.
     PerKind,
+    /// As `PerKind`, but any step may instead read a lagging API server's cache (any retained revision).
+    Any,
 }
 
 /// Where a restarted actor's first list comes from.
@@ -57,6 +61,8 @@ impl Consistency {
         "read-your-writes",
         "consistent-list",
         "read-your-writes+consistent-list",
+        "causal",
+        "optimistic",
     ];
 
     /// A model by name.
@@ -69,6 +75,8 @@ impl Consistency {
             "read-your-writes" => (Reads::PerKind, Relist::LaggingCache, true),
             "consistent-list" => (Reads::PerKind, Relist::Latest, false),
             "read-your-writes+consistent-list" => (Reads::PerKind, Relist::Latest, true),
+            "causal" => (Reads::Session, Relist::LaggingCache, true),
+            "optimistic" => (Reads::Any, Relist::LaggingCache, false),
             _ => return None,
         };
         Some(Self { reads, relist, read_your_writes })

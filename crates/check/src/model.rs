@@ -89,6 +89,8 @@ pub struct State {
 pub enum Action {
     /// An actor takes a step: reads its view and issues its request.
     Step(usize),
+    /// An actor under the optimistic model takes a step reading the lagging API server's cache.
+    StepLagging(usize),
     /// An actor's cache of one kind catches up with the latest revision.
     CatchUp(usize, Kind),
     /// The lagging API server's cache catches up.
@@ -139,18 +141,32 @@ impl ClusterModel {
         }
     }
 
-    /// The request an actor would issue now, and its next memory.
-    fn attempt(&self, state: &State, actor: usize) -> (Option<Op>, Box<dyn DynLocal>, Option<Time>) {
+    /// The request an actor would issue now (reading the lagging cache if `lagging`), and its next memory.
+    fn attempt_from(
+        &self,
+        state: &State,
+        actor: usize,
+        lagging: bool,
+    ) -> (Option<Op>, Box<dyn DynLocal>, Option<Time>) {
         let a = &state.actors[actor];
         if self.consistency[actor].read_your_writes
             && a.cache.as_ref().is_some_and(|c| !c.has_seen(a.last_write, &state.store))
         {
             return (None, a.local.clone(), None);
         }
-        let view = self.view(state, actor);
+        let view = if lagging {
+            ClusterView::new(state.lagging.objects(), state.lagging.revision(), state.now)
+        } else {
+            self.view(state, actor)
+        };
         let mut local = a.local.clone();
         let op = self.controllers[actor].step(&view, local.as_mut());
         (op, local, view.requested_wake())
+    }
+
+    /// The request an actor would issue now from its own view, and its next memory.
+    fn attempt(&self, state: &State, actor: usize) -> (Option<Op>, Box<dyn DynLocal>, Option<Time>) {
+        self.attempt_from(state, actor, false)
     }
 
     fn check(&self, before: &State, after: &State, actor: &str) -> Option<String> {
@@ -188,9 +204,10 @@ impl ClusterModel {
     /// A one-line account of an action from a state, for counterexamples.
     pub fn describe(&self, state: &State, action: &Action) -> String {
         match action {
-            Action::Step(i) => {
-                let (op, _, _) = self.attempt(state, *i);
-                let read = self.view(state, *i).revision();
+            Action::Step(i) | Action::StepLagging(i) => {
+                let lagging = matches!(action, Action::StepLagging(_));
+                let (op, _, _) = self.attempt_from(state, *i, lagging);
+                let read = if lagging { state.lagging.revision() } else { self.view(state, *i).revision() };
                 let request = op.as_ref().map(ToString::to_string).unwrap_or_else(|| "nothing".into());
                 let outcome = match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
                     Some(Ok(change)) if change.writes.is_empty() => "ok (no change)".to_string(),
@@ -198,7 +215,8 @@ impl ClusterModel {
                     Some(Err(e)) => format!("{}: {}", e.reason.as_str(), e.message),
                     None => String::new(),
                 };
-                format!("{} @rv{read}: {request} -> {outcome}", self.controllers[*i].name())
+                let source = if lagging { " (from the lagging cache)" } else { "" };
+                format!("{} @rv{read}{source}: {request} -> {outcome}", self.controllers[*i].name())
             }
             Action::CatchUp(i, kind) => format!(
                 "{} cache of {} catches up to rv{}",
@@ -241,6 +259,12 @@ impl Model for ClusterModel {
                 actions.push(Action::Step(i));
                 stepping = true;
             }
+            if self.consistency[i].reads == Reads::Any
+                && state.lagging != state.store
+                && self.attempt_from(state, i, true).0.is_some()
+            {
+                actions.push(Action::StepLagging(i));
+            }
             if let Some(at) = at {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
@@ -277,8 +301,8 @@ impl Model for ClusterModel {
     fn next_state(&self, state: &State, action: Action) -> Option<State> {
         let mut next = state.clone();
         match action {
-            Action::Step(i) => {
-                let (op, mut local, _) = self.attempt(state, i);
+            Action::Step(i) | Action::StepLagging(i) => {
+                let (op, mut local, _) = self.attempt_from(state, i, matches!(action, Action::StepLagging(_)));
                 let op = op?;
                 let outcome = apply(&state.store, &op, &ApplyContext { now: state.now });
                 let response = match outcome {
@@ -298,7 +322,7 @@ impl Model for ClusterModel {
             Action::CatchUp(i, kind) => {
                 let cache = next.actors[i].cache.as_mut()?;
                 match self.consistency[i].reads {
-                    Reads::PerKind => {
+                    Reads::PerKind | Reads::Any => {
                         cache.kinds[kind.index()] =
                             (state.store.objects().of_kind(kind).clone(), state.store.revision())
                     }

@@ -40,3 +40,12 @@ fn holds_with_read_your_writes_and_consistent_list() {
     let report = run("read-your-writes+consistent-list");
     assert!(report.violation.is_none(), "{:?}", report.violation);
 }
+
+#[test]
+fn violated_under_the_other_stale_models() {
+    for model in ["lagging-informers", "causal", "optimistic"] {
+        let report = run(model);
+        let (why, _) = report.violation.unwrap_or_else(|| panic!("{model}: expected a violation"));
+        assert!(why.contains("default/db-0 runs twice"), "{model}: {why}");
+    }
+}
