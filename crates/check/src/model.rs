@@ -286,8 +286,9 @@ impl Model for ClusterModel {
         if state.lagging != state.store {
             actions.push(Action::LaggingCatchUp);
         }
+        // A user operation is enabled while it applies (a pod to finish exists, say).
         for (u, done) in state.user_done.iter().enumerate() {
-            if !done {
+            if !done && (self.user_ops[u].request)(&state.store).is_some() {
                 actions.push(Action::User(u));
             }
         }

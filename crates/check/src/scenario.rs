@@ -31,10 +31,29 @@ impl Scenario {
 
     /// The model with each actor under the consistency model `assign` gives its name (hybrid consistency).
     pub fn hybrid(&self, assign: impl Fn(&str) -> Consistency) -> ClusterModel {
+        self.build(&assign, 1)
+    }
+
+    /// The model with `instances` instances of every controller that is not a node (a duplicate
+    /// controller-manager, as after a failed leader election), all under `consistency`.
+    pub fn with_instances(&self, consistency: Consistency, instances: usize) -> ClusterModel {
+        self.build(&|_| consistency, instances)
+    }
+
+    fn build(&self, assign: &dyn Fn(&str) -> Consistency, instances: usize) -> ClusterModel {
         let harness = (self.setup)();
         let (store, now, actors) = harness.into_parts();
-        let (controllers, locals): (Vec<Arc<dyn AnyController>>, Vec<_>) =
-            actors.into_iter().map(|(controller, local)| (Arc::from(controller), local)).unzip();
+        let mut pairs: Vec<(Arc<dyn AnyController>, Box<dyn themelios_controllers::framework::DynLocal>)> = Vec::new();
+        for (controller, local) in actors {
+            let controller: Arc<dyn AnyController> = Arc::from(controller);
+            let duplicable = !controller.name().starts_with("kubelet/") && !controller.name().starts_with("test-");
+            for copy in 1..=if duplicable { instances.max(1) } else { 1 } {
+                let actor: Arc<dyn AnyController> =
+                    if copy == 1 { controller.clone() } else { Arc::new(Instance { inner: controller.clone(), copy }) };
+                pairs.push((actor, local.clone()));
+            }
+        }
+        let (controllers, locals): (Vec<Arc<dyn AnyController>>, Vec<_>) = pairs.into_iter().unzip();
         let states: Vec<ActorState> = controllers
             .iter()
             .zip(locals)
@@ -60,5 +79,36 @@ impl Scenario {
             properties: (self.properties)(),
             model_checks: self.model_checks.clone(),
         }
+    }
+}
+
+/// A second (third, …) instance of a controller: the same code under its own name and memory.
+struct Instance {
+    inner: Arc<dyn AnyController>,
+    copy: usize,
+}
+
+impl AnyController for Instance {
+    fn name(&self) -> String {
+        format!("{}#{}", self.inner.name(), self.copy)
+    }
+    fn fresh_local(&self) -> Box<dyn themelios_controllers::framework::DynLocal> {
+        self.inner.fresh_local()
+    }
+    fn step(
+        &self,
+        view: &themelios_controllers::framework::ClusterView,
+        local: &mut dyn themelios_controllers::framework::DynLocal,
+    ) -> Option<themelios_api::Op> {
+        self.inner.step(view, local)
+    }
+    fn observe(
+        &self,
+        op: &themelios_api::Op,
+        outcome: &themelios_controllers::framework::Outcome,
+        now: themelios_api::Time,
+        local: &mut dyn themelios_controllers::framework::DynLocal,
+    ) {
+        self.inner.observe(op, outcome, now, local);
     }
 }

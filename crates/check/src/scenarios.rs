@@ -7,6 +7,7 @@ use themelios_api::{Kind, ObjectRef, Op, StateRead};
 use themelios_controllers::deployment::{self, DeploymentController};
 use themelios_controllers::fixtures;
 use themelios_controllers::harness::Harness;
+use themelios_controllers::job::{self, JobController};
 use themelios_controllers::kubelet::{self, Kubelet, NodeConfig};
 use themelios_controllers::replicaset::{self, ReplicaSetController};
 use themelios_controllers::scheduler::Scheduler;
@@ -72,7 +73,165 @@ pub fn issue_59848() -> Scenario {
 
 /// Every built-in scenario.
 pub fn builtin() -> Vec<Scenario> {
-    vec![replica_set_spec_replicas_change(), deployment_rolling_update(), issue_59848()]
+    vec![
+        deployment_new(),
+        deployment_rolling_update(),
+        deployment_paused(),
+        job_non_parallel(),
+        job_parallel(),
+        replica_set_spec_replicas_change(),
+        replica_set_overlapping(),
+        stateful_set_spec_replicas_change(),
+        issue_59848(),
+    ]
+}
+
+/// The user operation that finishes one active pod of a Job with an exit code, as upstream's tests set
+/// pod status by hand.
+fn finish_job_pod(name: &'static str, exit_code: i32) -> UserOp {
+    UserOp {
+        name: format!("a pod of job default/{name} exits {exit_code}"),
+        request: Box::new(move |store| {
+            let pods = store.list(Kind::Pod, Some("default"));
+            let pod = pods.iter().filter_map(|p| p.typed::<k8s_openapi::api::core::v1::Pod>()).find(|p| {
+                themelios_api::pod::is_active(p)
+                    && p.metadata.owner_references.iter().flatten().any(|r| r.kind == "Job" && r.name == name)
+            })?;
+            let mut finished = pod.clone();
+            fixtures::finish(&mut finished, exit_code, themelios_api::Time::EPOCH);
+            Some(Op::UpdateStatus(themelios_api::Resource::into_object(finished)))
+        }),
+    }
+}
+
+/// Deployment TestNewDeployment: a new Deployment of 2 replicas rolls out to completion.
+pub fn deployment_new() -> Scenario {
+    Scenario {
+        name: "Deployment-TestNewDeployment".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(DeploymentController);
+            h.add(ReplicaSetController);
+            h.add(fixtures::PodReadier::default());
+            h.create(fixtures::deployment("default", "web", 2, &[("app", "web")])).expect("valid fixture");
+            h
+        },
+        user_ops: vec![],
+        restarts: vec![],
+        properties: deployment_and_replica_set_properties,
+        model_checks: vec![],
+    }
+}
+
+fn deployment_and_replica_set_properties() -> Vec<themelios_controllers::framework::Property> {
+    let mut all = deployment::properties();
+    all.extend(replicaset::properties());
+    all
+}
+
+/// Deployment TestPausedDeployment: a Deployment created paused creates nothing until it is resumed.
+pub fn deployment_paused() -> Scenario {
+    Scenario {
+        name: "Deployment-TestPausedDeployment".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(DeploymentController);
+            h.add(ReplicaSetController);
+            h.add(fixtures::PodReadier::default());
+            let mut d = fixtures::deployment("default", "web", 1, &[("app", "web")]);
+            if let Some(spec) = d.spec.as_mut() {
+                spec.paused = Some(true);
+            }
+            h.create(d).expect("valid fixture");
+            h
+        },
+        user_ops: vec![|| UserOp {
+            name: "resume default/web".into(),
+            request: Box::new(|store| {
+                let d = store.get(Kind::Deployment, &themelios_api::ObjectName::new("default", "web"))?;
+                let mut d = d.typed::<k8s_openapi::api::apps::v1::Deployment>()?.clone();
+                d.spec.as_mut()?.paused = Some(false);
+                Some(Op::Update(themelios_api::Resource::into_object(d)))
+            }),
+        }],
+        restarts: vec![],
+        properties: deployment_and_replica_set_properties,
+        model_checks: vec![],
+    }
+}
+
+/// Job TestNonParallelJob: one pod fails and is replaced, the replacement succeeds; the controller may
+/// restart in between.
+pub fn job_non_parallel() -> Scenario {
+    Scenario {
+        name: "Job-TestNonParallelJob".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(JobController);
+            h.create(fixtures::job("default", "job", 1, Some(1))).expect("valid fixture");
+            let _ = h.settle();
+            h
+        },
+        user_ops: vec![|| finish_job_pod("job", 1), || finish_job_pod("job", 0)],
+        restarts: vec![("job-controller".into(), 1)],
+        properties: job::properties,
+        model_checks: vec![],
+    }
+}
+
+/// Job TestParallelJob: a work-queue Job of parallelism 2; both pods succeed.
+pub fn job_parallel() -> Scenario {
+    Scenario {
+        name: "Job-TestParallelJob".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(JobController);
+            h.create(fixtures::job("default", "job", 2, None)).expect("valid fixture");
+            let _ = h.settle();
+            h
+        },
+        user_ops: vec![|| finish_job_pod("job", 0), || finish_job_pod("job", 0)],
+        restarts: vec![],
+        properties: job::properties,
+        model_checks: vec![],
+    }
+}
+
+/// ReplicaSet TestOverlappingRSs: two ReplicaSets with one selector (1 and 2 replicas) share no pods.
+pub fn replica_set_overlapping() -> Scenario {
+    Scenario {
+        name: "ReplicaSet-TestOverlappingRSs".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(ReplicaSetController);
+            h.create(fixtures::replica_set("default", "a", 1, &[("app", "web")])).expect("valid fixture");
+            h.create(fixtures::replica_set("default", "b", 2, &[("app", "web")])).expect("valid fixture");
+            h
+        },
+        user_ops: vec![],
+        restarts: vec![],
+        properties: replicaset::properties,
+        model_checks: vec![],
+    }
+}
+
+/// StatefulSet TestSpecReplicasChange: a Parallel StatefulSet of 2 is scaled to 3 and to 1.
+pub fn stateful_set_spec_replicas_change() -> Scenario {
+    Scenario {
+        name: "StatefulSet-TestSpecReplicasChange".into(),
+        setup: || {
+            let mut h = Harness::new();
+            h.add(StatefulSetController);
+            h.add(fixtures::PodReadier::default());
+            h.create(fixtures::stateful_set("default", "db", 2, &[("app", "db")], false)).expect("valid fixture");
+            let _ = h.settle();
+            h
+        },
+        user_ops: vec![|| scale(Kind::StatefulSet, "db", 3), || scale(Kind::StatefulSet, "db", 1)],
+        restarts: vec![],
+        properties: statefulset::properties,
+        model_checks: vec![],
+    }
 }
 
 /// A built-in scenario by name.
@@ -132,11 +291,7 @@ pub fn deployment_rolling_update() -> Scenario {
             }),
         }],
         restarts: vec![],
-        properties: || {
-            let mut all = deployment::properties();
-            all.extend(replicaset::properties());
-            all
-        },
+        properties: deployment_and_replica_set_properties,
         model_checks: vec![],
     }
 }

@@ -17,6 +17,9 @@ pub struct Args {
     /// Check only this actor under the models, the others linearizable (hybrid consistency).
     #[arg(long)]
     only: Option<String>,
+    /// Instances of each controller (2 models a duplicate controller-manager).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -57,7 +60,7 @@ pub fn run(args: Args) -> ExitCode {
             let linear = Consistency::named("linearizable").unwrap_or(*consistency);
             let model = match &args.only {
                 Some(actor) => scenario.hybrid(|a| if a == actor { *consistency } else { linear }),
-                None => scenario.model(*consistency),
+                None => scenario.with_instances(*consistency, args.instances),
             };
             let mut last_print = std::time::Duration::ZERO;
             let report = check_with_progress(model, args.threads.max(1), |states, unique, elapsed| {
@@ -74,7 +77,8 @@ pub fn run(args: Args) -> ExitCode {
             let rate = report.states as f64 / report.elapsed.as_secs_f64().max(1e-9);
             let verdict = if report.violation.is_some() { "VIOLATED" } else { "holds" };
             println!(
-                "{name} under {consistency}: {verdict} — {} states, {} unique, {:.2}s, {rate:.0} states/s",
+                "{name} under {consistency} ({} instance(s)): {verdict} — {} states, {} unique, {:.2}s, {rate:.0} states/s",
+                args.instances,
                 report.states,
                 report.unique_states,
                 report.elapsed.as_secs_f64()
