@@ -40,9 +40,13 @@ pub fn check_with_progress(
 ) -> Report {
     let start = Instant::now();
     let checker = model.checker().threads(threads).spawn_bfs();
+    let mut reported = Duration::ZERO;
     while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(200));
-        progress(checker.state_count(), checker.unique_state_count(), start.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+        if start.elapsed() - reported >= Duration::from_millis(200) {
+            reported = start.elapsed();
+            progress(checker.state_count(), checker.unique_state_count(), reported);
+        }
     }
     let checker = checker.join();
     let elapsed = start.elapsed();
