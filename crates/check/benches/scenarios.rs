@@ -39,7 +39,7 @@ fn run_one(name: &str) {
 }
 
 fn main() {
-    if let Some(name) = std::env::var("THEMELIOS_BENCH_SCENARIO").ok() {
+    if let Ok(name) = std::env::var("THEMELIOS_BENCH_SCENARIO") {
         run_one(&name);
         return;
     }
