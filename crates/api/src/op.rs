@@ -128,8 +128,21 @@ impl std::fmt::Display for Op {
             ),
             Op::Bind { node, .. } => write!(f, "bind {} to node {node}", target.name),
             Op::Scale { replicas, .. } => write!(f, "scale {target} to {replicas}"),
-            Op::Delete { options, .. } if options.propagation.is_some() || options.grace_period_seconds.is_some() => {
-                write!(f, "delete {target} ({options:?})")
+            Op::Delete { options, .. } if *options != DeleteOptions::default() => {
+                let mut parts = Vec::new();
+                if let Some(p) = options.propagation {
+                    parts.push(format!("{p:?}"));
+                }
+                if let Some(g) = options.grace_period_seconds {
+                    parts.push(format!("grace {g}s"));
+                }
+                if let Some(uid) = &options.uid {
+                    parts.push(format!("if uid {uid}"));
+                }
+                if let Some(rv) = &options.resource_version {
+                    parts.push(format!("if rv {rv}"));
+                }
+                write!(f, "delete {target} ({})", parts.join(", "))
             }
             _ => write!(f, "{} {}", self.verb(), target),
         }
