@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod consistency;
+pub mod file;
 pub mod model;
 pub mod scenario;
 pub mod scenarios;

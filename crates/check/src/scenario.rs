@@ -12,13 +12,13 @@ pub struct Scenario {
     /// Its name (upstream test it comes from).
     pub name: String,
     /// Builds the settled starting cluster; every actor of the harness takes part in the model.
-    pub setup: fn() -> Harness,
+    pub setup: Box<dyn Fn() -> Harness + Send + Sync>,
     /// Operations the environment may perform, each once, at any point.
-    pub user_ops: Vec<fn() -> UserOp>,
+    pub user_ops: Vec<Box<dyn Fn() -> UserOp + Send + Sync>>,
     /// Restarts each actor may suffer (by actor name).
     pub restarts: Vec<(String, u8)>,
     /// The properties to check.
-    pub properties: fn() -> Vec<Property>,
+    pub properties: Box<dyn Fn() -> Vec<Property> + Send + Sync>,
     /// Properties over the model state.
     pub model_checks: Vec<(&'static str, ModelCheck)>,
 }

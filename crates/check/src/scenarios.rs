@@ -38,7 +38,7 @@ pub fn one_running_pod_per_identity(model: &ClusterModel, state: &State) -> Resu
 pub fn issue_59848() -> Scenario {
     Scenario {
         name: "StatefulSet-stale-read-59848".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(StatefulSetController);
             h.add(Scheduler::default());
@@ -54,16 +54,16 @@ pub fn issue_59848() -> Scenario {
             h.create(filler).expect("valid fixture");
             let _ = h.settle();
             h
-        },
-        user_ops: vec![|| UserOp {
+        }),
+        user_ops: vec![Box::new(|| UserOp {
             name: "delete pod default/db-0".into(),
             request: Box::new(|store| {
                 store.get(Kind::Pod, &themelios_api::ObjectName::new("default", "db-0"))?;
                 Some(Op::delete(ObjectRef::new(Kind::Pod, "default", "db-0")))
             }),
-        }],
+        })],
         restarts: vec![("kubelet/node-1".into(), 1)],
-        properties: statefulset::properties,
+        properties: Box::new(statefulset::properties),
         model_checks: vec![(
             "statefulset: at most one running pod per identity across nodes",
             one_running_pod_per_identity,
@@ -108,17 +108,17 @@ fn finish_job_pod(name: &'static str, exit_code: i32) -> UserOp {
 pub fn deployment_new() -> Scenario {
     Scenario {
         name: "Deployment-TestNewDeployment".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(DeploymentController);
             h.add(ReplicaSetController);
             h.add(fixtures::PodReadier::default());
             h.create(fixtures::deployment("default", "web", 2, &[("app", "web")])).expect("valid fixture");
             h
-        },
-        user_ops: vec![],
+        }),
+        user_ops: Vec::new(),
         restarts: vec![],
-        properties: deployment_and_replica_set_properties,
+        properties: Box::new(deployment_and_replica_set_properties),
         model_checks: vec![],
     }
 }
@@ -133,7 +133,7 @@ fn deployment_and_replica_set_properties() -> Vec<themelios_controllers::framewo
 pub fn deployment_paused() -> Scenario {
     Scenario {
         name: "Deployment-TestPausedDeployment".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(DeploymentController);
             h.add(ReplicaSetController);
@@ -144,8 +144,8 @@ pub fn deployment_paused() -> Scenario {
             }
             h.create(d).expect("valid fixture");
             h
-        },
-        user_ops: vec![|| UserOp {
+        }),
+        user_ops: vec![Box::new(|| UserOp {
             name: "resume default/web".into(),
             request: Box::new(|store| {
                 let d = store.get(Kind::Deployment, &themelios_api::ObjectName::new("default", "web"))?;
@@ -153,9 +153,9 @@ pub fn deployment_paused() -> Scenario {
                 d.spec.as_mut()?.paused = Some(false);
                 Some(Op::Update(themelios_api::Resource::into_object(d)))
             }),
-        }],
+        })],
         restarts: vec![],
-        properties: deployment_and_replica_set_properties,
+        properties: Box::new(deployment_and_replica_set_properties),
         model_checks: vec![],
     }
 }
@@ -165,16 +165,16 @@ pub fn deployment_paused() -> Scenario {
 pub fn job_non_parallel() -> Scenario {
     Scenario {
         name: "Job-TestNonParallelJob".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(JobController);
             h.create(fixtures::job("default", "job", 1, Some(1))).expect("valid fixture");
             let _ = h.settle();
             h
-        },
-        user_ops: vec![|| finish_job_pod("job", 1), || finish_job_pod("job", 0)],
+        }),
+        user_ops: vec![Box::new(|| finish_job_pod("job", 1)), Box::new(|| finish_job_pod("job", 0))],
         restarts: vec![("job-controller".into(), 1)],
-        properties: job::properties,
+        properties: Box::new(job::properties),
         model_checks: vec![],
     }
 }
@@ -183,16 +183,16 @@ pub fn job_non_parallel() -> Scenario {
 pub fn job_parallel() -> Scenario {
     Scenario {
         name: "Job-TestParallelJob".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(JobController);
             h.create(fixtures::job("default", "job", 2, None)).expect("valid fixture");
             let _ = h.settle();
             h
-        },
-        user_ops: vec![|| finish_job_pod("job", 0), || finish_job_pod("job", 0)],
+        }),
+        user_ops: vec![Box::new(|| finish_job_pod("job", 0)), Box::new(|| finish_job_pod("job", 0))],
         restarts: vec![],
-        properties: job::properties,
+        properties: Box::new(job::properties),
         model_checks: vec![],
     }
 }
@@ -201,16 +201,16 @@ pub fn job_parallel() -> Scenario {
 pub fn replica_set_overlapping() -> Scenario {
     Scenario {
         name: "ReplicaSet-TestOverlappingRSs".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(ReplicaSetController);
             h.create(fixtures::replica_set("default", "a", 1, &[("app", "web")])).expect("valid fixture");
             h.create(fixtures::replica_set("default", "b", 2, &[("app", "web")])).expect("valid fixture");
             h
-        },
-        user_ops: vec![],
+        }),
+        user_ops: Vec::new(),
         restarts: vec![],
-        properties: replicaset::properties,
+        properties: Box::new(replicaset::properties),
         model_checks: vec![],
     }
 }
@@ -219,17 +219,17 @@ pub fn replica_set_overlapping() -> Scenario {
 pub fn stateful_set_spec_replicas_change() -> Scenario {
     Scenario {
         name: "StatefulSet-TestSpecReplicasChange".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(StatefulSetController);
             h.add(fixtures::PodReadier::default());
             h.create(fixtures::stateful_set("default", "db", 2, &[("app", "db")], false)).expect("valid fixture");
             let _ = h.settle();
             h
-        },
-        user_ops: vec![|| scale(Kind::StatefulSet, "db", 3), || scale(Kind::StatefulSet, "db", 1)],
+        }),
+        user_ops: vec![Box::new(|| scale(Kind::StatefulSet, "db", 3)), Box::new(|| scale(Kind::StatefulSet, "db", 1))],
         restarts: vec![],
-        properties: statefulset::properties,
+        properties: Box::new(statefulset::properties),
         model_checks: vec![],
     }
 }
@@ -253,16 +253,16 @@ fn scale(kind: Kind, name: &'static str, replicas: i32) -> UserOp {
 pub fn replica_set_spec_replicas_change() -> Scenario {
     Scenario {
         name: "ReplicaSet-TestSpecReplicasChange".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(ReplicaSetController);
             h.create(fixtures::replica_set("default", "web", 2, &[("app", "web")])).expect("valid fixture");
             let _ = h.settle();
             h
-        },
-        user_ops: vec![|| scale(Kind::ReplicaSet, "web", 3), || scale(Kind::ReplicaSet, "web", 1)],
+        }),
+        user_ops: vec![Box::new(|| scale(Kind::ReplicaSet, "web", 3)), Box::new(|| scale(Kind::ReplicaSet, "web", 1))],
         restarts: vec![("replicaset-controller".into(), 1)],
-        properties: replicaset::properties,
+        properties: Box::new(replicaset::properties),
         model_checks: vec![],
     }
 }
@@ -272,7 +272,7 @@ pub fn replica_set_spec_replicas_change() -> Scenario {
 pub fn deployment_rolling_update() -> Scenario {
     Scenario {
         name: "Deployment-TestDeploymentRollingUpdate".into(),
-        setup: || {
+        setup: Box::new(|| {
             let mut h = Harness::new();
             h.add(DeploymentController);
             h.add(ReplicaSetController);
@@ -280,8 +280,8 @@ pub fn deployment_rolling_update() -> Scenario {
             h.create(fixtures::deployment("default", "web", 2, &[("app", "web")])).expect("valid fixture");
             let _ = h.run_to_quiescence();
             h
-        },
-        user_ops: vec![|| UserOp {
+        }),
+        user_ops: vec![Box::new(|| UserOp {
             name: "set image of default/web to nginx:2".into(),
             request: Box::new(|store| {
                 let d = store.get(Kind::Deployment, &themelios_api::ObjectName::new("default", "web"))?;
@@ -289,9 +289,9 @@ pub fn deployment_rolling_update() -> Scenario {
                 d.spec.as_mut()?.template.spec.as_mut()?.containers[0].image = Some("nginx:2".into());
                 Some(Op::Update(themelios_api::Resource::into_object(d)))
             }),
-        }],
+        })],
         restarts: vec![],
-        properties: deployment_and_replica_set_properties,
+        properties: Box::new(deployment_and_replica_set_properties),
         model_checks: vec![],
     }
 }

@@ -8,7 +8,7 @@ use themelios_check::{check_with_progress, scenarios};
 /// Arguments of `themelios check`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Built-in scenarios to check (see `themelios scenarios`).
+    /// Built-in scenarios or scenario files (YAML, see docs/scenarios.md) to check.
     #[arg(required = true)]
     scenarios: Vec<String>,
     /// Consistency models, comma-separated, or `all`.
@@ -25,10 +25,21 @@ pub struct Args {
     threads: usize,
 }
 
-/// Lists the built-in scenarios.
+/// Lists the built-in scenarios and the scenario files under `scenarios/`.
 pub fn list() -> ExitCode {
     for s in scenarios::builtin() {
         println!("{}", s.name);
+    }
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("scenarios")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    for f in files {
+        println!("{}", f.display());
     }
     ExitCode::SUCCESS
 }
@@ -52,10 +63,25 @@ pub fn run(args: Args) -> ExitCode {
     };
     let mut violated = false;
     for name in &args.scenarios {
-        let Some(scenario) = scenarios::by_name(name) else {
-            eprintln!("error: no built-in scenario {name:?}; see `themelios scenarios`");
-            return ExitCode::from(2);
+        let path = std::path::Path::new(name);
+        let scenario = if name.ends_with(".yaml") || name.ends_with(".yml") || path.exists() {
+            match themelios_check::file::load(path) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        } else {
+            match scenarios::by_name(name) {
+                Some(s) => s,
+                None => {
+                    eprintln!("error: no built-in scenario {name:?}; see `themelios scenarios`");
+                    return ExitCode::from(2);
+                }
+            }
         };
+        let name = scenario.name.clone();
         for consistency in &models {
             let linear = Consistency::named("linearizable").unwrap_or(*consistency);
             let model = match &args.only {

@@ -100,3 +100,15 @@ fn check_reports_the_59848_counterexample_and_exit_codes() {
     assert_eq!(code, 2);
     assert!(err.contains("see `themelios scenarios`"), "{err}");
 }
+
+#[test]
+fn check_runs_scenario_files_and_reports_their_errors() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/replicaset-scale.yaml");
+    let (code, out, err) = themelios(&["check", example]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ReplicaSet-scale-file under linearizable") && out.contains("holds"), "{out}");
+    let bad = temp_file("bad-scenario.yaml", "name: x\ncontrollers:\n  - nonsense\n");
+    let (code, _, err) = themelios(&["check", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad-scenario.yaml:3: controllers[0]: unknown controller \"nonsense\""), "{err}");
+}

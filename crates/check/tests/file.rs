@@ -1,0 +1,58 @@
+//! Scenario files: a file checks like a built-in scenario, and a malformed one is reported with its file,
+//! line and field.
+
+use themelios_check::consistency::Consistency;
+use themelios_check::{check, file};
+
+#[test]
+fn the_example_file_holds_under_linearizable_and_two_instances() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/replicaset-scale.yaml");
+    let scenario = file::load(&path).expect("the example parses");
+    assert_eq!(scenario.name, "ReplicaSet-scale-file");
+    let linearizable = Consistency::named("linearizable").expect("named");
+    let report = check(scenario.model(linearizable), 2);
+    assert!(report.violation.is_none(), "{:?}", report.violation);
+    assert!(report.unique_states > 100);
+    let report = check(scenario.with_instances(linearizable, 2), 2);
+    assert!(report.violation.is_none(), "{:?}", report.violation);
+}
+
+fn error(text: &str) -> String {
+    match file::parse("bad.yaml", text) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn malformed_files_name_file_line_and_field() {
+    let unknown_controller = "name: x\ncontrollers:\n  - replicaset\n  - replicaset-controller\n";
+    assert!(
+        error(unknown_controller)
+            .starts_with("bad.yaml:4: controllers[1]: unknown controller \"replicaset-controller\""),
+        "{}",
+        error(unknown_controller)
+    );
+
+    let unknown_kind = "name: x\ncontrollers: [replicaset]\nobjects:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: a, namespace: default}\n  - apiVersion: apps/v1\n    kind: Deploymnet\n";
+    assert!(
+        error(unknown_kind).starts_with("bad.yaml:7: objects[1].kind: unknown kind \"Deploymnet\""),
+        "{}",
+        error(unknown_kind)
+    );
+
+    let bad_field = "name: x\ncontrollers: [replicaset]\nuser:\n  - scale: {kind: ReplicaSet, name: web, replica: 3}\n";
+    let e = error(bad_field);
+    assert!(e.starts_with("bad.yaml:4: user[0].scale: missing field `replicas`"), "{e}");
+
+    let missing = "controllers: [replicaset]\n";
+    assert!(error(missing).contains("missing field `name`"), "{}", error(missing));
+
+    let typo_at_top = "name: x\ncontrolers: [replicaset]\n";
+    let e = error(typo_at_top);
+    assert!(e.starts_with("bad.yaml:2:") && e.contains("unknown field `controlers`"), "{e}");
+
+    let bad_object = "name: x\ncontrollers: [replicaset]\nobjects:\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    spec: {replicas: three}\n";
+    let e = error(bad_object);
+    assert!(e.starts_with("bad.yaml:4: objects[0]:") && e.contains("invalid type"), "{e}");
+}
