@@ -11,7 +11,9 @@ use stateright::{Model, Property as StaterightProperty};
 use std::sync::Arc;
 use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiState, ApplyContext, Kind, Op, StateRead, Time};
-use themelios_controllers::framework::{AnyController, Check, ClusterView, DynLocal, Property, PropertyKind};
+use themelios_controllers::framework::{
+    first_safety_violation, AnyController, Check, ClusterView, DynLocal, Property, PropertyKind,
+};
 
 /// What an actor reads from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -172,15 +174,8 @@ impl ClusterModel {
     fn check(&self, before: &State, after: &State, actor: &str) -> Option<String> {
         let old = ClusterView::new(before.store.objects(), before.store.revision(), before.now);
         let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
-        for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Safety) {
-            let verdict = match p.check {
-                Check::State(f) => f(&new),
-                Check::Transition(f) => f(&old, &new),
-                Check::ActorStep(f) => f(actor, &old, &new),
-            };
-            if let Err(detail) = verdict {
-                return Some(format!("{}: {detail}", p.name));
-            }
+        if let Some((name, detail)) = first_safety_violation(&self.properties, actor, &old, &new) {
+            return Some(format!("{name}: {detail}"));
         }
         self.model_checks.iter().find_map(|(name, f)| f(self, after).err().map(|d| format!("{name}: {d}")))
     }

@@ -12,13 +12,13 @@ pub use properties::properties;
 
 use crate::common::owner;
 use crate::framework::{ClusterView, Controller};
-use crate::job::{condition, finished_at};
+use crate::job::{condition, delete_in_background, finished_at};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 use themelios_api::schedule::Schedule;
-use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Resource, Time};
+use themelios_api::{Kind, Op, Resource, Time};
 
 /// The annotation recording the time a Job was scheduled for.
 pub const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
@@ -57,21 +57,6 @@ fn reference(job: &Job) -> ObjectReference {
         uid: job.metadata.uid.clone(),
         resource_version: job.metadata.resource_version.clone(),
         field_path: None,
-    }
-}
-
-fn delete_job(job: &Job) -> Op {
-    Op::Delete {
-        target: ObjectRef::new(
-            Kind::Job,
-            job.metadata.namespace.clone().unwrap_or_default(),
-            job.metadata.name.clone().unwrap_or_default(),
-        ),
-        options: DeleteOptions {
-            propagation: Some(Propagation::Background),
-            uid: job.metadata.uid.clone(),
-            ..Default::default()
-        },
     }
 }
 
@@ -129,7 +114,7 @@ fn sync(view: &ClusterView, cj: &CronJob) -> Option<Op> {
         "Forbid" if !active.is_empty() => return None,
         "Replace" => {
             if let Some(running) = jobs.iter().find(|j| finished_at(j).is_none()) {
-                return Some(delete_job(running));
+                return Some(delete_in_background(running));
             }
         }
         _ => {}
@@ -193,7 +178,7 @@ fn cleanup_history(cj: &CronJob, jobs: &[&Job]) -> Option<Op> {
         done.sort_by_key(|j| (finished_at(j), j.metadata.name.clone()));
         let excess = done.len().saturating_sub(limit.max(0) as usize);
         if let Some(oldest) = done.into_iter().take(excess).next() {
-            return Some(delete_job(oldest));
+            return Some(delete_in_background(oldest));
         }
     }
     None

@@ -5,5 +5,5 @@ mod property;
 mod view;
 
 pub use controller::{AnyController, Controller, DynLocal, LocalState, Outcome};
-pub use property::{Check, Property, PropertyKind};
+pub use property::{first_safety_violation, Check, Property, PropertyKind};
 pub use view::ClusterView;

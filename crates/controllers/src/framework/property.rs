@@ -55,6 +55,25 @@ impl Property {
     }
 }
 
+/// The first safety property a step by `actor` from `before` to `after` violates, with what was wrong.
+///
+/// The harness and the model checker both judge steps with this one function.
+pub fn first_safety_violation(
+    properties: &[Property],
+    actor: &str,
+    before: &ClusterView,
+    after: &ClusterView,
+) -> Option<(&'static str, String)> {
+    properties.iter().filter(|p| p.kind == PropertyKind::Safety).find_map(|p| {
+        let verdict = match p.check {
+            Check::State(f) => f(after),
+            Check::Transition(f) => f(before, after),
+            Check::ActorStep(f) => f(actor, before, after),
+        };
+        verdict.err().map(|detail| (p.name, detail))
+    })
+}
+
 impl std::fmt::Debug for Property {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}({})", self.kind, self.name)

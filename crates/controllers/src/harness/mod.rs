@@ -20,7 +20,9 @@ mod rng;
 pub use log::{Entry, Result_ as StepResult};
 pub use rng::SplitMix64;
 
-use crate::framework::{AnyController, Check, ClusterView, Controller, DynLocal, Property, PropertyKind};
+use crate::framework::{
+    first_safety_violation, AnyController, Check, ClusterView, Controller, DynLocal, Property, PropertyKind,
+};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::fmt;
@@ -421,18 +423,10 @@ impl Harness {
 
     fn check_safety(&self, actor: &str, before: &ApiState) -> Result<(), RunError> {
         let old = ClusterView::new(before.objects(), before.revision(), self.now);
-        let new = self.view();
-        for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Safety) {
-            let verdict = match p.check {
-                Check::State(f) => f(&new),
-                Check::Transition(f) => f(&old, &new),
-                Check::ActorStep(f) => f(actor, &old, &new),
-            };
-            if let Err(detail) = verdict {
-                return Err(RunError::Violation { property: p.name, detail, recent: self.recent() });
-            }
+        match first_safety_violation(&self.properties, actor, &old, &self.view()) {
+            Some((property, detail)) => Err(RunError::Violation { property, detail, recent: self.recent() }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Checks every goal against the current state (unless goals are switched off).

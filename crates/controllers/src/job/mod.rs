@@ -13,7 +13,7 @@ mod sync;
 
 pub use indexes::{format_intervals, index_of, parse_intervals, COMPLETION_INDEX, INDEX_FAILURE_COUNT};
 pub use properties::properties;
-pub use sync::{condition, finished_at, is_finished, MANAGED_BY, TRACKING_FINALIZER};
+pub use sync::{condition, delete_in_background, finished_at, is_finished, MANAGED_BY, TRACKING_FINALIZER};
 
 use crate::common::expectations::Expectations;
 use crate::framework::{ClusterView, Controller, Outcome};

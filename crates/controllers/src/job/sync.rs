@@ -62,6 +62,23 @@ pub fn finished_at(job: &Job) -> Option<Time> {
         .map(Time::from_k8s)
 }
 
+/// A delete of the Job with background propagation (its pods go through the garbage collector), guarded
+/// by its uid.
+pub fn delete_in_background(job: &Job) -> Op {
+    Op::Delete {
+        target: ObjectRef::new(
+            Kind::Job,
+            job.metadata.namespace.clone().unwrap_or_default(),
+            job.metadata.name.clone().unwrap_or_default(),
+        ),
+        options: themelios_api::DeleteOptions {
+            propagation: Some(themelios_api::Propagation::Background),
+            uid: job.metadata.uid.clone(),
+            ..Default::default()
+        },
+    }
+}
+
 /// Whether the Job has a terminal condition (Complete or Failed).
 pub fn is_finished(job: &Job) -> bool {
     condition(job, "Complete").is_some() || condition(job, "Failed").is_some()

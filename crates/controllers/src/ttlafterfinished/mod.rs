@@ -2,9 +2,9 @@
 //! with background propagation so the garbage collector removes its pods.
 
 use crate::framework::{ClusterView, Controller, Property};
-use crate::job::finished_at;
+use crate::job::{delete_in_background, finished_at};
 use k8s_openapi::api::batch::v1::Job;
-use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Time};
+use themelios_api::{Op, Time};
 
 /// The TTL-after-finished controller.
 #[derive(Clone, Debug, Default)]
@@ -30,19 +30,10 @@ impl Controller for TtlAfterFinishedController {
                 view.wake_at(at);
                 continue;
             }
-            return Some(Op::Delete {
-                target: ObjectRef::new(
-                    Kind::Job,
-                    job.metadata.namespace.clone().unwrap_or_default(),
-                    job.metadata.name.clone().unwrap_or_default(),
-                ),
-                options: DeleteOptions {
-                    propagation: Some(Propagation::Background),
-                    uid: job.metadata.uid.clone(),
-                    resource_version: job.metadata.resource_version.clone(),
-                    ..Default::default()
-                },
-            });
+            // Guarded by the resourceVersion too: a Job changed since it was read is looked at again.
+            let Op::Delete { target, mut options } = delete_in_background(job) else { continue };
+            options.resource_version = job.metadata.resource_version.clone();
+            return Some(Op::Delete { target, options });
         }
         None
     }
