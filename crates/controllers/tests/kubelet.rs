@@ -143,3 +143,26 @@ fn finishes_graceful_deletion() {
     h.modify::<Pod>(NS, "held", |p| p.metadata.finalizers = None).unwrap();
     assert!(h.get::<Pod>(NS, "held").is_none());
 }
+
+#[test]
+fn quiet_runs_stop_when_work_is_done_while_timed_runs_let_time_pass() {
+    let pod_for = |h: &mut Harness| {
+        let mut p = pod(NS, "batch", &[]);
+        p.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+        p.metadata.annotations = Some(labels(&[(RUN_SECONDS_ANNOTATION, "30")]));
+        h.create(p).unwrap();
+    };
+    let mut h = cluster();
+    pod_for(&mut h);
+    h.run_to_quiescence_within(3600).unwrap();
+    assert_eq!(h.now(), Time::EPOCH.plus_seconds(30), "time stops once the pod is done");
+    let renewed = h.get::<Lease>("kube-node-lease", "node-1").unwrap().spec.unwrap().renew_time.unwrap().0.as_second();
+    assert_eq!(renewed, Time::EPOCH.0 + 30, "heartbeats kept pace on the way");
+
+    let mut h = cluster();
+    pod_for(&mut h);
+    h.run_for(3600).unwrap();
+    assert_eq!(h.now(), Time::EPOCH.plus_seconds(3600), "a timed run lets all the time pass");
+    let renewed = h.get::<Lease>("kube-node-lease", "node-1").unwrap().spec.unwrap().renew_time.unwrap().0.as_second();
+    assert!(renewed >= Time::EPOCH.0 + 3590, "with heartbeats throughout: {renewed}");
+}

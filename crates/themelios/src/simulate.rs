@@ -55,7 +55,7 @@ pub struct Args {
     /// Stop after this many steps if the system has not settled.
     #[arg(long, default_value_t = 100_000)]
     max_steps: usize,
-    /// Stop after this many seconds of logical time.
+    /// Move logical time at most this many seconds ahead (time moves only while work is due).
     #[arg(long, default_value_t = 3600)]
     max_seconds: i64,
     /// Print only the final tables, not every step.
@@ -115,7 +115,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
-    let result = h.run_for(args.max_seconds);
+    let result = h.run_to_quiescence_within(args.max_seconds);
     if !args.quiet {
         for entry in h.log() {
             println!("{entry}");

@@ -117,7 +117,10 @@ pub type Admission = dyn Fn(&Op, &ApiState) -> Option<ApiError> + Send + Sync;
 #[derive(Clone, Copy, Debug)]
 enum TimeLimit {
     Frozen,
+    /// Time passes up to this instant, heartbeats included even with no work due.
     Until(Time),
+    /// Time moves only towards work that is due, and not past this instant.
+    WorkWithin(Time),
     Unbounded,
 }
 
@@ -336,6 +339,13 @@ impl Harness {
         Ok(())
     }
 
+    /// Runs until quiescent, moving logical time towards deadlines of due work (not for heartbeats alone),
+    /// at most `seconds` ahead.
+    pub fn run_to_quiescence_within(&mut self, seconds: i64) -> Result<(), RunError> {
+        let until = self.now.plus_seconds(seconds);
+        self.run(TimeLimit::WorkWithin(until), &mut |_| false).map(|_| ())
+    }
+
     /// Runs until quiescent, moving logical time to every deadline.
     pub fn run_to_quiescence(&mut self) -> Result<(), RunError> {
         self.run(TimeLimit::Unbounded, &mut |_| false).map(|_| ())
@@ -372,6 +382,9 @@ impl Harness {
                         TimeLimit::Frozen => None,
                         TimeLimit::Unbounded => wake.map(|w| heartbeat.map_or(w, |b| b.min(w))),
                         TimeLimit::Until(until) => wake.into_iter().chain(heartbeat).min().filter(|t| *t <= until),
+                        TimeLimit::WorkWithin(until) => {
+                            wake.map(|w| heartbeat.map_or(w, |b| b.min(w))).filter(|t| *t <= until)
+                        }
                     };
                     match (next, wake) {
                         (Some(at), _) => self.now = at,
