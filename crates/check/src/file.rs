@@ -235,6 +235,19 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let controllers = spec.controllers.clone();
     let nodes = spec.nodes.clone();
     let settle = spec.settle;
+    // Every object must be accepted by the API as the scenario starts: a rejected one is an error in the
+    // file, not an object silently missing from the model.
+    let mut probe = Harness::new();
+    for (i, object) in objects.iter().enumerate() {
+        if let Err(e) = probe.submit(Op::Create(object.clone())) {
+            let line = item_line(text, "objects", i);
+            let (field, why) = match e.causes().first() {
+                Some(c) => (format!("objects[{i}].{}", c.field), c.message.clone()),
+                None => (format!("objects[{i}]"), e.message.clone()),
+            };
+            return Err(error(line, &field, why));
+        }
+    }
     let objects = Arc::new(objects);
     let listed = spec.controllers.clone();
     Ok(Scenario {
@@ -248,7 +261,10 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 h.add(Kubelet::new(NodeConfig::new(node.clone())));
             }
             for object in objects.iter() {
-                let _ = h.submit(Op::Create(object.clone()));
+                // Accepted when the file was read (the same objects, in the same order, into a new store).
+                if let Err(e) = h.submit(Op::Create(object.clone())) {
+                    unreachable!("an object accepted when the scenario was read is rejected now: {e}");
+                }
             }
             if settle {
                 let _ = h.settle();

@@ -52,6 +52,13 @@ fn malformed_files_name_file_line_and_field() {
     let e = error(typo_at_top);
     assert!(e.starts_with("bad.yaml:2:") && e.contains("unknown field `controlers`"), "{e}");
 
+    let rejected = "name: x\ncontrollers: [replicaset]\nobjects:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: ok, namespace: default}\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    metadata: {name: web, namespace: default}\n    spec:\n      replicas: -1\n      selector: {matchLabels: {app: web}}\n      template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x}]}}\n";
+    let e = error(rejected);
+    assert!(
+        e.starts_with("bad.yaml:7: objects[1].spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+        "{e}"
+    );
+
     let bad_object = "name: x\ncontrollers: [replicaset]\nobjects:\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    spec: {replicas: three}\n";
     let e = error(bad_object);
     assert!(e.starts_with("bad.yaml:4: objects[0]:") && e.contains("invalid type"), "{e}");
