@@ -31,6 +31,19 @@ pub fn pod_spec(image: &str) -> PodSpec {
     }
 }
 
+/// A selector on exactly these labels.
+pub fn selector(label_pairs: &[(&str, &str)]) -> LabelSelector {
+    LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None }
+}
+
+/// A pod template with these labels and one container running `image`.
+pub fn template(label_pairs: &[(&str, &str)], image: &str) -> PodTemplateSpec {
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
+        spec: Some(pod_spec(image)),
+    }
+}
+
 /// A pod with one container.
 pub fn pod(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> Pod {
     Pod { metadata: meta(namespace, name, label_pairs), spec: Some(pod_spec("nginx:1.27")), status: None }
@@ -56,11 +69,8 @@ pub fn replica_set(namespace: &str, name: &str, replicas: i32, label_pairs: &[(&
         metadata: meta(namespace, name, label_pairs),
         spec: Some(ReplicaSetSpec {
             replicas: Some(replicas),
-            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
-            template: Some(PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
-                spec: Some(pod_spec("nginx:1.27")),
-            }),
+            selector: selector(label_pairs),
+            template: Some(template(label_pairs, "nginx:1.27")),
             min_ready_seconds: None,
         }),
         status: None,
@@ -141,11 +151,8 @@ pub fn deployment(
         metadata: meta(namespace, name, label_pairs),
         spec: Some(k8s_openapi::api::apps::v1::DeploymentSpec {
             replicas: Some(replicas),
-            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
-                spec: Some(pod_spec("nginx:1.27")),
-            },
+            selector: selector(label_pairs),
+            template: template(label_pairs, "nginx:1.27"),
             ..Default::default()
         }),
         status: None,
@@ -166,11 +173,8 @@ pub fn stateful_set(
             replicas: Some(replicas),
             service_name: Some(format!("{name}-svc")),
             pod_management_policy: Some(if parallel { "Parallel" } else { "OrderedReady" }.into()),
-            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
-                spec: Some(pod_spec("nginx:1.27")),
-            },
+            selector: selector(label_pairs),
+            template: template(label_pairs, "nginx:1.27"),
             ..Default::default()
         }),
         status: None,
@@ -236,11 +240,8 @@ pub fn daemon_set(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> 
     k8s_openapi::api::apps::v1::DaemonSet {
         metadata: meta(namespace, name, label_pairs),
         spec: Some(k8s_openapi::api::apps::v1::DaemonSetSpec {
-            selector: LabelSelector { match_labels: Some(labels(label_pairs)), match_expressions: None },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels(label_pairs)), ..Default::default() }),
-                spec: Some(pod_spec("fluentd:1.17")),
-            },
+            selector: selector(label_pairs),
+            template: template(label_pairs, "fluentd:1.17"),
             ..Default::default()
         }),
         status: None,
