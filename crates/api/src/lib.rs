@@ -21,7 +21,9 @@
 pub mod apply;
 pub mod defaults;
 pub mod error;
+pub mod identity;
 pub mod kind;
+mod kind_map;
 pub mod manifest;
 pub mod op;
 pub mod pod;

@@ -3,6 +3,7 @@
 //! Each object version sits behind an `Arc` with its content hash computed once when it is written, so
 //! fingerprinting a model state never re-serialises objects.
 
+use crate::identity::Shape;
 use crate::kind::{Kind, Object, Resource, KIND_COUNT};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -67,18 +68,37 @@ impl std::fmt::Display for ObjectRef {
     }
 }
 
-/// One stored version of an object, with its content hash.
+/// One stored version of an object, with its content hash and [`Shape`] computed once.
 #[derive(Debug)]
 pub struct StoredObject {
     object: Object,
     hash: u64,
+    shape: Shape,
+}
+
+/// `Hash` writes each revision token as a `u128`: this tag in the top 32 bits, the token's
+/// [`crate::identity::Bucket`] in the next 32 and the revision in the low 64 — so a hasher that
+/// canonicalises revisions can tell tokens from other numbers.
+pub const REVISION_TOKEN_TAG: u128 = 0x7e3e_1105 << 96;
+
+/// A revision token as `Hash` writes it (see [`REVISION_TOKEN_TAG`]).
+pub fn revision_token(bucket: crate::identity::Bucket, revision: u64) -> u128 {
+    REVISION_TOKEN_TAG | (u128::from(bucket) << 64) | u128::from(revision)
 }
 
 impl StoredObject {
-    /// Wraps an object, hashing its content once.
+    /// Wraps an object, serialising it once for its content hash and shape.
     pub fn new(object: Object) -> Arc<Self> {
-        let hash = content_hash(&object);
-        Arc::new(Self { object, hash })
+        // Serialising a k8s-openapi struct cannot fail: it has no maps with non-string keys.
+        let json = serde_json::to_vec(&object).unwrap_or_default();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        hasher.write(&json);
+        let shape = Shape::of(&object, &json);
+        Arc::new(Self { hash: hasher.finish(), shape, object })
+    }
+    /// The object with its revision tokens cut out (see [`crate::identity`]).
+    pub fn shape(&self) -> &Shape {
+        &self.shape
     }
     /// The object.
     pub fn object(&self) -> &Object {
@@ -99,8 +119,13 @@ impl StoredObject {
 }
 
 impl Hash for StoredObject {
+    /// The shape, then every revision token tagged with [`REVISION_TOKEN_TAG`]; equal objects have equal
+    /// shapes and tokens, so this agrees with `Eq`.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+        state.write_u64(self.shape.hash);
+        for (bucket, revision) in self.shape.tokens.iter() {
+            state.write_u128(revision_token(*bucket, *revision));
+        }
     }
 }
 
@@ -111,23 +136,6 @@ impl PartialEq for StoredObject {
 }
 impl Eq for StoredObject {}
 
-fn content_hash(object: &Object) -> u64 {
-    struct HashWriter(std::collections::hash_map::DefaultHasher);
-    impl std::io::Write for HashWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.write(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut writer = HashWriter(Default::default());
-    // Serialising a k8s-openapi struct into a hasher cannot fail: it has no maps with non-string keys.
-    let _ = serde_json::to_writer(&mut writer, object);
-    writer.0.finish()
-}
-
 /// Parses a resourceVersion string.
 pub fn parse_revision(rv: Option<&str>) -> Option<u64> {
     rv.and_then(|s| s.parse().ok())
@@ -136,8 +144,7 @@ pub fn parse_revision(rv: Option<&str>) -> Option<u64> {
 /// What a client gets back from a request: the object, or the error.
 pub type ChangeResult = Result<Arc<StoredObject>, crate::ApiError>;
 
-/// The objects of one kind.
-pub type KindMap = imbl::OrdMap<ObjectName, Arc<StoredObject>>;
+pub use crate::kind_map::KindMap;
 
 /// Read access to an API state: what `apply()` needs, so the model's datastore and the API server's storage
 /// can both be read by the one implementation of the API rules.

@@ -65,6 +65,14 @@ impl Consistency {
         "optimistic",
     ];
 
+    /// Reads and relists at the latest revision.
+    pub const LINEARIZABLE: Self = Self { reads: Reads::Latest, relist: Relist::Latest, read_your_writes: false };
+
+    /// Every named model, in the order of [`Self::NAMES`].
+    pub fn all() -> Vec<Self> {
+        Self::NAMES.iter().filter_map(|n| Self::named(n)).collect()
+    }
+
     /// A model by name.
     pub fn named(name: &str) -> Option<Self> {
         let (reads, relist, read_your_writes) = match name {

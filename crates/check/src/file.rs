@@ -2,13 +2,15 @@
 //! controllers, the environment's operations and the faults. Errors name the file, the line and the field.
 //! The format is documented in `docs/scenarios.md`.
 
-use crate::model::UserOp;
+use crate::consistency::Consistency;
+use crate::environment::{user_op, UserSpec};
+use crate::model::{ModelCheck, UserOp};
 use crate::scenario::Scenario;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use themelios_api::{Kind, Object, ObjectName, ObjectRef, Op, StateRead};
+use themelios_api::{Kind, Object, Op};
 use themelios_controllers::framework::{Controller, Property};
 use themelios_controllers::harness::Harness;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
@@ -48,18 +50,43 @@ struct ScenarioFile {
     #[serde(default)]
     nodes: Vec<String>,
     controllers: Vec<String>,
-    #[serde(default = "settle_by_default")]
-    settle: bool,
+    #[serde(default)]
+    settle: Settle,
     #[serde(default)]
     objects: Vec<serde_json::Value>,
+    /// Objects created once the first ones have settled (then settled in turn).
+    #[serde(default)]
+    then: Vec<serde_json::Value>,
     #[serde(default, deserialize_with = "serde_yaml_ng::with::singleton_map_recursive::deserialize")]
     user: Vec<UserSpec>,
     #[serde(default)]
     faults: Faults,
+    #[serde(default)]
+    properties: Option<Vec<String>>,
+    #[serde(default)]
+    consistency: ConsistencySpec,
 }
 
-fn settle_by_default() -> bool {
-    true
+/// How the starting cluster is brought to rest before checking begins.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(untagged)]
+enum Settle {
+    /// `true`: run the controllers until quiet without moving time; `false`: check from the objects as created.
+    Flag(bool),
+    /// `quiescence`: run until quiet, moving time to every deadline.
+    Mode(SettleMode),
+}
+
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum SettleMode {
+    Quiescence,
+}
+
+impl Default for Settle {
+    fn default() -> Self {
+        Settle::Flag(true)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -67,38 +94,21 @@ fn settle_by_default() -> bool {
 struct Faults {
     #[serde(default)]
     restarts: BTreeMap<String, u8>,
+    #[serde(default)]
+    conflicts: BTreeMap<String, u8>,
+    #[serde(default)]
+    timeouts: BTreeMap<String, u8>,
 }
 
-#[derive(Deserialize, Clone)]
-#[serde(deny_unknown_fields)]
-struct Target {
-    kind: String,
-    #[serde(default = "default_namespace")]
-    namespace: String,
-    name: String,
-}
-
-fn default_namespace() -> String {
-    "default".into()
-}
-
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-enum UserSpec {
-    /// Delete an object.
-    Delete(Target),
-    /// Scale a ReplicaSet, Deployment or StatefulSet.
-    Scale {
-        #[serde(flatten)]
-        target: Target,
-        replicas: i32,
-    },
-    /// Set the first container's image of a workload's pod template.
-    SetImage {
-        #[serde(flatten)]
-        target: Target,
-        image: String,
-    },
+struct ConsistencySpec {
+    /// The model when the command line names none.
+    #[serde(default)]
+    model: Option<String>,
+    /// The actors a model applies to; the others read linearizably.
+    #[serde(default)]
+    applies_to: Option<Vec<String>>,
 }
 
 /// The controllers a scenario file may name, with their properties.
@@ -198,58 +208,66 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
     }
-    let mut objects: Vec<Object> = Vec::new();
-    for (i, value) in spec.objects.iter().enumerate() {
-        let line = item_line(text, "objects", i);
-        let field = format!("objects[{i}]");
-        let kind_name = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-        let api_version = value.get("apiVersion").and_then(|k| k.as_str()).unwrap_or("");
-        let kind =
-            Kind::ALL.iter().copied().find(|k| k.name() == kind_name && k.api_version() == api_version).ok_or_else(
-                || {
-                    error(
-                        line,
-                        &format!("{field}.kind"),
-                        format!("unknown kind {kind_name:?} in apiVersion {api_version:?}"),
-                    )
-                },
-            )?;
-        let object = Object::from_json(kind, value.clone()).map_err(|e| error(line, &field, e.to_string()))?;
-        objects.push(object);
-    }
+    let objects = manifests(text, "objects", &spec.objects, &error)?;
+    let then = manifests(text, "then", &spec.then, &error)?;
     let mut user: Vec<Box<dyn Fn() -> UserOp + Send + Sync>> = Vec::new();
     for (i, op) in spec.user.iter().enumerate() {
-        let target = match op {
-            UserSpec::Delete(t) | UserSpec::Scale { target: t, .. } | UserSpec::SetImage { target: t, .. } => t,
-        };
-        let Some(kind) = Kind::lookup(&target.kind) else {
+        let Some(kind) = Kind::lookup(&op.target().kind) else {
             return Err(error(
                 item_line(text, "user", i),
                 &format!("user[{i}].kind"),
-                format!("unknown kind {:?}", target.kind),
+                format!("unknown kind {:?}", op.target().kind),
             ));
         };
         let op = op.clone();
         user.push(Box::new(move || user_op(kind, &op)));
     }
-    let controllers = spec.controllers.clone();
-    let nodes = spec.nodes.clone();
-    let settle = spec.settle;
+    let available = available_properties(&spec.controllers, !spec.nodes.is_empty());
+    let chosen: Vec<String> = match &spec.properties {
+        None => available.iter().map(|p| p.to_string()).collect(),
+        Some(names) => {
+            for (i, name) in names.iter().enumerate() {
+                if !available.contains(&name.as_str()) {
+                    return Err(error(
+                        item_line(text, "properties", i),
+                        &format!("properties[{i}]"),
+                        format!("no property {name:?} among the listed controllers'; one of: {}", available.join("; ")),
+                    ));
+                }
+            }
+            names.clone()
+        }
+    };
+    let consistency = match spec.consistency.model.as_deref() {
+        None => Consistency::LINEARIZABLE,
+        Some(name) => Consistency::named(name).ok_or_else(|| {
+            error(
+                key_line(text, "model"),
+                "consistency.model",
+                format!("unknown consistency model {name:?}; one of {}", Consistency::NAMES.join(", ")),
+            )
+        })?,
+    };
     // Every object must be accepted by the API as the scenario starts: a rejected one is an error in the
     // file, not an object silently missing from the model.
     let mut probe = Harness::new();
-    for (i, object) in objects.iter().enumerate() {
-        if let Err(e) = probe.submit(Op::Create(object.clone())) {
-            let line = item_line(text, "objects", i);
-            let (field, why) = match e.causes().first() {
-                Some(c) => (format!("objects[{i}].{}", c.field), c.message.clone()),
-                None => (format!("objects[{i}]"), e.message.clone()),
-            };
-            return Err(error(line, &field, why));
+    for (list, objects) in [("objects", &objects), ("then", &then)] {
+        for (i, object) in objects.iter().enumerate() {
+            if let Err(e) = probe.submit(Op::Create(object.clone())) {
+                let line = item_line(text, list, i);
+                let (field, why) = match e.causes().first() {
+                    Some(c) => (format!("{list}[{i}].{}", c.field), c.message.clone()),
+                    None => (format!("{list}[{i}]"), e.message.clone()),
+                };
+                return Err(error(line, &field, why));
+            }
         }
     }
-    let objects = Arc::new(objects);
-    let listed = spec.controllers.clone();
+    let (objects, then) = (Arc::new(objects), Arc::new(then));
+    let controllers = spec.controllers.clone();
+    let nodes = spec.nodes.clone();
+    let settle = spec.settle;
+    let model_checks = MODEL_CHECKS.iter().filter(|(name, _)| chosen.iter().any(|c| c == name)).copied().collect();
     Ok(Scenario {
         name: spec.name,
         setup: Box::new(move || {
@@ -260,22 +278,88 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             for node in &nodes {
                 h.add(Kubelet::new(NodeConfig::new(node.clone())));
             }
-            for object in objects.iter() {
-                // Accepted when the file was read (the same objects, in the same order, into a new store).
-                if let Err(e) = h.submit(Op::Create(object.clone())) {
-                    unreachable!("an object accepted when the scenario was read is rejected now: {e}");
+            for stage in [&objects, &then] {
+                for object in stage.iter() {
+                    // Accepted when the file was read (the same objects, in the same order, into a new store).
+                    if let Err(e) = h.submit(Op::Create(object.clone())) {
+                        unreachable!("an object accepted when the scenario was read is rejected now: {e}");
+                    }
                 }
-            }
-            if settle {
-                let _ = h.settle();
+                let _ = match settle {
+                    Settle::Flag(false) => Ok(()),
+                    Settle::Flag(true) => h.settle(),
+                    Settle::Mode(SettleMode::Quiescence) => h.run_to_quiescence(),
+                };
             }
             h
         }),
         user_ops: user,
         restarts: spec.faults.restarts.into_iter().collect(),
-        properties: Box::new(move || listed.iter().flat_map(|n| properties_of(n)).collect()),
-        model_checks: Vec::new(),
+        conflicts: spec.faults.conflicts.into_iter().collect(),
+        timeouts: spec.faults.timeouts.into_iter().collect(),
+        properties: Box::new(move || {
+            spec.controllers
+                .iter()
+                .flat_map(|n| properties_of(n))
+                .filter(|p| chosen.iter().any(|c| c == p.name))
+                .collect()
+        }),
+        model_checks,
+        consistency,
+        applies_to: spec.consistency.applies_to,
+        file: Some(file.to_string()),
     })
+}
+
+/// The objects of the top-level list `list`, each checked to be a kind we serve.
+fn manifests(
+    text: &str,
+    list: &str,
+    values: &[serde_json::Value],
+    error: &dyn Fn(usize, &str, String) -> ScenarioError,
+) -> Result<Vec<Object>, ScenarioError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let line = item_line(text, list, i);
+            let field = format!("{list}[{i}]");
+            let kind_name = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+            let api_version = value.get("apiVersion").and_then(|k| k.as_str()).unwrap_or("");
+            let kind = Kind::ALL
+                .iter()
+                .copied()
+                .find(|k| k.name() == kind_name && k.api_version() == api_version)
+                .ok_or_else(|| {
+                    error(
+                        line,
+                        &format!("{field}.kind"),
+                        format!("unknown kind {kind_name:?} in apiVersion {api_version:?}"),
+                    )
+                })?;
+            Object::from_json(kind, value.clone()).map_err(|e| error(line, &field, e.to_string()))
+        })
+        .collect()
+}
+
+/// Properties over the model state that scenario files may ask for, by name.
+pub const MODEL_CHECKS: &[(&str, ModelCheck)] = &[(
+    "statefulset: at most one running pod per identity across nodes",
+    crate::model_checks::one_running_pod_per_identity,
+)];
+
+/// The names of the properties a scenario with these controllers (and nodes, or not) can check.
+fn available_properties(controllers: &[String], nodes: bool) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = controllers.iter().flat_map(|c| properties_of(c)).map(|p| p.name).collect();
+    if nodes && controllers.iter().any(|c| c == "statefulset") {
+        names.extend(MODEL_CHECKS.iter().map(|(n, _)| *n));
+    }
+    names
+}
+
+/// The line of the first line holding `key:` (indented or not).
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map_or(1, |i| i + 1)
 }
 
 /// Reads a scenario file.
@@ -288,48 +372,4 @@ pub fn load(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
         message: format!("cannot read: {e}"),
     })?;
     parse(&file, &text)
-}
-
-fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
-    match spec.clone() {
-        UserSpec::Delete(t) => UserOp {
-            name: format!("delete {} {}/{}", kind.name(), t.namespace, t.name),
-            request: Box::new(move |store| {
-                let target = ObjectRef::new(
-                    kind,
-                    if kind.namespaced() { t.namespace.clone() } else { String::new() },
-                    t.name.clone(),
-                );
-                store.get(kind, &target.name)?;
-                Some(Op::delete(target))
-            }),
-        },
-        UserSpec::Scale { target: t, replicas } => UserOp {
-            name: format!("scale {} {}/{} to {replicas}", kind.name(), t.namespace, t.name),
-            request: Box::new(move |store| {
-                store.get(kind, &ObjectName::new(&t.namespace, &t.name))?;
-                Some(Op::Scale {
-                    target: ObjectRef::new(kind, t.namespace.clone(), t.name.clone()),
-                    replicas,
-                    resource_version: None,
-                })
-            }),
-        },
-        UserSpec::SetImage { target: t, image } => UserOp {
-            name: format!("set image of {} {}/{} to {image}", kind.name(), t.namespace, t.name),
-            request: Box::new(move |store| {
-                let current = store.get(kind, &ObjectName::new(&t.namespace, &t.name))?;
-                let mut object = current.object().clone();
-                let template = match &mut object {
-                    Object::Deployment(d) => &mut d.spec.as_mut()?.template,
-                    Object::StatefulSet(s) => &mut s.spec.as_mut()?.template,
-                    Object::DaemonSet(d) => &mut d.spec.as_mut()?.template,
-                    Object::ReplicaSet(r) => r.spec.as_mut()?.template.as_mut()?,
-                    _ => return None,
-                };
-                template.spec.as_mut()?.containers.first_mut()?.image = Some(image.clone());
-                Some(Op::Update(object))
-            }),
-        },
-    }
 }

@@ -2,64 +2,201 @@
 //!
 //! The model checker: a scenario's controllers run as actors over a datastore whose reads follow a
 //! consistency model, under every interleaving of steps, cache catch-ups, restarts and user operations,
-//! with the controllers' properties checked in every state.
+//! with the controllers' properties checked in every state and eventual reconciliation checked on the
+//! state graph.
+//!
+//! ```no_run
+//! use themelios_check::{check, consistency::Consistency, scenarios};
+//! let scenario = scenarios::by_name("ReplicaSet-TestSpecReplicasChange").unwrap();
+//! let report = check(scenario.model(Consistency::named("linearizable").unwrap()), 2);
+//! assert!(report.violation.is_none());
+//! ```
 
 #![warn(missing_docs)]
 
+pub mod canonical;
 pub mod consistency;
+pub mod counterexample;
+pub mod environment;
+pub mod explore;
 pub mod file;
+pub mod liveness;
 pub mod model;
+pub mod model_checks;
 pub mod scenario;
 pub mod scenarios;
 
-use stateright::{Checker, Model};
+use counterexample::{replay, Step};
+use explore::{explore, Bounds, Exploration, Finding, Progress};
 use std::time::{Duration, Instant};
 
+/// The name under which eventual reconciliation is reported.
+pub const LIVENESS: &str = "eventually stable reconciliation (no livelock)";
+
+/// What a property came to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Status {
+    /// It holds in every reachable state (every quiescent state, for a goal).
+    Holds,
+    /// A reachable state breaks it.
+    Violated {
+        /// What was wrong.
+        detail: String,
+        /// The steps from the initial state, shortest first.
+        steps: Vec<Step>,
+        /// For a livelock, the step at which the repeating cycle starts (0-based).
+        cycle_from: Option<usize>,
+    },
+    /// No state where it applies was reached (a goal, when no state is quiescent).
+    NotReached,
+    /// Not violated in the states explored, but exploration stopped at a bound.
+    Unknown,
+}
+
+/// A property and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    /// The property's name.
+    pub property: String,
+    /// `safety`, `goal` or `liveness`.
+    pub kind: &'static str,
+    /// What it came to.
+    #[serde(flatten)]
+    pub status: Status,
+}
+
 /// The outcome of checking one model.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct Report {
     /// States explored (with repeats).
     pub states: usize,
     /// Distinct states.
     pub unique_states: usize,
+    /// The deepest BFS level.
+    pub depth: usize,
     /// How long it took.
+    #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
-    /// The property violated and the steps to it, shortest first (BFS).
+    /// Whether every reachable state was explored.
+    pub complete: bool,
+    /// Bytes the state graph took.
+    pub graph_bytes: usize,
+    /// Every property's verdict.
+    pub verdicts: Vec<Verdict>,
+    /// The shortest violation, as `property: detail` and one line per step.
+    #[serde(skip)]
     pub violation: Option<(String, Vec<String>)>,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl Report {
+    /// Whether some property is violated.
+    pub fn violated(&self) -> bool {
+        self.verdicts.iter().any(|v| matches!(v.status, Status::Violated { .. }))
+    }
 }
 
 /// Checks a model exhaustively with BFS on `threads` threads.
 pub fn check(model: model::ClusterModel, threads: usize) -> Report {
-    check_with_progress(model, threads, |_, _, _| {})
+    check_with(&model, threads, Bounds::default(), |_| {})
 }
 
-/// As [`check`], calling `progress(states, unique states, elapsed)` about once a second.
-pub fn check_with_progress(
-    model: model::ClusterModel,
+/// As [`check`], within `bounds`, calling `progress` about once a second.
+pub fn check_with(
+    model: &model::ClusterModel,
     threads: usize,
-    mut progress: impl FnMut(usize, usize, Duration),
+    bounds: Bounds,
+    progress: impl FnMut(Progress),
 ) -> Report {
     let start = Instant::now();
-    let checker = model.checker().threads(threads).spawn_bfs();
-    let mut reported = Duration::ZERO;
-    while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(10));
-        if start.elapsed() - reported >= Duration::from_millis(200) {
-            reported = start.elapsed();
-            progress(checker.state_count(), checker.unique_state_count(), reported);
-        }
+    let exploration = explore(model, threads, bounds, progress);
+    let verdicts = verdicts(model, &exploration);
+    let violation = verdicts
+        .iter()
+        .filter_map(|v| match &v.status {
+            Status::Violated { detail, steps, .. } => Some((format!("{}: {detail}", v.property), steps)),
+            _ => None,
+        })
+        .min_by_key(|(_, steps)| steps.len())
+        .map(|(why, steps)| (why, steps.iter().map(|s| s.account.to_string()).collect()));
+    Report {
+        states: exploration.states,
+        unique_states: exploration.graph.len(),
+        depth: exploration.depth,
+        elapsed: start.elapsed(),
+        complete: exploration.complete,
+        graph_bytes: exploration.graph.bytes(),
+        verdicts,
+        violation,
     }
-    let checker = checker.join();
-    let elapsed = start.elapsed();
-    let names = ["every safety property holds", "every quiescent state meets every goal"];
-    let violation = names.iter().find_map(|name| {
-        let path = checker.discovery(name)?;
-        let model = checker.model();
-        let last = path.last_state().clone();
-        let detail = last.violation.clone().or_else(|| model.failed_goal(&last)).unwrap_or_else(|| (*name).to_string());
-        let steps: Vec<String> =
-            path.into_vec().into_iter().filter_map(|(state, action)| Some(model.describe(&state, &action?))).collect();
-        Some((detail, steps))
-    });
-    Report { states: checker.state_count(), unique_states: checker.unique_state_count(), elapsed, violation }
+}
+
+fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdict> {
+    let graph = &exploration.graph;
+    let undecided = if exploration.complete { Status::Holds } else { Status::Unknown };
+    let violated = |detail: String, id| Status::Violated {
+        detail,
+        steps: replay(model, graph, &graph.path_to(id)),
+        cycle_from: None,
+    };
+    let mut out = Vec::new();
+    for name in model.safety_property_names() {
+        let first = exploration.findings.iter().find_map(|f| match f {
+            Finding::Unsafe(id, property, detail) if *property == name => Some(violated(detail.clone(), *id)),
+            _ => None,
+        });
+        out.push(Verdict {
+            property: name.to_string(),
+            kind: "safety",
+            status: first.unwrap_or_else(|| undecided.clone()),
+        });
+    }
+    let mut reached_quiescence = false;
+    for name in model.goal_names() {
+        let mut first = None;
+        for finding in &exploration.findings {
+            match finding {
+                Finding::Settled(_) => reached_quiescence = true,
+                Finding::GoalFails(id, failed) => {
+                    reached_quiescence = true;
+                    if let Some((_, detail)) = failed.iter().find(|(g, _)| *g == name) {
+                        first = Some(violated(detail.clone(), *id));
+                        break;
+                    }
+                }
+                Finding::Unsafe(..) => {}
+            }
+        }
+        let status = match first {
+            Some(status) => status,
+            None if !reached_quiescence && exploration.complete => Status::NotReached,
+            None => undecided.clone(),
+        };
+        out.push(Verdict { property: name.to_string(), kind: "goal", status });
+    }
+    let liveness = if !exploration.complete {
+        Status::Unknown
+    } else {
+        match liveness::find_livelock(graph) {
+            None => Status::Holds,
+            Some(livelock) => {
+                let mut path = livelock.prefix.clone();
+                path.extend(livelock.cycle.iter().skip(1));
+                Status::Violated {
+                    detail: format!(
+                        "a fair cycle of {} steps never reaches a quiescent state: the actors on it keep acting",
+                        livelock.cycle.len() - 1
+                    ),
+                    steps: replay(model, graph, &path),
+                    cycle_from: Some(livelock.prefix.len() - 1),
+                }
+            }
+        }
+    };
+    out.push(Verdict { property: LIVENESS.to_string(), kind: "liveness", status: liveness });
+    out
 }

@@ -10,7 +10,7 @@ use crate::consistency::{Consistency, Reads, Relist};
 use stateright::{Model, Property as StaterightProperty};
 use std::sync::Arc;
 use themelios_api::store::KindMap;
-use themelios_api::{apply, ApiState, ApplyContext, Kind, Op, StateRead, Time};
+use themelios_api::{apply, ApiError, ApiState, ApplyContext, Kind, Op, Reason, StateRead, Time};
 use themelios_controllers::framework::{
     first_safety_violation, AnyController, Check, ClusterView, DynLocal, Property, PropertyKind,
 };
@@ -18,7 +18,7 @@ use themelios_controllers::framework::{
 /// What an actor reads from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cache {
-    kinds: Vec<(KindMap, u64)>,
+    pub(crate) kinds: Vec<(KindMap, u64)>,
 }
 
 impl Cache {
@@ -49,6 +49,10 @@ pub struct ActorState {
     pub last_write: u64,
     /// Restarts left in the scenario's fault budget.
     pub restarts_left: u8,
+    /// Writes of this actor that may still fail with an injected Conflict (not applied).
+    pub conflicts_left: u8,
+    /// Writes of this actor that may still time out after taking effect.
+    pub timeouts_left: u8,
 }
 
 impl PartialEq for ActorState {
@@ -57,6 +61,8 @@ impl PartialEq for ActorState {
             && self.cache == other.cache
             && self.last_write == other.last_write
             && self.restarts_left == other.restarts_left
+            && self.conflicts_left == other.conflicts_left
+            && self.timeouts_left == other.timeouts_left
     }
 }
 impl Eq for ActorState {}
@@ -66,11 +72,14 @@ impl std::hash::Hash for ActorState {
         self.cache.hash(state);
         self.last_write.hash(state);
         self.restarts_left.hash(state);
+        self.conflicts_left.hash(state);
+        self.timeouts_left.hash(state);
     }
 }
 
-/// A state of the model.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A state of the model. It hashes canonically (see [`crate::canonical`]): states equal up to a renaming of
+/// revisions hash the same, which is what the checker deduplicates on.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     /// The latest revision of every object.
     pub store: ApiState,
@@ -82,8 +91,14 @@ pub struct State {
     pub actors: Vec<ActorState>,
     /// Which user operations have happened.
     pub user_done: Vec<bool>,
-    /// The first property violated, if any.
-    pub violation: Option<String>,
+    /// The first safety property violated, if any, and what was wrong.
+    pub violation: Option<(&'static str, String)>,
+}
+
+impl std::hash::Hash for State {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(crate::canonical::fingerprint(self));
+    }
 }
 
 /// A transition of the model.
@@ -99,10 +114,21 @@ pub enum Action {
     LaggingCatchUp,
     /// An actor crashes and restarts.
     Restart(usize),
+    /// An actor takes a step and its request meets an injected fault.
+    Fault(usize, Fault),
     /// A user operation of the scenario happens.
     User(usize),
     /// Logical time moves to the next deadline (when no actor has a step).
     Tick(Time),
+}
+
+/// A fault injected into one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The request fails with 409 Conflict and changes nothing.
+    Conflict,
+    /// The request takes effect, but the client sees a timeout.
+    Timeout,
 }
 
 /// The request a user operation makes against the latest state (none if it does not apply any more).
@@ -171,13 +197,11 @@ impl ClusterModel {
         self.attempt_from(state, actor, false)
     }
 
-    fn check(&self, before: &State, after: &State, actor: &str) -> Option<String> {
+    fn check(&self, before: &State, after: &State, actor: &str) -> Option<(&'static str, String)> {
         let old = ClusterView::new(before.store.objects(), before.store.revision(), before.now);
         let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
-        if let Some((name, detail)) = first_safety_violation(&self.properties, actor, &old, &new) {
-            return Some(format!("{name}: {detail}"));
-        }
-        self.model_checks.iter().find_map(|(name, f)| f(self, after).err().map(|d| format!("{name}: {d}")))
+        first_safety_violation(&self.properties, actor, &old, &new)
+            .or_else(|| self.model_checks.iter().find_map(|(name, f)| f(self, after).err().map(|d| (*name, d))))
     }
 
     /// Whether no actor has a step, no cache lags, nothing is scheduled and the environment is done.
@@ -196,9 +220,51 @@ impl ClusterModel {
         })
     }
 
-    /// A one-line account of an action from a state, for counterexamples.
-    pub fn describe(&self, state: &State, action: &Action) -> String {
-        match action {
+    /// Every goal that does not hold in a state, with what is wrong.
+    pub fn failed_goals(&self, state: &State) -> Vec<(&'static str, String)> {
+        let view = ClusterView::new(state.store.objects(), state.store.revision(), state.now);
+        self.properties
+            .iter()
+            .filter(|p| p.kind == PropertyKind::Goal)
+            .filter_map(|p| match p.check {
+                Check::State(f) => f(&view).err().map(|d| (p.name, d)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The fairness class of an action (see [`crate::liveness`]): each actor's steps, each cache's
+    /// catch-ups and time passing are owed fairness; the environment's actions are not.
+    pub fn fairness_class(&self, action: &Action) -> u16 {
+        let n = self.controllers.len();
+        let class = match action {
+            Action::Step(i) | Action::StepLagging(i) => *i,
+            Action::CatchUp(i, kind) => n + i * Kind::ALL.len() + kind.index(),
+            Action::LaggingCatchUp => n + n * Kind::ALL.len(),
+            Action::Tick(_) => n + n * Kind::ALL.len() + 1,
+            Action::Restart(_) | Action::User(_) | Action::Fault(..) => return crate::liveness::UNCONSTRAINED,
+        };
+        u16::try_from(class).unwrap_or(crate::liveness::UNCONSTRAINED - 1)
+    }
+
+    /// The names of the safety properties checked in every state.
+    pub fn safety_property_names(&self) -> Vec<&'static str> {
+        self.properties
+            .iter()
+            .filter(|p| p.kind == PropertyKind::Safety)
+            .map(|p| p.name)
+            .chain(self.model_checks.iter().map(|(name, _)| *name))
+            .collect()
+    }
+
+    /// The names of the goals checked in every quiescent state.
+    pub fn goal_names(&self) -> Vec<&'static str> {
+        self.properties.iter().filter(|p| p.kind == PropertyKind::Goal).map(|p| p.name).collect()
+    }
+
+    /// Who acts, what it read, what it asked and what it got, for an action from a state.
+    pub fn account(&self, state: &State, action: &Action) -> Account {
+        let (actor, read, request, outcome) = match action {
             Action::Step(i) | Action::StepLagging(i) => {
                 let lagging = matches!(action, Action::StepLagging(_));
                 let (op, _, _) = self.attempt_from(state, *i, lagging);
@@ -210,27 +276,84 @@ impl ClusterModel {
                     Some(Err(e)) => format!("{}: {}", e.reason.as_str(), e.message),
                     None => String::new(),
                 };
-                let source = if lagging { " (from the lagging cache)" } else { "" };
-                format!("{} @rv{read}{source}: {request} -> {outcome}", self.controllers[*i].name())
+                let request = if lagging { format!("{request} (read from the lagging cache)") } else { request };
+                (self.controllers[*i].name(), Some(read), request, outcome)
             }
-            Action::CatchUp(i, kind) => format!(
-                "{} cache of {} catches up to rv{}",
+            Action::CatchUp(i, kind) => (
                 self.controllers[*i].name(),
-                kind.plural(),
-                state.store.revision()
+                None,
+                format!("its cache of {} catches up", kind.plural()),
+                format!("now at rv{}", state.store.revision()),
             ),
-            Action::LaggingCatchUp => format!("lagging API server cache catches up to rv{}", state.store.revision()),
+            Action::LaggingCatchUp => (
+                "lagging API server".to_string(),
+                None,
+                "its watch cache catches up".to_string(),
+                format!("now at rv{}", state.store.revision()),
+            ),
             Action::Restart(i) => {
                 let from = match self.consistency[*i].relist {
                     Relist::LaggingCache => format!("lists from the lagging cache at rv{}", state.lagging.revision()),
                     Relist::Latest => format!("lists the latest rv{}", state.store.revision()),
                     Relist::Own => "keeps its snapshot".to_string(),
                 };
-                format!("{} crashes and restarts; {from}", self.controllers[*i].name())
+                (self.controllers[*i].name(), None, "crashes and restarts".to_string(), from)
             }
-            Action::User(u) => format!("user: {}", self.user_ops[*u].name),
-            Action::Tick(t) => format!("time passes to t={}s", t.seconds_since(Time::EPOCH)),
+            Action::Fault(i, fault) => {
+                let (op, _, _) = self.attempt(state, *i);
+                let request = op.as_ref().map(ToString::to_string).unwrap_or_default();
+                let outcome = match fault {
+                    Fault::Conflict => "Conflict (injected; nothing written)".to_string(),
+                    Fault::Timeout => match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
+                        Some(Ok(change)) if !change.writes.is_empty() => {
+                            format!("Timeout (injected), but written at rv {}", change.revision)
+                        }
+                        _ => "Timeout (injected)".to_string(),
+                    },
+                };
+                (self.controllers[*i].name(), Some(self.view(state, *i).revision()), request, outcome)
+            }
+            Action::User(u) => ("user".to_string(), None, self.user_ops[*u].name.clone(), String::new()),
+            Action::Tick(t) => (
+                "clock".to_string(),
+                None,
+                format!("time passes to t={}s", t.seconds_since(Time::EPOCH)),
+                String::new(),
+            ),
+        };
+        Account { actor, read, request, outcome }
+    }
+
+    /// A one-line account of an action from a state, for counterexamples.
+    pub fn describe(&self, state: &State, action: &Action) -> String {
+        self.account(state, action).to_string()
+    }
+}
+
+/// What happened in one step: who acted, the revision it read, its request and the outcome.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    /// The actor (a controller's name, `user`, `clock`, or a cache).
+    pub actor: String,
+    /// The revision of the view the actor read, for a controller's step.
+    pub read: Option<u64>,
+    /// What it did or asked.
+    pub request: String,
+    /// What came of it.
+    pub outcome: String,
+}
+
+impl std::fmt::Display for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.actor)?;
+        if let Some(read) = self.read {
+            write!(f, " @rv{read}")?;
         }
+        write!(f, ": {}", self.request)?;
+        if !self.outcome.is_empty() {
+            write!(f, " -> {}", self.outcome)?;
+        }
+        Ok(())
     }
 }
 
@@ -253,6 +376,12 @@ impl Model for ClusterModel {
             if op.is_some() {
                 actions.push(Action::Step(i));
                 stepping = true;
+                if state.actors[i].conflicts_left > 0 {
+                    actions.push(Action::Fault(i, Fault::Conflict));
+                }
+                if state.actors[i].timeouts_left > 0 {
+                    actions.push(Action::Fault(i, Fault::Timeout));
+                }
             }
             if self.consistency[i].reads == Reads::Any
                 && state.lagging != state.store
@@ -310,6 +439,33 @@ impl Model for ClusterModel {
                         Ok(change.response)
                     }
                     Err(e) => Err(e),
+                };
+                self.controllers[i].observe(&op, &response, state.now, local.as_mut());
+                next.actors[i].local = local;
+                next.violation = self.check(state, &next, &self.controllers[i].name());
+            }
+            Action::Fault(i, fault) => {
+                let (op, mut local, _) = self.attempt(state, i);
+                let op = op?;
+                let target = op.target();
+                let response = match fault {
+                    Fault::Conflict => {
+                        next.actors[i].conflicts_left -= 1;
+                        Err(ApiError::stale(target.kind, &target.name.name))
+                    }
+                    Fault::Timeout => {
+                        next.actors[i].timeouts_left -= 1;
+                        if let Ok(change) = apply(&state.store, &op, &ApplyContext { now: state.now }) {
+                            let _ = next.store.commit(&change);
+                            if !change.writes.is_empty() {
+                                next.actors[i].last_write = change.revision;
+                            }
+                        }
+                        Err(ApiError::new(
+                            Reason::Timeout,
+                            "the server was unable to return a response in the time allotted, but may still be processing the request",
+                        ))
+                    }
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
                 next.actors[i].local = local;

@@ -17,16 +17,43 @@ pub struct Scenario {
     pub user_ops: Vec<Box<dyn Fn() -> UserOp + Send + Sync>>,
     /// Restarts each actor may suffer (by actor name).
     pub restarts: Vec<(String, u8)>,
+    /// Writes of each actor that may fail with an injected Conflict (by actor name).
+    pub conflicts: Vec<(String, u8)>,
+    /// Writes of each actor that may time out after taking effect (by actor name).
+    pub timeouts: Vec<(String, u8)>,
     /// The properties to check.
     pub properties: Box<dyn Fn() -> Vec<Property> + Send + Sync>,
     /// Properties over the model state.
     pub model_checks: Vec<(&'static str, ModelCheck)>,
+    /// The consistency model to check under when none is chosen on the command line.
+    pub consistency: Consistency,
+    /// The actors a chosen consistency model applies to (by name); the others read linearizably. `None`:
+    /// every actor.
+    pub applies_to: Option<Vec<String>>,
+    /// The file the scenario was read from, if any.
+    pub file: Option<String>,
 }
 
 impl Scenario {
     /// The model of this scenario with every actor under `consistency`.
     pub fn model(&self, consistency: Consistency) -> ClusterModel {
         self.hybrid(|_| consistency)
+    }
+
+    /// The model with `consistency` for the actors the scenario applies models to (every actor unless it
+    /// names some), the others linearizable, and `instances` of each controller.
+    pub fn under(&self, consistency: Consistency, instances: usize) -> ClusterModel {
+        let applies = |actor: &str| match &self.applies_to {
+            None => true,
+            // A second instance `name#2` reads as its original does.
+            Some(names) => names.iter().any(|n| actor.split('#').next() == Some(n.as_str())),
+        };
+        self.build(&|actor| if applies(actor) { consistency } else { Consistency::LINEARIZABLE }, instances)
+    }
+
+    /// The model under the scenario's own consistency model.
+    pub fn default_model(&self, instances: usize) -> ClusterModel {
+        self.under(self.consistency, instances)
     }
 
     /// The model with each actor under the consistency model `assign` gives its name (hybrid consistency).
@@ -59,8 +86,15 @@ impl Scenario {
             .zip(locals)
             .map(|(controller, local)| {
                 let name = controller.name();
-                let restarts_left = self.restarts.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
-                ActorState { local, cache: initial_cache(&assign(&name), &store), last_write: 0, restarts_left }
+                let budget = |faults: &[(String, u8)]| faults.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
+                ActorState {
+                    local,
+                    cache: initial_cache(&assign(&name), &store),
+                    last_write: 0,
+                    restarts_left: budget(&self.restarts),
+                    conflicts_left: budget(&self.conflicts),
+                    timeouts_left: budget(&self.timeouts),
+                }
             })
             .collect();
         let user_ops: Vec<UserOp> = self.user_ops.iter().map(|f| f()).collect();

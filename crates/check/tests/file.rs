@@ -6,9 +6,10 @@ use themelios_check::{check, file};
 
 #[test]
 fn the_example_file_holds_under_linearizable_and_two_instances() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/replicaset-scale.yaml");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/ReplicaSet-TestSpecReplicasChange.yaml");
     let scenario = file::load(&path).expect("the example parses");
-    assert_eq!(scenario.name, "ReplicaSet-scale-file");
+    assert_eq!(scenario.name, "ReplicaSet-TestSpecReplicasChange");
     let linearizable = Consistency::named("linearizable").expect("named");
     let report = check(scenario.model(linearizable), 2);
     assert!(report.violation.is_none(), "{:?}", report.violation);

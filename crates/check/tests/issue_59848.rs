@@ -22,7 +22,7 @@ fn violated_when_a_restarted_kubelet_lists_from_a_lagging_cache() {
     );
     assert!(why.contains("kubelet/node-1") && why.contains("kubelet/node-2"), "{why}");
     assert!(
-        steps.iter().any(|s| s.contains("kubelet/node-1 crashes and restarts; lists from the lagging cache")),
+        steps.iter().any(|s| s.contains("kubelet/node-1: crashes and restarts -> lists from the lagging cache")),
         "{steps:#?}"
     );
     assert!(steps.iter().any(|s| s.contains("bind default/db-0 to node node-2")), "{steps:#?}");

@@ -1,127 +1,181 @@
 //! `themelios check` and `themelios scenarios`: the model checker on the command line.
 
-use std::io::Write;
+use crate::report;
 use std::process::ExitCode;
 use themelios_check::consistency::Consistency;
-use themelios_check::{check_with_progress, scenarios};
+use themelios_check::explore::{Bounds, Progress};
+use themelios_check::model::ClusterModel;
+use themelios_check::scenario::Scenario;
+use themelios_check::{check_with, scenarios, Report};
+
+/// How the state space is searched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// Breadth-first, exhaustive: shortest counterexamples, safety, goals and livelocks.
+    Bfs,
+    /// Depth-first (stateright), exhaustive: safety and goals.
+    Dfs,
+    /// Random walks (stateright), not exhaustive: safety and goals on the paths walked.
+    Simulation,
+}
 
 /// Arguments of `themelios check`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Built-in scenarios or scenario files (YAML, see docs/scenarios.md) to check.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "matrix")]
     scenarios: Vec<String>,
-    /// Consistency models, comma-separated, or `all`.
-    #[arg(long, default_value = "linearizable")]
-    consistency: String,
+    /// Consistency models, comma-separated, or `all` (see docs/consistency.md).
+    #[arg(long)]
+    consistency: Option<String>,
     /// Check only this actor under the models, the others linearizable (hybrid consistency).
     #[arg(long)]
     only: Option<String>,
     /// Instances of each controller (2 models a duplicate controller-manager).
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// How to search.
+    #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
+    strategy: Strategy,
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Stop after this many distinct states (verdicts not yet violated become "unknown").
+    #[arg(long)]
+    max_states: Option<usize>,
+    /// Print the reports as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    json: bool,
+    /// Check every built-in scenario under every model with 1 and 2 instances; print, and write
+    /// matrix.csv and matrix.svg into --out.
+    #[arg(long)]
+    matrix: bool,
+    /// Where --matrix writes its files.
+    #[arg(long, default_value = ".")]
+    out: std::path::PathBuf,
 }
 
 /// Lists the built-in scenarios and the scenario files under `scenarios/`.
 pub fn list() -> ExitCode {
     for s in scenarios::builtin() {
-        println!("{}", s.name);
-    }
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("scenarios")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    files.sort();
-    for f in files {
-        println!("{}", f.display());
+        println!("{:<44} {}", s.name, s.file.as_deref().unwrap_or(""));
     }
     ExitCode::SUCCESS
 }
 
+/// A scenario named on the command line: a file, or a built-in.
+pub fn load(name: &str) -> Result<Scenario, String> {
+    let path = std::path::Path::new(name);
+    if name.ends_with(".yaml") || name.ends_with(".yml") || path.exists() {
+        themelios_check::file::load(path).map_err(|e| e.to_string())
+    } else {
+        scenarios::by_name(name).ok_or_else(|| format!("no built-in scenario {name:?}; see `themelios scenarios`"))
+    }
+}
+
+/// Parses `--consistency`; `None` means each scenario's own choice.
+pub fn models(arg: Option<&str>) -> Result<Option<Vec<Consistency>>, String> {
+    let Some(arg) = arg else { return Ok(None) };
+    if arg == "all" {
+        return Ok(Some(Consistency::all()));
+    }
+    arg.split(',')
+        .map(|name| {
+            Consistency::named(name.trim())
+                .ok_or_else(|| format!("unknown consistency model {name:?}; one of {}", Consistency::NAMES.join(", ")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// Checks each scenario under each model; exit 0 when everything holds, 1 on a violation, 2 on bad input.
 pub fn run(args: Args) -> ExitCode {
-    let models: Vec<Consistency> = if args.consistency == "all" {
-        Consistency::NAMES.iter().filter_map(|n| Consistency::named(n)).collect()
-    } else {
-        let mut models = Vec::new();
-        for name in args.consistency.split(',') {
-            match Consistency::named(name.trim()) {
-                Some(m) => models.push(m),
-                None => {
-                    eprintln!("error: unknown consistency model {name:?}; one of {}", Consistency::NAMES.join(", "));
-                    return ExitCode::from(2);
-                }
-            }
-        }
-        models
+    if args.matrix {
+        return crate::matrix::run(&args.out, args.threads, args.max_states);
+    }
+    let models = match models(args.consistency.as_deref()) {
+        Ok(m) => m,
+        Err(e) => return bad_input(&e),
     };
-    let mut violated = false;
+    let mut loaded = Vec::new();
     for name in &args.scenarios {
-        let path = std::path::Path::new(name);
-        let scenario = if name.ends_with(".yaml") || name.ends_with(".yml") || path.exists() {
-            match themelios_check::file::load(path) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-        } else {
-            match scenarios::by_name(name) {
-                Some(s) => s,
-                None => {
-                    eprintln!("error: no built-in scenario {name:?}; see `themelios scenarios`");
-                    return ExitCode::from(2);
-                }
-            }
+        match load(name) {
+            Ok(s) => loaded.push(s),
+            Err(e) => return bad_input(&e),
+        }
+    }
+    let mut violated = false;
+    let mut json = Vec::new();
+    for scenario in &loaded {
+        let runs: Vec<(String, ClusterModel)> = match &models {
+            None => vec![("as the scenario says".to_string(), scenario.default_model(args.instances))],
+            Some(models) => models
+                .iter()
+                .map(|c| {
+                    let model = match &args.only {
+                        Some(actor) => scenario.hybrid(|a| if a == actor { *c } else { Consistency::LINEARIZABLE }),
+                        None => scenario.with_instances(*c, args.instances),
+                    };
+                    (c.to_string(), model)
+                })
+                .collect(),
         };
-        let name = scenario.name.clone();
-        for consistency in &models {
-            let linear = Consistency::named("linearizable").unwrap_or(*consistency);
-            let model = match &args.only {
-                Some(actor) => scenario.hybrid(|a| if a == actor { *consistency } else { linear }),
-                None => scenario.with_instances(*consistency, args.instances),
+        for (consistency, model) in runs {
+            let label = format!("{} / {consistency} / {} instance(s)", scenario.name, args.instances);
+            let report = match args.strategy {
+                Strategy::Bfs => bfs(&model, &label, &args),
+                other => {
+                    let outcome = crate::strategies::run(model, other, args.threads, args.max_states);
+                    println!("{label} ({other:?}): {outcome}");
+                    violated |= outcome.violated;
+                    continue;
+                }
             };
-            let mut last_print = std::time::Duration::ZERO;
-            let report = check_with_progress(model, args.threads.max(1), |states, unique, elapsed| {
-                if elapsed - last_print >= std::time::Duration::from_secs(1) {
-                    last_print = elapsed;
-                    let rate = states as f64 / elapsed.as_secs_f64().max(1e-9);
-                    eprint!("\r  {name} / {consistency}: {states} states, {unique} unique, {rate:.0} states/s   ");
-                    let _ = std::io::stderr().flush();
-                }
-            });
-            if last_print > std::time::Duration::ZERO {
-                eprintln!();
-            }
-            let rate = report.states as f64 / report.elapsed.as_secs_f64().max(1e-9);
-            let verdict = if report.violation.is_some() { "VIOLATED" } else { "holds" };
-            println!(
-                "{name} under {consistency} ({} instance(s)): {verdict} — {} states, {} unique, {:.2}s, {rate:.0} states/s",
-                args.instances,
-                report.states,
-                report.unique_states,
-                report.elapsed.as_secs_f64()
-            );
-            if let Some((why, steps)) = report.violation {
-                violated = true;
-                println!("  property: {why}");
-                println!("  counterexample ({} steps):", steps.len());
-                for (i, step) in steps.iter().enumerate() {
-                    println!("  {:>3}. {step}", i + 1);
-                }
+            violated |= report.violated();
+            if args.json {
+                json.push(report::json(&scenario.name, &consistency, args.instances, &report));
+            } else {
+                report::print(&label, &report);
             }
         }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
     }
     if violated {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn bfs(model: &ClusterModel, label: &str, args: &Args) -> Report {
+    let bounds = Bounds { max_states: args.max_states, ..Bounds::default() };
+    let mut shown = false;
+    let report = check_with(model, args.threads.max(1), bounds, |p| {
+        shown = true;
+        report::progress_line(label, &p);
+    });
+    if shown {
+        eprintln!();
+    }
+    report
+}
+
+fn bad_input(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// Formats a progress report: states, unique, states/s, depth, memory.
+pub fn progress_text(p: &Progress) -> String {
+    let rate = p.states as f64 / p.elapsed.as_secs_f64().max(1e-9);
+    let memory = p.memory.map(|m| format!(", {} MiB", m >> 20)).unwrap_or_default();
+    format!(
+        "{} states, {} unique, {rate:.0} states/s, depth {}{memory}, {:.0}s",
+        p.states,
+        p.unique_states,
+        p.depth,
+        p.elapsed.as_secs_f64()
+    )
 }

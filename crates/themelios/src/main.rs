@@ -1,7 +1,11 @@
 //! `themelios`: a model-checked reimplementation of the Kubernetes control plane.
 
 mod check;
+mod explorer;
+mod matrix;
+mod report;
 mod simulate;
+mod strategies;
 mod tables;
 mod validate;
 
@@ -25,6 +29,8 @@ enum Command {
     Validate(validate::Args),
     /// Model-check scenarios over every interleaving under consistency models.
     Check(check::Args),
+    /// Serve stateright's Explorer web UI on a scenario.
+    Explore(explorer::Args),
     /// List the built-in scenarios.
     Scenarios,
 }
@@ -36,6 +42,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Check(args) => check::run(args),
+        Command::Explore(args) => explorer::run(args),
         Command::Scenarios => check::list(),
     }
 }

@@ -80,7 +80,15 @@ fn scenarios_lists_the_built_in_scenarios() {
     let (code, out, _) = themelios(&["scenarios"]);
     assert_eq!(code, 0);
     assert!(out.lines().any(|l| l.contains("59848")), "{out}");
-    assert!(out.lines().any(|l| l == "ReplicaSet-TestSpecReplicasChange"), "{out}");
+    // Every built-in is also a file under scenarios/.
+    for line in out.lines() {
+        let mut fields = line.split_whitespace();
+        let (name, file) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        assert_eq!(file, format!("scenarios/{name}.yaml"), "{line}");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(file);
+        assert!(path.exists(), "{}", path.display());
+    }
+    assert!(out.lines().any(|l| l.starts_with("ReplicaSet-TestSpecReplicasChange ")), "{out}");
 }
 
 #[test]
@@ -89,7 +97,22 @@ fn check_reports_the_59848_counterexample_and_exit_codes() {
     let (code, out, _) = themelios(&[&args[..], &["resettable-session"]].concat());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("VIOLATED") && out.contains("default/db-0 runs twice"), "{out}");
-    assert!(out.contains("crashes and restarts; lists from the lagging cache"), "{out}");
+    assert!(out.contains("kubelet/node-1: crashes and restarts -> lists from the lagging cache"), "{out}");
+    // The counterexample shows the objects each step changed as a YAML diff.
+    assert!(out.contains("Pod default/db-0:") && out.contains("+   nodeName: node-2"), "{out}");
+    // The scenario's own model (resettable session for node-1's kubelet) is the default.
+    let (code, out, _) = themelios(&["check", "StatefulSet-stale-read-59848"]);
+    assert_eq!(code, 1, "{out}");
+    let (code, out, _) =
+        themelios(&["check", "StatefulSet-stale-read-59848", "--consistency", "linearizable", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
+    assert_eq!(json[0]["scenario"], "StatefulSet-stale-read-59848");
+    assert_eq!(json[0]["violated"], false);
+    assert!(json[0]["unique_states"].as_u64().unwrap_or(0) > 100, "{out}");
+    let verdicts = json[0]["verdicts"].as_array().expect("verdicts");
+    assert!(verdicts.iter().all(|v| v["status"] == "holds"), "{out}");
+    assert!(verdicts.iter().any(|v| v["kind"] == "liveness"), "{out}");
     let (code, out, _) = themelios(&["check", "ReplicaSet-TestSpecReplicasChange"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("holds"), "{out}");
@@ -103,10 +126,10 @@ fn check_reports_the_59848_counterexample_and_exit_codes() {
 
 #[test]
 fn check_runs_scenario_files_and_reports_their_errors() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/replicaset-scale.yaml");
-    let (code, out, err) = themelios(&["check", example]);
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/ReplicaSet-TestSpecReplicasChange.yaml");
+    let (code, out, err) = themelios(&["check", example, "--instances", "2"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("ReplicaSet-scale-file under linearizable") && out.contains("holds"), "{out}");
+    assert!(out.contains("ReplicaSet-TestSpecReplicasChange / as the scenario says / 2 instance(s): holds"), "{out}");
     let bad = temp_file("bad-scenario.yaml", "name: x\ncontrollers:\n  - nonsense\n");
     let (code, _, err) = themelios(&["check", bad.to_str().unwrap()]);
     assert_eq!(code, 2);

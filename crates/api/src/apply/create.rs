@@ -3,33 +3,12 @@
 use super::{put, ApplyContext};
 use crate::defaults;
 use crate::error::{ApiError, FieldError};
+use crate::identity::{generated_suffix, uid_for_revision, SUFFIX_LEN};
 use crate::kind::{Kind, Object};
 use crate::store::{Change, ObjectName, StateRead};
 use crate::validation;
 
-/// Upstream's alphabet for generated name suffixes (no vowels, no confusable digits).
-const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-const SUFFIX_LEN: usize = 5;
 const MAX_GENERATE_NAME_PREFIX: usize = 63 - SUFFIX_LEN;
-
-/// The uid the object created at `revision` gets: unique per store and deterministic, so model runs replay.
-pub fn uid_for_revision(revision: u64) -> String {
-    format!("7e3e1105-0000-4000-8000-{revision:012x}")
-}
-
-/// The 5-character suffix `generateName` gets at `revision`: deterministic, distinct for distinct revisions
-/// below 27^5.
-pub fn generated_suffix(revision: u64) -> String {
-    // A bijective scramble of the revision keeps suffixes from looking sequential.
-    let space = (SUFFIX_ALPHABET.len() as u64).pow(SUFFIX_LEN as u32);
-    let mut n = (revision.wrapping_mul(4_294_967_311) ^ 0x5bd1) % space;
-    let mut out = String::with_capacity(SUFFIX_LEN);
-    for _ in 0..SUFFIX_LEN {
-        out.push(SUFFIX_ALPHABET[(n % SUFFIX_ALPHABET.len() as u64) as usize] as char);
-        n /= SUFFIX_ALPHABET.len() as u64;
-    }
-    out
-}
 
 pub(super) fn create(state: &impl StateRead, object: &Object, ctx: &ApplyContext) -> Result<Change, ApiError> {
     let kind = object.kind();

@@ -1,0 +1,300 @@
+//! Breadth-first exploration of a model's states on several threads, keeping the state graph so that
+//! liveness can be decided on it afterwards.
+//!
+//! States are deduplicated by their canonical fingerprint. The graph stores, per state, only its
+//! fingerprint, its BFS parent and its outgoing edges (target and fairness class): a few dozen bytes,
+//! while full states live only in the current BFS level. Levels are expanded in batches: threads compute
+//! successors, one thread merges them, so state numbers follow BFS order and runs are deterministic.
+
+use crate::model::{Action, ClusterModel, State};
+use stateright::Model;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::time::{Duration, Instant};
+
+/// A state's number in the graph, in BFS order (the initial state is 0).
+pub type StateId = u32;
+
+/// Fingerprints are already hashes; rehashing them would only cost time.
+#[derive(Default)]
+struct Identity(u64);
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// The canonical fingerprint of a state.
+pub fn fingerprint(state: &State) -> u64 {
+    let mut h = Identity::default();
+    state.hash(&mut h);
+    h.finish()
+}
+
+/// What the checker saw while exploring, about once a second.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// States generated (with repeats).
+    pub states: usize,
+    /// Distinct states.
+    pub unique_states: usize,
+    /// The BFS level being expanded.
+    pub depth: usize,
+    /// Time since the start.
+    pub elapsed: Duration,
+    /// Resident memory of the process, if known.
+    pub memory: Option<u64>,
+}
+
+/// Limits on an exploration; `None` means unbounded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bounds {
+    /// Stop after this many distinct states.
+    pub max_states: Option<usize>,
+    /// Stop after this BFS depth.
+    pub max_depth: Option<usize>,
+}
+
+/// The explored state graph.
+#[derive(Default)]
+pub struct Graph {
+    fingerprints: Vec<u64>,
+    parents: Vec<StateId>,
+    /// Where each expanded state's edges start in `targets`/`classes`; one more entry than expanded states.
+    edge_start: Vec<u32>,
+    targets: Vec<StateId>,
+    classes: Vec<u16>,
+    /// States with no actions (quiescent, or stopped by a violation).
+    terminal: Vec<bool>,
+}
+
+impl Graph {
+    /// Distinct states.
+    pub fn len(&self) -> usize {
+        self.fingerprints.len()
+    }
+    /// Whether the graph is empty.
+    pub fn is_empty(&self) -> bool {
+        self.fingerprints.is_empty()
+    }
+    /// How many states have been expanded (their edges are known).
+    pub fn expanded(&self) -> usize {
+        self.edge_start.len().saturating_sub(1)
+    }
+    /// The outgoing edges of an expanded state: (target, fairness class).
+    pub fn edges(&self, id: StateId) -> impl Iterator<Item = (StateId, u16)> + '_ {
+        let (from, to) = (self.edge_start[id as usize] as usize, self.edge_start[id as usize + 1] as usize);
+        self.targets[from..to].iter().copied().zip(self.classes[from..to].iter().copied())
+    }
+    /// Whether a state has no actions.
+    pub fn is_terminal(&self, id: StateId) -> bool {
+        self.terminal.get(id as usize).copied().unwrap_or(false)
+    }
+    /// The BFS path of states from the initial state to `id`.
+    pub fn path_to(&self, id: StateId) -> Vec<StateId> {
+        let mut path = vec![id];
+        let mut at = id;
+        while at != 0 {
+            at = self.parents[at as usize];
+            path.push(at);
+        }
+        path.reverse();
+        path
+    }
+    /// The fingerprint of a state.
+    pub fn fingerprint(&self, id: StateId) -> u64 {
+        self.fingerprints[id as usize]
+    }
+    /// Bytes the graph holds.
+    pub fn bytes(&self) -> usize {
+        self.fingerprints.capacity() * 8
+            + self.parents.capacity() * 4
+            + self.edge_start.capacity() * 4
+            + self.targets.capacity() * 4
+            + self.classes.capacity() * 2
+            + self.terminal.capacity()
+    }
+}
+
+/// What one state leads to, computed on a worker thread.
+struct Expansion {
+    successors: Vec<(u64, u16, State)>,
+    terminal: bool,
+}
+
+/// Something found in a state while exploring.
+pub enum Finding {
+    /// The state records a violation of a safety property, with what was wrong.
+    Unsafe(StateId, &'static str, String),
+    /// The state is quiescent and these goals fail in it.
+    GoalFails(StateId, Vec<(&'static str, String)>),
+    /// The state is quiescent and every goal holds.
+    Settled(StateId),
+}
+
+/// The result of an exploration.
+pub struct Exploration {
+    /// The state graph.
+    pub graph: Graph,
+    /// States generated (with repeats).
+    pub states: usize,
+    /// The deepest BFS level reached.
+    pub depth: usize,
+    /// Whether every reachable state was expanded.
+    pub complete: bool,
+    /// What was found, in BFS order.
+    pub findings: Vec<Finding>,
+}
+
+/// Explores every state reachable in `model` breadth-first.
+pub fn explore(
+    model: &ClusterModel,
+    threads: usize,
+    bounds: Bounds,
+    mut progress: impl FnMut(Progress),
+) -> Exploration {
+    let start = Instant::now();
+    let mut last_report = Duration::ZERO;
+    let mut graph = Graph::default();
+    let mut index: HashMap<u64, StateId, BuildHasherDefault<Identity>> = HashMap::default();
+    let mut findings = Vec::new();
+    let mut states = 0usize;
+    let mut level: Vec<State> = Vec::new();
+    for init in model.init_states() {
+        let fp = fingerprint(&init);
+        if index.insert(fp, graph.len() as StateId).is_none() {
+            graph.fingerprints.push(fp);
+            graph.parents.push(0);
+            level.push(init);
+            states += 1;
+        }
+    }
+    graph.edge_start.push(0);
+    let mut depth = 0;
+    let mut complete = true;
+    let batch = 512 * threads.max(1);
+    while !level.is_empty() {
+        if bounds.max_depth.is_some_and(|d| depth >= d) {
+            complete = false;
+            break;
+        }
+        let mut next_level = Vec::new();
+        let mut pending = std::mem::take(&mut level);
+        let mut first_id = graph.expanded() as StateId;
+        while !pending.is_empty() {
+            let rest = pending.split_off(batch.min(pending.len()));
+            let expansions = expand_all(model, &pending, threads);
+            for (offset, expansion) in expansions.into_iter().enumerate() {
+                let id = first_id + offset as StateId;
+                graph.terminal.push(expansion.terminal);
+                classify(model, &pending[offset], id, expansion.terminal, &mut findings);
+                for (fp, class, next) in expansion.successors {
+                    states += 1;
+                    let target = *index.entry(fp).or_insert_with(|| {
+                        graph.fingerprints.push(fp);
+                        graph.parents.push(id);
+                        next_level.push(next);
+                        (graph.fingerprints.len() - 1) as StateId
+                    });
+                    graph.targets.push(target);
+                    graph.classes.push(class);
+                }
+                graph.edge_start.push(graph.targets.len() as u32);
+            }
+            first_id += pending.len() as StateId;
+            pending = rest;
+            if start.elapsed() - last_report >= Duration::from_secs(1) {
+                last_report = start.elapsed();
+                progress(Progress {
+                    states,
+                    unique_states: graph.len(),
+                    depth,
+                    elapsed: last_report,
+                    memory: resident_memory(),
+                });
+            }
+            if bounds.max_states.is_some_and(|m| graph.len() >= m) {
+                complete = false;
+                next_level.clear();
+                break;
+            }
+        }
+        level = next_level;
+        if !level.is_empty() {
+            depth += 1;
+        }
+    }
+    Exploration { graph, states, depth, complete, findings }
+}
+
+fn classify(model: &ClusterModel, state: &State, id: StateId, terminal: bool, findings: &mut Vec<Finding>) {
+    if let Some((property, detail)) = &state.violation {
+        findings.push(Finding::Unsafe(id, property, detail.clone()));
+    } else if terminal {
+        let failed = model.failed_goals(state);
+        findings.push(if failed.is_empty() { Finding::Settled(id) } else { Finding::GoalFails(id, failed) });
+    }
+}
+
+fn expand_all(model: &ClusterModel, states: &[State], threads: usize) -> Vec<Expansion> {
+    if threads <= 1 || states.len() < 64 {
+        return states.iter().map(|s| expand(model, s)).collect();
+    }
+    let chunk = states.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = states
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|s| expand(model, s)).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    })
+}
+
+fn expand(model: &ClusterModel, state: &State) -> Expansion {
+    let mut actions = Vec::new();
+    model.actions(state, &mut actions);
+    let terminal = actions.is_empty();
+    let successors = actions
+        .into_iter()
+        .filter_map(|action| {
+            let class = model.fairness_class(&action);
+            let next = model.next_state(state, action)?;
+            Some((fingerprint(&next), class, next))
+        })
+        .collect();
+    Expansion { successors, terminal }
+}
+
+/// The action that leads from `from` to the state with fingerprint `to`, and that state.
+pub fn step_to(model: &ClusterModel, from: &State, to: u64) -> Option<(Action, State)> {
+    let mut actions = Vec::new();
+    model.actions(from, &mut actions);
+    actions.into_iter().find_map(|a| {
+        let next = model.next_state(from, a.clone())?;
+        (fingerprint(&next) == to).then_some((a, next))
+    })
+}
+
+/// Resident memory of this process (Linux `VmRSS`).
+pub fn resident_memory() -> Option<u64> {
+    proc_status_kib("VmRSS:").map(|k| k * 1024)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`).
+pub fn peak_memory() -> Option<u64> {
+    proc_status_kib("VmHWM:").map(|k| k * 1024)
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -1,0 +1,150 @@
+//! Eventually stable reconciliation, decided on the explored state graph.
+//!
+//! Every fair path must end in a quiescent state. In a finite graph a path that never does stays, from
+//! some point on, inside one strongly connected component of non-quiescent states; it is *fair* (weak
+//! fairness per actor and per cache) when every fairness class that is enabled in every state of the
+//! component is also taken on some edge inside it — then a path can go round the component taking
+//! each of them forever. Such a component is a livelock: controllers fighting, or one retrying for ever.
+//! Environment actions (user operations, crashes) are not owed fairness: the environment may stay quiet.
+//!
+//! Stateright's `eventually` properties are checked per path and miss cycles; this looks at the cycles.
+
+use crate::explore::{Graph, StateId};
+use std::collections::{BTreeSet, VecDeque};
+
+/// A fairness class that no fairness is owed to (the environment's actions).
+pub const UNCONSTRAINED: u16 = u16::MAX;
+
+/// A reachable fair cycle of non-quiescent states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Livelock {
+    /// From the initial state to the first state of the cycle.
+    pub prefix: Vec<StateId>,
+    /// The cycle, starting and ending at the last state of `prefix`.
+    pub cycle: Vec<StateId>,
+}
+
+/// The livelock reached by the shortest prefix, if any. The graph must be fully expanded.
+pub fn find_livelock(graph: &Graph) -> Option<Livelock> {
+    let components = strongly_connected(graph);
+    let mut best: Option<(StateId, Vec<StateId>)> = None;
+    for component in components {
+        if !is_cycle(graph, &component) || !is_fair(graph, &component) {
+            continue;
+        }
+        let entry = component.iter().copied().min()?;
+        if best.as_ref().is_none_or(|(e, _)| entry < *e) {
+            best = Some((entry, component));
+        }
+    }
+    let (entry, component) = best?;
+    let members: BTreeSet<StateId> = component.into_iter().collect();
+    Some(Livelock { prefix: graph.path_to(entry), cycle: shortest_cycle(graph, entry, &members)? })
+}
+
+fn is_cycle(graph: &Graph, component: &[StateId]) -> bool {
+    component.len() > 1 || graph.edges(component[0]).any(|(t, _)| t == component[0])
+}
+
+fn is_fair(graph: &Graph, component: &[StateId]) -> bool {
+    let members: BTreeSet<StateId> = component.iter().copied().collect();
+    let mut always_enabled: Option<BTreeSet<u16>> = None;
+    let mut taken = BTreeSet::new();
+    for &state in component {
+        let enabled: BTreeSet<u16> = graph.edges(state).map(|(_, c)| c).filter(|c| *c != UNCONSTRAINED).collect();
+        always_enabled = Some(match always_enabled {
+            None => enabled,
+            Some(before) => before.intersection(&enabled).copied().collect(),
+        });
+        taken.extend(graph.edges(state).filter(|(t, _)| members.contains(t)).map(|(_, c)| c));
+    }
+    always_enabled.unwrap_or_default().is_subset(&taken)
+}
+
+/// The shortest path inside `members` from `entry` back to itself.
+fn shortest_cycle(graph: &Graph, entry: StateId, members: &BTreeSet<StateId>) -> Option<Vec<StateId>> {
+    let mut parent = std::collections::HashMap::new();
+    let mut queue = VecDeque::from([entry]);
+    while let Some(at) = queue.pop_front() {
+        for (next, _) in graph.edges(at) {
+            if !members.contains(&next) {
+                continue;
+            }
+            if next == entry {
+                let mut path = vec![entry, at];
+                let mut back = at;
+                while back != entry {
+                    back = parent[&back];
+                    path.push(back);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = parent.entry(next) {
+                slot.insert(at);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
+/// Tarjan's algorithm, iteratively, over the non-terminal expanded states.
+fn strongly_connected(graph: &Graph) -> Vec<Vec<StateId>> {
+    const UNSEEN: u32 = u32::MAX;
+    let n = graph.expanded();
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<StateId> = Vec::new();
+    let mut components = Vec::new();
+    let mut counter = 0u32;
+    // (state, the edges still to visit)
+    let mut calls: Vec<(StateId, Vec<StateId>)> = Vec::new();
+    let successors = |s: StateId| -> Vec<StateId> {
+        graph.edges(s).map(|(t, _)| t).filter(|t| (*t as usize) < n && !graph.is_terminal(*t)).collect()
+    };
+    for root in 0..n as StateId {
+        if index[root as usize] != UNSEEN || graph.is_terminal(root) {
+            continue;
+        }
+        index[root as usize] = counter;
+        low[root as usize] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        calls.push((root, successors(root)));
+        while let Some((at, pending)) = calls.last_mut() {
+            let at = *at;
+            if let Some(next) = pending.pop() {
+                if index[next as usize] == UNSEEN {
+                    index[next as usize] = counter;
+                    low[next as usize] = counter;
+                    counter += 1;
+                    stack.push(next);
+                    on_stack[next as usize] = true;
+                    calls.push((next, successors(next)));
+                } else if on_stack[next as usize] {
+                    low[at as usize] = low[at as usize].min(index[next as usize]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some((caller, _)) = calls.last() {
+                low[*caller as usize] = low[*caller as usize].min(low[at as usize]);
+            }
+            if low[at as usize] == index[at as usize] {
+                let mut component = Vec::new();
+                while let Some(member) = stack.pop() {
+                    on_stack[member as usize] = false;
+                    component.push(member);
+                    if member == at {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
+}

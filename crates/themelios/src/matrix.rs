@@ -1,0 +1,196 @@
+//! `themelios check --matrix`: every built-in scenario under every consistency model with one and two
+//! instances of each controller — a table on stdout, `matrix.csv` and `matrix.svg`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use themelios_check::consistency::Consistency;
+use themelios_check::explore::Bounds;
+use themelios_check::{check_with, scenarios, Status};
+
+/// One cell of the matrix.
+pub struct Cell {
+    scenario: String,
+    consistency: &'static str,
+    instances: usize,
+    verdict: Verdict,
+    states: usize,
+    unique: usize,
+    elapsed: Duration,
+}
+
+/// What a cell came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every property holds.
+    Holds,
+    /// A property is violated; the shortest counterexample has this many steps.
+    Violated { property: String, steps: usize },
+    /// No violation within the state bound.
+    Unknown,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Holds => f.write_str("holds"),
+            Verdict::Violated { steps, .. } => write!(f, "violated ({steps} steps)"),
+            Verdict::Unknown => f.write_str("unknown (bound)"),
+        }
+    }
+}
+
+/// Runs the matrix; exit 0 when every cell ran (violations are findings, not failures of the run).
+pub fn run(out: &Path, threads: usize, max_states: Option<usize>) -> ExitCode {
+    let bounds = Bounds { max_states: Some(max_states.unwrap_or(1_500_000)), ..Bounds::default() };
+    let mut cells = Vec::new();
+    println!(
+        "{:<40} {:<33} {:>3}  {:<22} {:>10} {:>10} {:>8}",
+        "scenario", "consistency", "n", "verdict", "states", "unique", "time"
+    );
+    for scenario in scenarios::builtin() {
+        for consistency in Consistency::all() {
+            for instances in [1, 2] {
+                let model = scenario.under(consistency, instances);
+                let label = format!("{} / {consistency} / {instances}", scenario.name);
+                let report = check_with(&model, threads.max(1), bounds, |p| crate::report::progress_line(&label, &p));
+                eprint!("\r{:<150}\r", "");
+                let verdict = report
+                    .verdicts
+                    .iter()
+                    .filter_map(|v| match &v.status {
+                        Status::Violated { steps, .. } => {
+                            Some(Verdict::Violated { property: v.property.clone(), steps: steps.len() })
+                        }
+                        _ => None,
+                    })
+                    .min_by_key(|v| match v {
+                        Verdict::Violated { steps, .. } => *steps,
+                        _ => usize::MAX,
+                    })
+                    .unwrap_or(if report.complete { Verdict::Holds } else { Verdict::Unknown });
+                let cell = Cell {
+                    scenario: scenario.name.clone(),
+                    consistency: consistency.name(),
+                    instances,
+                    verdict,
+                    states: report.states,
+                    unique: report.unique_states,
+                    elapsed: report.elapsed,
+                };
+                println!(
+                    "{:<40} {:<33} {:>3}  {:<22} {:>10} {:>10} {:>7.2}s",
+                    cell.scenario,
+                    cell.consistency,
+                    cell.instances,
+                    cell.verdict.to_string(),
+                    cell.states,
+                    cell.unique,
+                    cell.elapsed.as_secs_f64()
+                );
+                cells.push(cell);
+            }
+        }
+    }
+    let total: Duration = cells.iter().map(|c| c.elapsed).sum();
+    println!("{} cells in {:.1}s", cells.len(), total.as_secs_f64());
+    let csv_path = out.join("matrix.csv");
+    let svg_path = out.join("matrix.svg");
+    if let Err(e) = std::fs::write(&csv_path, csv(&cells)).and_then(|_| std::fs::write(&svg_path, svg(&cells))) {
+        eprintln!("error: cannot write the matrix files into {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    println!("wrote {} and {}", csv_path.display(), svg_path.display());
+    ExitCode::SUCCESS
+}
+
+/// The cells as CSV.
+pub fn csv(cells: &[Cell]) -> String {
+    let mut out = String::from(
+        "scenario,consistency,instances,verdict,property,counterexample_steps,states,unique_states,seconds\n",
+    );
+    for c in cells {
+        let (verdict, property, steps) = match &c.verdict {
+            Verdict::Holds => ("holds", String::new(), String::new()),
+            Verdict::Violated { property, steps } => ("violated", property.replace('"', "'"), steps.to_string()),
+            Verdict::Unknown => ("unknown", String::new(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "{},{},{},{verdict},\"{property}\",{steps},{},{},{:.3}",
+            c.scenario,
+            c.consistency,
+            c.instances,
+            c.states,
+            c.unique,
+            c.elapsed.as_secs_f64()
+        );
+    }
+    out
+}
+
+/// The cells drawn as a grid: a row per scenario and instance count, a column per consistency model.
+pub fn svg(cells: &[Cell]) -> String {
+    let mut rows: Vec<(String, usize)> = Vec::new();
+    let mut columns: Vec<&str> = Vec::new();
+    for c in cells {
+        if !rows.contains(&(c.scenario.clone(), c.instances)) {
+            rows.push((c.scenario.clone(), c.instances));
+        }
+        if !columns.contains(&c.consistency) {
+            columns.push(c.consistency);
+        }
+    }
+    let (left, top, width, height) = (330, 150, 96, 34);
+    let total_w = left + width * columns.len() + 20;
+    let total_h = top + height * rows.len() + 60;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total_w}\" height=\"{total_h}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"15\">Themelios consistency matrix: built-in scenarios × consistency models × instances</text>\n"
+    );
+    for (j, column) in columns.iter().enumerate() {
+        let x = left + j * width + width / 2;
+        let _ = writeln!(out, "<text transform=\"translate({x},{}) rotate(-40)\">{column}</text>", top - 8);
+    }
+    for (i, (scenario, instances)) in rows.iter().enumerate() {
+        let y = top + i * height;
+        let _ = writeln!(out, "<text x=\"10\" y=\"{}\">{scenario} ×{instances}</text>", y + height / 2 + 4);
+        for (j, column) in columns.iter().enumerate() {
+            let Some(cell) =
+                cells.iter().find(|c| &c.scenario == scenario && c.instances == *instances && c.consistency == *column)
+            else {
+                continue;
+            };
+            let (fill, label) = match &cell.verdict {
+                Verdict::Holds => ("#8fd19e", "holds".to_string()),
+                Verdict::Violated { steps, .. } => ("#f1948a", format!("✗ {steps} steps")),
+                Verdict::Unknown => ("#d5d8dc", "bound".to_string()),
+            };
+            let x = left + j * width;
+            let _ = writeln!(
+                out,
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" stroke=\"white\"><title>{scenario} / {column} / {instances}: {} — {} unique states, {:.2}s</title></rect>",
+                width - 2,
+                height - 2,
+                cell.verdict,
+                cell.unique,
+                cell.elapsed.as_secs_f64()
+            );
+            let _ =
+                writeln!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{label}</text>", x + width / 2, y + 14);
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"9\" fill=\"#333\">{} st</text>",
+                x + width / 2,
+                y + 26,
+                cell.unique
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<text x=\"10\" y=\"{}\">green: every property holds (exhaustive BFS); red: violated, shortest counterexample length; grey: stopped at the state bound</text>\n</svg>",
+        total_h - 20
+    );
+    out
+}

@@ -1,0 +1,77 @@
+//! How `themelios check` shows what it found: a progress line, a verdict per property, and the
+//! counterexample as numbered steps with YAML diffs — or all of it as JSON.
+
+use std::io::Write;
+use themelios_check::explore::Progress;
+use themelios_check::{Report, Status};
+
+/// Rewrites the progress line on stderr.
+pub fn progress_line(label: &str, p: &Progress) {
+    eprint!("\r  {label}: {}   ", crate::check::progress_text(p));
+    let _ = std::io::stderr().flush();
+}
+
+/// Prints a report for people.
+pub fn print(label: &str, report: &Report) {
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let verdict = if report.violated() {
+        "VIOLATED"
+    } else if report.complete {
+        "holds"
+    } else {
+        "no violation within the bounds"
+    };
+    println!(
+        "{label}: {verdict} — {} states, {} unique, depth {}, {:.2}s, {:.0} states/s",
+        report.states,
+        report.unique_states,
+        report.depth,
+        secs,
+        report.states as f64 / secs
+    );
+    for v in &report.verdicts {
+        let status = match &v.status {
+            Status::Holds => "holds".to_string(),
+            Status::Violated { steps, .. } => format!("VIOLATED ({} steps)", steps.len()),
+            Status::NotReached => "not reached (no quiescent state)".to_string(),
+            Status::Unknown => "unknown (bounded)".to_string(),
+        };
+        println!("  {:<10} {:<72} {status}", v.kind, v.property);
+    }
+    let shortest = report
+        .verdicts
+        .iter()
+        .filter_map(|v| match &v.status {
+            Status::Violated { detail, steps, cycle_from } => Some((v, detail, steps, cycle_from)),
+            _ => None,
+        })
+        .min_by_key(|(_, _, steps, _)| steps.len());
+    if let Some((verdict, detail, steps, cycle_from)) = shortest {
+        println!("\n  {}: {detail}", verdict.property);
+        println!("  counterexample ({} steps, shortest first):", steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            if Some(i) == cycle_from.map(|c| c + 1) {
+                println!("       -- the cycle starts here and repeats for ever --");
+            }
+            println!("  {:>3}. {}", i + 1, step.account);
+            for change in &step.changes {
+                println!("         {}:", change.object);
+                for line in &change.diff {
+                    println!("           {line}");
+                }
+            }
+        }
+    }
+}
+
+/// A report as a JSON value, with what was checked.
+pub fn json(scenario: &str, consistency: &str, instances: usize, report: &Report) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("scenario".into(), scenario.into());
+        map.insert("consistency".into(), consistency.into());
+        map.insert("instances".into(), instances.into());
+        map.insert("violated".into(), report.violated().into());
+    }
+    value
+}
