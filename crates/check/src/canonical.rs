@@ -48,7 +48,7 @@ fn feed(state: &State, h: &mut impl Hasher) {
     state.lagging.objects().hash(h);
     state.now.hash(h);
     for actor in &state.actors {
-        actor.local.hash(h);
+        actor.local.dyn_hash(h);
         match &actor.cache {
             Some(cache) => {
                 h.write_u8(1);

@@ -41,8 +41,8 @@ impl Cache {
 /// last successful write, and the restarts it may still suffer.
 #[derive(Clone, Debug)]
 pub struct ActorState {
-    /// The controller's memory.
-    pub local: Box<dyn DynLocal>,
+    /// The controller's memory, shared between states until the actor steps.
+    pub local: Arc<dyn DynLocal>,
     /// Its informer caches.
     pub cache: Option<Cache>,
     /// The revision of its last write.
@@ -57,7 +57,7 @@ pub struct ActorState {
 
 impl PartialEq for ActorState {
     fn eq(&self, other: &Self) -> bool {
-        self.local.dyn_eq(other.local.as_ref())
+        (Arc::ptr_eq(&self.local, &other.local) || self.local.dyn_eq(other.local.as_ref()))
             && self.cache == other.cache
             && self.last_write == other.last_write
             && self.restarts_left == other.restarts_left
@@ -68,7 +68,7 @@ impl PartialEq for ActorState {
 impl Eq for ActorState {}
 impl std::hash::Hash for ActorState {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.local.hash(state);
+        self.local.dyn_hash(state);
         self.cache.hash(state);
         self.last_write.hash(state);
         self.restarts_left.hash(state);
@@ -180,14 +180,14 @@ impl ClusterModel {
         if self.consistency[actor].read_your_writes
             && a.cache.as_ref().is_some_and(|c| !c.has_seen(a.last_write, &state.store))
         {
-            return (None, a.local.clone(), None);
+            return (None, a.local.clone_box(), None);
         }
         let view = if lagging {
             ClusterView::new(state.lagging.objects(), state.lagging.revision(), state.now)
         } else {
             self.view(state, actor)
         };
-        let mut local = a.local.clone();
+        let mut local = a.local.clone_box();
         let op = self.controllers[actor].step(&view, local.as_mut());
         (op, local, view.requested_wake())
     }
@@ -202,6 +202,15 @@ impl ClusterModel {
         let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
         first_safety_violation(&self.properties, actor, &old, &new)
             .or_else(|| self.model_checks.iter().find_map(|(name, f)| f(self, after).err().map(|d| (*name, d))))
+    }
+
+    /// Whether any actor may read the lagging API server's cache: one that reads any retained revision,
+    /// or one that relists from it after a restart it may still suffer.
+    pub fn reads_lagging_cache(&self) -> bool {
+        self.consistency
+            .iter()
+            .zip(&self.init.actors)
+            .any(|(c, a)| c.reads == Reads::Any || (c.relist == Relist::LaggingCache && a.restarts_left > 0))
     }
 
     /// Whether no actor has a step, no cache lags, nothing is scheduled and the environment is done.
@@ -407,7 +416,7 @@ impl Model for ClusterModel {
                 actions.push(Action::Restart(i));
             }
         }
-        if state.lagging != state.store {
+        if self.reads_lagging_cache() && state.lagging != state.store {
             actions.push(Action::LaggingCatchUp);
         }
         // A user operation is enabled while it applies (a pod to finish exists, say).
@@ -441,7 +450,7 @@ impl Model for ClusterModel {
                     Err(e) => Err(e),
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
-                next.actors[i].local = local;
+                next.actors[i].local = Arc::from(local);
                 next.violation = self.check(state, &next, &self.controllers[i].name());
             }
             Action::Fault(i, fault) => {
@@ -468,7 +477,7 @@ impl Model for ClusterModel {
                     }
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
-                next.actors[i].local = local;
+                next.actors[i].local = Arc::from(local);
                 next.violation = self.check(state, &next, &self.controllers[i].name());
             }
             Action::CatchUp(i, kind) => {
@@ -485,7 +494,7 @@ impl Model for ClusterModel {
             Action::Restart(i) => {
                 let actor = &mut next.actors[i];
                 actor.restarts_left -= 1;
-                actor.local = self.controllers[i].fresh_local();
+                actor.local = Arc::from(self.controllers[i].fresh_local());
                 actor.last_write = 0;
                 match self.consistency[i].relist {
                     Relist::Latest => actor.cache = actor.cache.as_ref().map(|_| Cache::of(&state.store)),
@@ -503,6 +512,10 @@ impl Model for ClusterModel {
                 }
             }
             Action::Tick(at) => next.now = at,
+        }
+        if !self.reads_lagging_cache() {
+            // Nobody will ever read it: keeping it behind would only multiply states.
+            next.lagging = next.store.clone();
         }
         Some(next)
     }

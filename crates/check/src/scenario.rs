@@ -88,7 +88,7 @@ impl Scenario {
                 let name = controller.name();
                 let budget = |faults: &[(String, u8)]| faults.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
                 ActorState {
-                    local,
+                    local: Arc::from(local),
                     cache: initial_cache(&assign(&name), &store),
                     last_write: 0,
                     restarts_left: budget(&self.restarts),
