@@ -25,9 +25,6 @@ impl Cache {
     fn of(state: &ApiState) -> Self {
         Self { kinds: Kind::ALL.iter().map(|k| (state.objects().of_kind(*k).clone(), state.revision())).collect() }
     }
-    fn view(&self, now: Time) -> ClusterView<'_> {
-        ClusterView::per_kind(|k| (&self.kinds[k.index()].0, self.kinds[k.index()].1), now)
-    }
     /// Whether every kind has seen revision `rv`: a kind whose content equals the latest has seen all.
     fn has_seen(&self, rv: u64, store: &ApiState) -> bool {
         Kind::ALL.iter().all(|k| {
@@ -164,8 +161,31 @@ pub struct ClusterModel {
 impl ClusterModel {
     fn view<'a>(&self, state: &'a State, actor: usize) -> ClusterView<'a> {
         match &state.actors[actor].cache {
-            Some(cache) => cache.view(state.now),
+            // Kinds the actor does not watch are never read; serve them from the latest state.
+            Some(cache) => ClusterView::per_kind(
+                |k| match self.watches(actor, k) {
+                    true => (&cache.kinds[k.index()].0, cache.kinds[k.index()].1),
+                    false => (state.store.objects().of_kind(k), state.store.revision()),
+                },
+                state.now,
+            ),
             None => ClusterView::new(state.store.objects(), state.store.revision(), state.now),
+        }
+    }
+
+    /// Whether an actor's informers watch a kind (see `Controller::reads`).
+    fn watches(&self, actor: usize, kind: Kind) -> bool {
+        self.controllers[actor].reads().is_none_or(|kinds| kinds.contains(&kind))
+    }
+
+    /// Keeps the caches of kinds an actor does not watch equal to the latest state, so that they never
+    /// tell two states apart.
+    fn sync_unwatched(&self, state: &mut State) {
+        for (i, actor) in state.actors.iter_mut().enumerate() {
+            let Some(cache) = actor.cache.as_mut() else { continue };
+            for kind in Kind::ALL.iter().copied().filter(|k| !self.watches(i, *k)) {
+                cache.kinds[kind.index()] = (state.store.objects().of_kind(kind).clone(), state.store.revision());
+            }
         }
     }
 
@@ -405,7 +425,7 @@ impl Model for ClusterModel {
                 let behind = Kind::ALL
                     .iter()
                     .copied()
-                    .filter(|k| &cache.kinds[k.index()].0 != state.store.objects().of_kind(*k));
+                    .filter(|k| self.watches(i, *k) && &cache.kinds[k.index()].0 != state.store.objects().of_kind(*k));
                 match self.consistency[i].reads {
                     // One snapshot moves as a whole: one action, whichever kinds differ.
                     Reads::Session => actions.extend(behind.take(1).map(|k| Action::CatchUp(i, k))),
@@ -517,6 +537,7 @@ impl Model for ClusterModel {
             // Nobody will ever read it: keeping it behind would only multiply states.
             next.lagging = next.store.clone();
         }
+        self.sync_unwatched(&mut next);
         Some(next)
     }
 

@@ -145,4 +145,7 @@ impl AnyController for Instance {
     ) {
         self.inner.observe(op, outcome, now, local);
     }
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        self.inner.reads()
+    }
 }

@@ -127,6 +127,9 @@ impl crate::framework::Controller for PodReadier {
     fn name(&self) -> String {
         "test-pod-readier".into()
     }
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[themelios_api::Kind::Pod])
+    }
     fn step(&self, view: &crate::framework::ClusterView, _: &mut ()) -> Option<themelios_api::Op> {
         use themelios_api::Resource;
         let p = view.list::<Pod>().find(|p| {

@@ -114,7 +114,7 @@ pub fn run(args: Args) -> ExitCode {
                 .map(|c| {
                     let model = match &args.only {
                         Some(actor) => scenario.hybrid(|a| if a == actor { *c } else { Consistency::LINEARIZABLE }),
-                        None => scenario.with_instances(*c, args.instances),
+                        None => scenario.under(*c, args.instances),
                     };
                     (c.to_string(), model)
                 })

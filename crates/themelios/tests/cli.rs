@@ -109,7 +109,7 @@ fn check_reports_the_59848_counterexample_and_exit_codes() {
     let json: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
     assert_eq!(json[0]["scenario"], "StatefulSet-stale-read-59848");
     assert_eq!(json[0]["violated"], false);
-    assert!(json[0]["unique_states"].as_u64().unwrap_or(0) > 100, "{out}");
+    assert!(json[0]["unique_states"].as_u64().unwrap_or(0) > 50, "{out}");
     let verdicts = json[0]["verdicts"].as_array().expect("verdicts");
     assert!(verdicts.iter().all(|v| v["status"] == "holds"), "{out}");
     assert!(verdicts.iter().any(|v| v["kind"] == "liveness"), "{out}");

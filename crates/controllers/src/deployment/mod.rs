@@ -54,6 +54,10 @@ struct Plan {
 impl Controller for DeploymentController {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[themelios_api::Kind::Deployment, themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod])
+    }
+
     fn name(&self) -> String {
         "deployment-controller".into()
     }

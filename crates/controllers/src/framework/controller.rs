@@ -41,6 +41,13 @@ pub trait Controller: Send + Sync + 'static {
     /// One step: at most one request. No I/O and no wall clock: time is `view.now()`.
     fn step(&self, view: &ClusterView, local: &mut Self::Local) -> Option<Op>;
 
+    /// The kinds this controller's informers watch, if it declares them (`None`: any kind). The model
+    /// checker keeps lagging caches only for these — a stale cache of a kind nobody reads is not a
+    /// different state — and the test harness checks every step reads nothing else.
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        None
+    }
+
     /// The outcome of the request the last step issued, as the real client library would report it, at
     /// logical time `now`.
     fn observe(&self, _op: &Op, _outcome: &Outcome, _now: Time, _local: &mut Self::Local) {}
@@ -105,6 +112,8 @@ pub trait AnyController: Send + Sync {
     fn step(&self, view: &ClusterView, local: &mut dyn DynLocal) -> Option<Op>;
     /// See [`Controller::observe`].
     fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut dyn DynLocal);
+    /// See [`Controller::reads`].
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]>;
 }
 
 impl<C: Controller> AnyController for C {
@@ -122,5 +131,8 @@ impl<C: Controller> AnyController for C {
         if let Some(local) = local.as_any_mut().downcast_mut::<C::Local>() {
             Controller::observe(self, op, outcome, now, local);
         }
+    }
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Controller::reads(self)
     }
 }

@@ -16,6 +16,8 @@ pub struct ClusterView<'a> {
     now: Time,
     wake: Cell<Option<Time>>,
     heartbeat: Cell<Option<Time>>,
+    /// The kinds read so far, one bit per kind.
+    read: Cell<u32>,
 }
 
 impl<'a> ClusterView<'a> {
@@ -32,7 +34,7 @@ impl<'a> ClusterView<'a> {
             revisions[i] = revision;
             map
         });
-        Self { kinds, revisions, now, wake: Cell::new(None), heartbeat: Cell::new(None) }
+        Self { kinds, revisions, now, wake: Cell::new(None), heartbeat: Cell::new(None), read: Cell::new(0) }
     }
 
     /// The logical time of this step.
@@ -65,6 +67,17 @@ impl<'a> ClusterView<'a> {
         self.heartbeat.get()
     }
 
+    fn objects(&self, kind: Kind) -> &'a KindMap {
+        self.read.set(self.read.get() | 1 << kind.index());
+        self.kinds[kind.index()]
+    }
+
+    /// The kinds read through this view so far.
+    pub fn kinds_read(&self) -> impl Iterator<Item = Kind> + '_ {
+        let read = self.read.get();
+        Kind::ALL.iter().copied().filter(move |k| read & (1 << k.index()) != 0)
+    }
+
     /// The revision the objects of `kind` were read at.
     pub fn revision_of(&self, kind: Kind) -> u64 {
         self.revisions[kind.index()]
@@ -77,17 +90,17 @@ impl<'a> ClusterView<'a> {
 
     /// One object by namespace and name.
     pub fn get<T: Resource>(&self, namespace: &str, name: &str) -> Option<&'a T> {
-        self.kinds[T::KIND.index()].get(&ObjectName::new(namespace, name)).and_then(|o| T::from_object(o.object()))
+        self.objects(T::KIND).get(&ObjectName::new(namespace, name)).and_then(|o| T::from_object(o.object()))
     }
 
     /// One stored object (with its content hash) by kind and name.
     pub fn get_stored(&self, kind: Kind, name: &ObjectName) -> Option<&'a Arc<StoredObject>> {
-        self.kinds[kind.index()].get(name)
+        self.objects(kind).get(name)
     }
 
     /// Every object of kind `T`, ordered by namespace and name.
     pub fn list<T: Resource>(&self) -> impl Iterator<Item = &'a T> + 'a {
-        self.kinds[T::KIND.index()].values().filter_map(|o| T::from_object(o.object()))
+        self.objects(T::KIND).values().filter_map(|o| T::from_object(o.object()))
     }
 
     /// Every object of kind `T` in one namespace, ordered by name.
@@ -96,7 +109,7 @@ impl<'a> ClusterView<'a> {
         'a: 'n,
     {
         let from = ObjectName::new(namespace, "");
-        self.kinds[T::KIND.index()]
+        self.objects(T::KIND)
             .range(from..)
             .take_while(move |(k, _)| k.namespace == namespace)
             .filter_map(|(_, o)| T::from_object(o.object()))
@@ -104,6 +117,6 @@ impl<'a> ClusterView<'a> {
 
     /// Every stored object of a kind.
     pub fn stored(&self, kind: Kind) -> &'a KindMap {
-        self.kinds[kind.index()]
+        self.objects(kind)
     }
 }

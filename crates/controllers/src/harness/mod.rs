@@ -414,6 +414,15 @@ impl Harness {
             let view = ClusterView::new(before.objects(), before.revision(), self.now);
             let actor = &mut self.actors[i];
             let op = actor.controller.step(&view, actor.local.as_mut());
+            if let Some(declared) = actor.controller.reads() {
+                let undeclared: Vec<themelios_api::Kind> =
+                    view.kinds_read().filter(|k| !declared.contains(k)).collect();
+                debug_assert!(
+                    undeclared.is_empty(),
+                    "{} read {undeclared:?}, which its `reads()` does not declare",
+                    actor.controller.name()
+                );
+            }
             if let Some(at) = view.requested_wake() {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }

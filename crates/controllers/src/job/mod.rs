@@ -40,6 +40,10 @@ pub struct Local {
 impl Controller for JobController {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[themelios_api::Kind::Job, themelios_api::Kind::Pod])
+    }
+
     fn name(&self) -> String {
         "job-controller".into()
     }

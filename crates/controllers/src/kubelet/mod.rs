@@ -69,6 +69,15 @@ fn running_key(p: &Pod) -> (String, String) {
 impl Controller for Kubelet {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[
+            themelios_api::Kind::Pod,
+            themelios_api::Kind::Node,
+            themelios_api::Kind::Lease,
+            themelios_api::Kind::Namespace,
+        ])
+    }
+
     fn name(&self) -> String {
         format!("kubelet/{}", self.config.name)
     }

@@ -60,6 +60,10 @@ enum Plan {
 impl Controller for ReplicaSetController {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod])
+    }
+
     fn name(&self) -> String {
         "replicaset-controller".into()
     }

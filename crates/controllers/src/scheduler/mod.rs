@@ -65,6 +65,10 @@ enum Decision {
 impl Controller for Scheduler {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[themelios_api::Kind::Pod, themelios_api::Kind::Node])
+    }
+
     fn name(&self) -> String {
         self.scheduler_name.clone()
     }

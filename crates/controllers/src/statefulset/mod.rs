@@ -33,6 +33,15 @@ pub type Local = crate::common::backoff::Retries;
 impl Controller for StatefulSetController {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        Some(&[
+            themelios_api::Kind::StatefulSet,
+            themelios_api::Kind::Pod,
+            themelios_api::Kind::ControllerRevision,
+            themelios_api::Kind::PersistentVolumeClaim,
+        ])
+    }
+
     fn name(&self) -> String {
         "statefulset-controller".into()
     }
