@@ -1,7 +1,7 @@
 //! The model checker's performance, printed as figures: `cargo bench -p themelios-check`.
 //!
-//! For each built-in scenario under linearizable reads with one instance of each controller: exhaustive
-//! BFS without a depth bound on two threads — total and unique states, time, states per second, the
+//! For each built-in scenario under linearizable reads with one, then two instances of each controller:
+//! exhaustive BFS without a depth bound on two threads — total and unique states, time, states per second, the
 //! process's peak memory growth and bytes per unique state. Each scenario runs in a child process so that
 //! peak memory is its own. Targets (issue 7): ≥ 400,000 states/s on two threads for
 //! TestDeploymentRollingUpdate; ≤ 200 bytes per unique state.
@@ -17,41 +17,48 @@ fn peak_rss() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
 }
 
-fn run_one(name: &str) {
+fn run_one(name: &str, instances: usize) {
     let Some(scenario) = scenarios::by_name(name) else { return };
-    let Some(linearizable) = Consistency::named("linearizable") else { return };
-    let model = scenario.model(linearizable);
+    let model = scenario.with_instances(Consistency::LINEARIZABLE, instances);
     let before = peak_rss().unwrap_or(0);
     let report = check(model, 2);
     let peak = peak_rss().unwrap_or(0).saturating_sub(before);
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     println!(
-        "{:<42} {:>10} {:>10} {:>8.2} {:>10.0} {:>9.1} {:>8.0} {}",
+        "{:<42} {:>2} {:>10} {:>10} {:>8.2} {:>10.0} {:>9.1} {:>8.0} {}",
         name,
+        instances,
         report.states,
         report.unique_states,
         secs,
         report.states as f64 / secs,
         peak as f64 / (1 << 20) as f64,
         peak as f64 / report.unique_states.max(1) as f64,
-        if report.violation.is_some() { "VIOLATED" } else { "holds" }
+        if report.violated() { "VIOLATED" } else { "holds (safety, goals, no livelock)" }
     );
 }
 
 fn main() {
-    if let Ok(name) = std::env::var("THEMELIOS_BENCH_SCENARIO") {
-        run_one(&name);
+    if let (Ok(name), Ok(instances)) =
+        (std::env::var("THEMELIOS_BENCH_SCENARIO"), std::env::var("THEMELIOS_BENCH_INSTANCES"))
+    {
+        run_one(&name, instances.parse().unwrap_or(1));
         return;
     }
     println!(
-        "{:<42} {:>10} {:>10} {:>8} {:>10} {:>9} {:>8} verdict",
-        "scenario (linearizable, 1 instance)", "states", "unique", "secs", "states/s", "peak MiB", "B/state"
+        "{:<42} {:>2} {:>10} {:>10} {:>8} {:>10} {:>9} {:>8} verdict",
+        "scenario (linearizable)", "n", "states", "unique", "secs", "states/s", "peak MiB", "B/state"
     );
     let me = std::env::current_exe().expect("the bench binary");
-    for scenario in scenarios::builtin() {
-        let status = Command::new(&me).env("THEMELIOS_BENCH_SCENARIO", &scenario.name).status();
-        if !status.is_ok_and(|s| s.success()) {
-            println!("{:<42} failed to run", scenario.name);
+    for instances in [1, 2] {
+        for scenario in scenarios::builtin() {
+            let status = Command::new(&me)
+                .env("THEMELIOS_BENCH_SCENARIO", &scenario.name)
+                .env("THEMELIOS_BENCH_INSTANCES", instances.to_string())
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                println!("{:<42} {instances:>2} failed to run", scenario.name);
+            }
         }
     }
 }
