@@ -13,7 +13,7 @@ fn the_example_file_holds_under_linearizable_and_two_instances() {
     let linearizable = Consistency::named("linearizable").expect("named");
     let report = check(scenario.model(linearizable), 2);
     assert!(report.violation.is_none(), "{:?}", report.violation);
-    assert!(report.unique_states > 100);
+    assert!(report.unique_states > 50, "{}", report.unique_states);
     let report = check(scenario.with_instances(linearizable, 2), 2);
     assert!(report.violation.is_none(), "{:?}", report.violation);
 }

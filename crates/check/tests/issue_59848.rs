@@ -32,7 +32,7 @@ fn violated_when_a_restarted_kubelet_lists_from_a_lagging_cache() {
 fn holds_under_linearizable_reads() {
     let report = run("linearizable");
     assert!(report.violation.is_none(), "{:?}", report.violation);
-    assert!(report.unique_states > 100, "the space was explored: {} states", report.unique_states);
+    assert!(report.unique_states > 50, "the space was explored: {} states", report.unique_states);
 }
 
 #[test]
