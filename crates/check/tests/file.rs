@@ -60,7 +60,35 @@ fn malformed_files_name_file_line_and_field() {
         "{e}"
     );
 
+    let unknown_property = "name: x\ncontrollers: [replicaset]\nproperties:\n  - \"replicaset: never sleeps\"\n";
+    let e = error(unknown_property);
+    assert!(e.starts_with("bad.yaml:4: properties[0]: no property \"replicaset: never sleeps\""), "{e}");
+
+    let unknown_model = "name: x\ncontrollers: [replicaset]\nconsistency:\n  model: eventual\n";
+    let e = error(unknown_model);
+    assert!(e.starts_with("bad.yaml:4: consistency.model: unknown consistency model \"eventual\""), "{e}");
+
     let bad_object = "name: x\ncontrollers: [replicaset]\nobjects:\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    spec: {replicas: three}\n";
     let e = error(bad_object);
     assert!(e.starts_with("bad.yaml:4: objects[0]:") && e.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn injected_conflicts_and_timeouts_are_explored_and_survived() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/ReplicaSet-TestSpecReplicasChange.yaml"),
+    )
+    .expect("the built-in file");
+    let plain = file::parse("plain.yaml", &text).expect("parses");
+    let faulty = text.replace(
+        "faults:\n  restarts: {replicaset-controller: 1}",
+        "faults:\n  restarts: {replicaset-controller: 1}\n  conflicts: {replicaset-controller: 1}\n  timeouts: {replicaset-controller: 1}",
+    );
+    assert_ne!(faulty, text, "the faults were added");
+    let faulty = file::parse("faulty.yaml", &faulty).expect("parses");
+    let linearizable = Consistency::LINEARIZABLE;
+    let (plain, faulty) = (check(plain.model(linearizable), 2), check(faulty.model(linearizable), 2));
+    assert!(!faulty.violated(), "{:?}", faulty.violation);
+    assert!(faulty.complete);
+    assert!(faulty.unique_states > plain.unique_states, "{} vs {}", faulty.unique_states, plain.unique_states);
 }

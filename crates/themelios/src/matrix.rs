@@ -205,3 +205,38 @@ pub fn svg(cells: &[Cell]) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(scenario: &str, consistency: &'static str, instances: usize, verdict: Verdict) -> Cell {
+        Cell {
+            scenario: scenario.into(),
+            consistency,
+            instances,
+            verdict,
+            states: 10,
+            unique: 7,
+            elapsed: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn the_matrix_is_written_as_csv_and_drawn_as_svg() {
+        let cells = vec![
+            cell("A", "linearizable", 1, Verdict::Holds),
+            cell("A", "causal", 1, Verdict::Violated { property: "p: \"q\"".into(), steps: 12 }),
+            cell("A", "causal", 2, Verdict::Unknown),
+        ];
+        let text = csv(&cells);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("scenario,consistency,instances,verdict"));
+        assert_eq!(lines[2], "A,causal,1,violated,\"p: 'q'\",12,10,7,0.005");
+        assert!(lines[3].starts_with("A,causal,2,unknown,"));
+        let drawing = svg(&cells);
+        assert_eq!(drawing.matches("<rect x=").count(), 3, "one cell per rect");
+        assert!(drawing.contains("✗ 12 steps") && drawing.contains("A ×2"));
+    }
+}
