@@ -104,6 +104,8 @@ pub struct Shape {
     pub tokens: Box<[(Bucket, u64)]>,
     /// The revision of the object's generated name, if its name was generated.
     pub generated: Option<u64>,
+    /// `namespace/name`, kept for objects with a generated name (controllers key their memory by it).
+    pub qualified_name: Option<Box<str>>,
 }
 
 impl Shape {
@@ -150,7 +152,14 @@ impl Shape {
             at = start + len;
         }
         hasher.write(&json[at..]);
-        Self { hash: hasher.finish(), tokens: cuts.iter().map(|c| (c.2, c.3)).collect(), generated }
+        Self {
+            hash: hasher.finish(),
+            tokens: cuts.iter().map(|c| (c.2, c.3)).collect(),
+            generated,
+            qualified_name: generated.map(|_| {
+                format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")).into()
+            }),
+        }
     }
 }
 

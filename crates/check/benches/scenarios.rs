@@ -7,6 +7,10 @@
 //! TestDeploymentRollingUpdate; ≤ 200 bytes per unique state.
 
 use std::process::Command;
+
+/// The same allocator as the `themelios` binary, so the figures are the ones users get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use themelios_check::consistency::Consistency;
 use themelios_check::{check, scenarios};
 

@@ -73,13 +73,13 @@ fn feed(state: &State, h: &mut impl Hasher) {
 }
 
 /// Generated names (as `name` and `namespace/name`) of every object the state holds, with their revision.
-fn generated_names(state: &State) -> HashMap<String, u64> {
+fn generated_names<'a>(state: &'a State) -> HashMap<&'a str, u64> {
     let mut names = HashMap::new();
-    let mut add = |map: &KindMap| {
+    let mut add = |map: &'a KindMap| {
         for (name, object) in map {
-            if let Some(revision) = object.shape().generated {
-                names.entry(name.name.clone()).or_insert(revision);
-                names.entry(format!("{}/{}", name.namespace, name.name)).or_insert(revision);
+            if let (Some(revision), Some(qualified)) = (object.shape().generated, &object.shape().qualified_name) {
+                names.insert(name.name.as_str(), revision);
+                names.insert(&**qualified, revision);
             }
         }
     };
@@ -94,7 +94,7 @@ fn generated_names(state: &State) -> HashMap<String, u64> {
 }
 
 /// The revision a string written by `Hash for str` names, if any: a uid or a generated name.
-fn string_token(bytes: &[u8], names: &HashMap<String, u64>) -> Option<(Bucket, u64)> {
+fn string_token(bytes: &[u8], names: &HashMap<&str, u64>) -> Option<(Bucket, u64)> {
     let text = std::str::from_utf8(bytes).ok()?;
     revision_of_uid(text).or_else(|| names.get(text).copied()).map(|r| (UID_BUCKET, r))
 }
@@ -105,7 +105,7 @@ fn tagged(value: u128) -> Option<(Bucket, u64)> {
 
 /// Pass one: collects every revision the state mentions.
 struct Collect<'a> {
-    names: &'a HashMap<String, u64>,
+    names: &'a HashMap<&'a str, u64>,
     tokens: Vec<(Bucket, u64)>,
 }
 
@@ -136,7 +136,7 @@ impl Collect<'_> {
 
 /// Pass two: hashes every revision by its rank among the state's revisions.
 struct Ranking<'a> {
-    names: &'a HashMap<String, u64>,
+    names: &'a HashMap<&'a str, u64>,
     ranks: &'a [(Bucket, u64)],
     inner: DefaultHasher,
 }

@@ -10,6 +10,11 @@ mod tables;
 mod validate;
 
 use clap::{Parser, Subcommand};
+
+/// The model checker allocates and frees states at a high rate from two threads; mimalloc does that about
+/// twice as fast as glibc's allocator here (measured with `perf`: malloc and free were half the profile).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 /// Themelios: Kubernetes controllers as pure step functions, run deterministically and checked against
