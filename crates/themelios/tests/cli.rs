@@ -135,3 +135,31 @@ fn check_runs_scenario_files_and_reports_their_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("bad-scenario.yaml:3: controllers[0]: unknown controller \"nonsense\""), "{err}");
 }
+
+#[test]
+fn explore_serves_the_explorer_on_a_scenario() {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let address = format!("127.0.0.1:{port}");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_themelios"))
+        .args(["explore", "ReplicaSet-TestOverlappingRSs", "--address", &address])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the explorer");
+    let mut body = String::new();
+    for _ in 0..100 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = write!(stream, "GET /.states HTTP/1.0\r\nHost: {address}\r\n\r\n");
+            let _ = stream.read_to_string(&mut body);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(body.starts_with("HTTP/1.1 200") || body.starts_with("HTTP/1.0 200"), "{body:.200}");
+    assert!(body.contains("ReplicaSet") && body.contains("\"state\""), "the initial state is served: {body:.300}");
+    let (code, _, err) = themelios(&["explore", "No-Such-Scenario"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("see `themelios scenarios`"), "{err}");
+}
