@@ -173,6 +173,12 @@ impl ClusterModel {
         }
     }
 
+    /// The newest revision among the caches an actor reads (the latest one for a linearizable actor).
+    fn read_revision(&self, state: &State, actor: usize) -> u64 {
+        let view = self.view(state, actor);
+        Kind::ALL.iter().filter(|k| self.watches(actor, **k)).map(|k| view.revision_of(*k)).max().unwrap_or(0)
+    }
+
     /// Whether an actor's informers watch a kind (see `Controller::reads`).
     fn watches(&self, actor: usize, kind: Kind) -> bool {
         self.controllers[actor].reads().is_none_or(|kinds| kinds.contains(&kind))
@@ -297,7 +303,7 @@ impl ClusterModel {
             Action::Step(i) | Action::StepLagging(i) => {
                 let lagging = matches!(action, Action::StepLagging(_));
                 let (op, _, _) = self.attempt_from(state, *i, lagging);
-                let read = if lagging { state.lagging.revision() } else { self.view(state, *i).revision() };
+                let read = if lagging { state.lagging.revision() } else { self.read_revision(state, *i) };
                 let request = op.as_ref().map(ToString::to_string).unwrap_or_else(|| "nothing".into());
                 let outcome = match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
                     Some(Ok(change)) if change.writes.is_empty() => "ok (no change)".to_string(),
@@ -340,7 +346,7 @@ impl ClusterModel {
                         _ => "Timeout (injected)".to_string(),
                     },
                 };
-                (self.controllers[*i].name(), Some(self.view(state, *i).revision()), request, outcome)
+                (self.controllers[*i].name(), Some(self.read_revision(state, *i)), request, outcome)
             }
             Action::User(u) => ("user".to_string(), None, self.user_ops[*u].name.clone(), String::new()),
             Action::Tick(t) => (
