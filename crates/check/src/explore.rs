@@ -6,16 +6,17 @@
 //! while full states live only in the current BFS level. Levels are expanded in batches: threads compute
 //! successors, one thread merges them, so state numbers follow BFS order and runs are deterministic.
 
+use crate::canonical::fingerprint;
 use crate::model::{Action, ClusterModel, State};
 use stateright::Model;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 /// A state's number in the graph, in BFS order (the initial state is 0).
 pub type StateId = u32;
 
-/// Fingerprints are already hashes; rehashing them would only cost time.
+/// The index is keyed by fingerprints, which are already hashes: rehashing them would only cost time.
 #[derive(Default)]
 struct Identity(u64);
 impl Hasher for Identity {
@@ -30,13 +31,6 @@ impl Hasher for Identity {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
-}
-
-/// The canonical fingerprint of a state.
-pub fn fingerprint(state: &State) -> u64 {
-    let mut h = Identity::default();
-    state.hash(&mut h);
-    h.finish()
 }
 
 /// What the checker saw while exploring, about once a second.

@@ -9,7 +9,7 @@
 //! use themelios_check::{check, consistency::Consistency, scenarios};
 //! let scenario = scenarios::by_name("ReplicaSet-TestSpecReplicasChange").unwrap();
 //! let report = check(scenario.model(Consistency::named("linearizable").unwrap()), 2);
-//! assert!(report.violation.is_none());
+//! assert!(!report.violated());
 //! ```
 
 #![warn(missing_docs)]
@@ -84,9 +84,6 @@ pub struct Report {
     pub graph_bytes: usize,
     /// Every property's verdict.
     pub verdicts: Vec<Verdict>,
-    /// The shortest violation, as `property: detail` and one line per step.
-    #[serde(skip)]
-    pub violation: Option<(String, Vec<String>)>,
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -96,7 +93,32 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 impl Report {
     /// Whether some property is violated.
     pub fn violated(&self) -> bool {
-        self.verdicts.iter().any(|v| matches!(v.status, Status::Violated { .. }))
+        self.shortest_violation().is_some()
+    }
+
+    /// The violated property with the shortest counterexample.
+    pub fn shortest_violation(&self) -> Option<&Verdict> {
+        self.verdicts
+            .iter()
+            .filter(|v| matches!(v.status, Status::Violated { .. }))
+            .min_by_key(|v| v.status.steps().map_or(usize::MAX, <[Step]>::len))
+    }
+
+    /// The shortest violation as `property: detail` and one line per step, for tests and messages.
+    pub fn violation(&self) -> Option<(String, Vec<String>)> {
+        let verdict = self.shortest_violation()?;
+        let Status::Violated { detail, steps, .. } = &verdict.status else { return None };
+        Some((format!("{}: {detail}", verdict.property), steps.iter().map(|s| s.account.to_string()).collect()))
+    }
+}
+
+impl Status {
+    /// The counterexample's steps, for a violation.
+    pub fn steps(&self) -> Option<&[Step]> {
+        match self {
+            Status::Violated { steps, .. } => Some(steps),
+            _ => None,
+        }
     }
 }
 
@@ -115,14 +137,6 @@ pub fn check_with(
     let start = Instant::now();
     let exploration = explore(model, threads, bounds, progress);
     let verdicts = verdicts(model, &exploration);
-    let violation = verdicts
-        .iter()
-        .filter_map(|v| match &v.status {
-            Status::Violated { detail, steps, .. } => Some((format!("{}: {detail}", v.property), steps)),
-            _ => None,
-        })
-        .min_by_key(|(_, steps)| steps.len())
-        .map(|(why, steps)| (why, steps.iter().map(|s| s.account.to_string()).collect()));
     Report {
         states: exploration.states,
         unique_states: exploration.graph.len(),
@@ -131,7 +145,6 @@ pub fn check_with(
         complete: exploration.complete,
         graph_bytes: exploration.graph.bytes(),
         verdicts,
-        violation,
     }
 }
 
@@ -155,22 +168,14 @@ fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdi
             status: first.unwrap_or_else(|| undecided.clone()),
         });
     }
-    let mut reached_quiescence = false;
+    let reached_quiescence = exploration.findings.iter().any(|f| !matches!(f, Finding::Unsafe(..)));
     for name in model.goal_names() {
-        let mut first = None;
-        for finding in &exploration.findings {
-            match finding {
-                Finding::Settled(_) => reached_quiescence = true,
-                Finding::GoalFails(id, failed) => {
-                    reached_quiescence = true;
-                    if let Some((_, detail)) = failed.iter().find(|(g, _)| *g == name) {
-                        first = Some(violated(detail.clone(), *id));
-                        break;
-                    }
-                }
-                Finding::Unsafe(..) => {}
+        let first = exploration.findings.iter().find_map(|f| match f {
+            Finding::GoalFails(id, failed) => {
+                failed.iter().find(|(g, _)| *g == name).map(|(_, detail)| violated(detail.clone(), *id))
             }
-        }
+            _ => None,
+        });
         let status = match first {
             Some(status) => status,
             None if !reached_quiescence && exploration.complete => Status::NotReached,

@@ -91,52 +91,40 @@ fn shortest_cycle(graph: &Graph, entry: StateId, members: &BTreeSet<StateId>) ->
 
 /// Tarjan's algorithm, iteratively, over the non-terminal expanded states.
 fn strongly_connected(graph: &Graph) -> Vec<Vec<StateId>> {
-    const UNSEEN: u32 = u32::MAX;
     let n = graph.expanded();
-    let mut index = vec![UNSEEN; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<StateId> = Vec::new();
-    let mut components = Vec::new();
-    let mut counter = 0u32;
-    // (state, the edges still to visit)
-    let mut calls: Vec<(StateId, Vec<StateId>)> = Vec::new();
-    let successors = |s: StateId| -> Vec<StateId> {
-        graph.edges(s).map(|(t, _)| t).filter(|t| (*t as usize) < n && !graph.is_terminal(*t)).collect()
+    let mut tarjan = Tarjan {
+        graph,
+        index: vec![UNSEEN; n],
+        low: vec![0; n],
+        on_stack: vec![false; n],
+        stack: Vec::new(),
+        calls: Vec::new(),
+        counter: 0,
     };
+    let mut components = Vec::new();
     for root in 0..n as StateId {
-        if index[root as usize] != UNSEEN || graph.is_terminal(root) {
+        if tarjan.index[root as usize] != UNSEEN || graph.is_terminal(root) {
             continue;
         }
-        index[root as usize] = counter;
-        low[root as usize] = counter;
-        counter += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        calls.push((root, successors(root)));
-        while let Some((at, pending)) = calls.last_mut() {
+        tarjan.enter(root);
+        while let Some((at, pending)) = tarjan.calls.last_mut() {
             let at = *at;
             if let Some(next) = pending.pop() {
-                if index[next as usize] == UNSEEN {
-                    index[next as usize] = counter;
-                    low[next as usize] = counter;
-                    counter += 1;
-                    stack.push(next);
-                    on_stack[next as usize] = true;
-                    calls.push((next, successors(next)));
-                } else if on_stack[next as usize] {
-                    low[at as usize] = low[at as usize].min(index[next as usize]);
+                if tarjan.index[next as usize] == UNSEEN {
+                    tarjan.enter(next);
+                } else if tarjan.on_stack[next as usize] {
+                    tarjan.low[at as usize] = tarjan.low[at as usize].min(tarjan.index[next as usize]);
                 }
                 continue;
             }
-            calls.pop();
-            if let Some((caller, _)) = calls.last() {
-                low[*caller as usize] = low[*caller as usize].min(low[at as usize]);
+            tarjan.calls.pop();
+            if let Some((caller, _)) = tarjan.calls.last() {
+                tarjan.low[*caller as usize] = tarjan.low[*caller as usize].min(tarjan.low[at as usize]);
             }
-            if low[at as usize] == index[at as usize] {
+            if tarjan.low[at as usize] == tarjan.index[at as usize] {
                 let mut component = Vec::new();
-                while let Some(member) = stack.pop() {
-                    on_stack[member as usize] = false;
+                while let Some(member) = tarjan.stack.pop() {
+                    tarjan.on_stack[member as usize] = false;
                     component.push(member);
                     if member == at {
                         break;
@@ -147,4 +135,32 @@ fn strongly_connected(graph: &Graph) -> Vec<Vec<StateId>> {
         }
     }
     components
+}
+
+const UNSEEN: u32 = u32::MAX;
+
+/// Tarjan's bookkeeping; `calls` is the explicit recursion stack: (state, the successors still to visit).
+struct Tarjan<'g> {
+    graph: &'g Graph,
+    index: Vec<u32>,
+    low: Vec<u32>,
+    on_stack: Vec<bool>,
+    stack: Vec<StateId>,
+    calls: Vec<(StateId, Vec<StateId>)>,
+    counter: u32,
+}
+
+impl Tarjan<'_> {
+    /// Visits a state for the first time.
+    fn enter(&mut self, state: StateId) {
+        let n = self.index.len();
+        self.index[state as usize] = self.counter;
+        self.low[state as usize] = self.counter;
+        self.counter += 1;
+        self.stack.push(state);
+        self.on_stack[state as usize] = true;
+        let successors =
+            self.graph.edges(state).map(|(t, _)| t).filter(|t| (*t as usize) < n && !self.graph.is_terminal(*t));
+        self.calls.push((state, successors.collect()));
+    }
 }

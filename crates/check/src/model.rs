@@ -223,6 +223,16 @@ impl ClusterModel {
         self.attempt_from(state, actor, false)
     }
 
+    /// Applies an actor's request to the latest state with the shared `apply()` and commits it.
+    fn write(state: &mut State, actor: usize, op: &Op) -> themelios_controllers::framework::Outcome {
+        let change = apply(&state.store, op, &ApplyContext { now: state.now })?;
+        let _ = state.store.commit(&change);
+        if !change.writes.is_empty() {
+            state.actors[actor].last_write = change.revision;
+        }
+        Ok(change.response)
+    }
+
     fn check(&self, before: &State, after: &State, actor: &str) -> Option<(&'static str, String)> {
         let old = ClusterView::new(before.store.objects(), before.store.revision(), before.now);
         let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
@@ -248,11 +258,7 @@ impl ClusterModel {
 
     /// The first goal that does not hold in a state.
     pub fn failed_goal(&self, state: &State) -> Option<String> {
-        let view = ClusterView::new(state.store.objects(), state.store.revision(), state.now);
-        self.properties.iter().filter(|p| p.kind == PropertyKind::Goal).find_map(|p| match p.check {
-            Check::State(f) => f(&view).err().map(|d| format!("{}: {d}", p.name)),
-            _ => None,
-        })
+        self.failed_goals(state).into_iter().next().map(|(name, detail)| format!("{name}: {detail}"))
     }
 
     /// Every goal that does not hold in a state, with what is wrong.
@@ -461,46 +467,24 @@ impl Model for ClusterModel {
     fn next_state(&self, state: &State, action: Action) -> Option<State> {
         let mut next = state.clone();
         match action {
-            Action::Step(i) | Action::StepLagging(i) => {
+            Action::Step(i) | Action::StepLagging(i) | Action::Fault(i, _) => {
                 let (op, mut local, _) = self.attempt_from(state, i, matches!(action, Action::StepLagging(_)));
                 let op = op?;
-                let outcome = apply(&state.store, &op, &ApplyContext { now: state.now });
-                let response = match outcome {
-                    Ok(change) => {
-                        let _ = next.store.commit(&change);
-                        if !change.writes.is_empty() {
-                            next.actors[i].last_write = change.revision;
-                        }
-                        Ok(change.response)
-                    }
-                    Err(e) => Err(e),
-                };
-                self.controllers[i].observe(&op, &response, state.now, local.as_mut());
-                next.actors[i].local = Arc::from(local);
-                next.violation = self.check(state, &next, &self.controllers[i].name());
-            }
-            Action::Fault(i, fault) => {
-                let (op, mut local, _) = self.attempt(state, i);
-                let op = op?;
-                let target = op.target();
-                let response = match fault {
-                    Fault::Conflict => {
+                let response = match action {
+                    Action::Fault(_, Fault::Conflict) => {
                         next.actors[i].conflicts_left -= 1;
+                        let target = op.target();
                         Err(ApiError::stale(target.kind, &target.name.name))
                     }
-                    Fault::Timeout => {
+                    Action::Fault(_, Fault::Timeout) => {
                         next.actors[i].timeouts_left -= 1;
-                        if let Ok(change) = apply(&state.store, &op, &ApplyContext { now: state.now }) {
-                            let _ = next.store.commit(&change);
-                            if !change.writes.is_empty() {
-                                next.actors[i].last_write = change.revision;
-                            }
-                        }
+                        let _ = Self::write(&mut next, i, &op);
                         Err(ApiError::new(
                             Reason::Timeout,
                             "the server was unable to return a response in the time allotted, but may still be processing the request",
                         ))
                     }
+                    _ => Self::write(&mut next, i, &op),
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
                 next.actors[i].local = Arc::from(local);

@@ -12,7 +12,7 @@ fn linearizable() -> Consistency {
 fn every_built_in_scenario_holds_under_linearizable_reads() {
     for scenario in scenarios::builtin() {
         let report = check(scenario.model(linearizable()), 2);
-        assert!(report.violation.is_none(), "{}: {:?}", scenario.name, report.violation);
+        assert!(report.violation().is_none(), "{}: {:?}", scenario.name, report.violation());
         assert!(report.unique_states > 1, "{}: explored", scenario.name);
     }
 }
@@ -26,7 +26,7 @@ fn every_built_in_scenario_holds_with_two_instances_of_each_controller() {
         let one = check(scenario.model(linearizable()), 2);
         let two = check(scenario.with_instances(linearizable(), 2), 2);
         assert!(two.complete, "{name}: explored to the end");
-        assert!(!two.violated(), "{name}: {:?}", two.violation);
+        assert!(!two.violated(), "{name}: {:?}", two.violation());
         assert!(two.unique_states > one.unique_states, "{name}: a second instance adds interleavings");
     }
 }
@@ -40,6 +40,6 @@ fn a_scenario_whose_goal_cannot_be_reached_is_reported() {
     model.consistency.clear();
     model.init.actors.clear();
     let report = check(model, 1);
-    let (why, _) = report.violation.expect("the Job never completes");
+    let (why, _) = report.violation().expect("the Job never completes");
     assert!(why.starts_with("job: every Job ends Complete or Failed"), "{why}");
 }

@@ -12,10 +12,10 @@ fn the_example_file_holds_under_linearizable_and_two_instances() {
     assert_eq!(scenario.name, "ReplicaSet-TestSpecReplicasChange");
     let linearizable = Consistency::named("linearizable").expect("named");
     let report = check(scenario.model(linearizable), 2);
-    assert!(report.violation.is_none(), "{:?}", report.violation);
+    assert!(report.violation().is_none(), "{:?}", report.violation());
     assert!(report.unique_states > 50, "{}", report.unique_states);
     let report = check(scenario.with_instances(linearizable, 2), 2);
-    assert!(report.violation.is_none(), "{:?}", report.violation);
+    assert!(report.violation().is_none(), "{:?}", report.violation());
 }
 
 fn error(text: &str) -> String {
@@ -88,7 +88,7 @@ fn injected_conflicts_and_timeouts_are_explored_and_survived() {
     let faulty = file::parse("faulty.yaml", &faulty).expect("parses");
     let linearizable = Consistency::LINEARIZABLE;
     let (plain, faulty) = (check(plain.model(linearizable), 2), check(faulty.model(linearizable), 2));
-    assert!(!faulty.violated(), "{:?}", faulty.violation);
+    assert!(!faulty.violated(), "{:?}", faulty.violation());
     assert!(faulty.complete);
     assert!(faulty.unique_states > plain.unique_states, "{} vs {}", faulty.unique_states, plain.unique_states);
 }

@@ -15,7 +15,7 @@ fn run(model: &str) -> Report {
 #[test]
 fn violated_when_a_restarted_kubelet_lists_from_a_lagging_cache() {
     let report = run("resettable-session");
-    let (why, steps) = report.violation.expect("two pods with one identity run");
+    let (why, steps) = report.violation().expect("two pods with one identity run");
     assert!(
         why.starts_with("statefulset: at most one running pod per identity across nodes: default/db-0 runs twice"),
         "{why}"
@@ -31,21 +31,21 @@ fn violated_when_a_restarted_kubelet_lists_from_a_lagging_cache() {
 #[test]
 fn holds_under_linearizable_reads() {
     let report = run("linearizable");
-    assert!(report.violation.is_none(), "{:?}", report.violation);
+    assert!(report.violation().is_none(), "{:?}", report.violation());
     assert!(report.unique_states > 50, "the space was explored: {} states", report.unique_states);
 }
 
 #[test]
 fn holds_with_read_your_writes_and_consistent_list() {
     let report = run("read-your-writes+consistent-list");
-    assert!(report.violation.is_none(), "{:?}", report.violation);
+    assert!(report.violation().is_none(), "{:?}", report.violation());
 }
 
 #[test]
 fn violated_under_the_other_stale_models() {
     for model in ["lagging-informers", "causal", "optimistic"] {
         let report = run(model);
-        let (why, _) = report.violation.unwrap_or_else(|| panic!("{model}: expected a violation"));
+        let (why, _) = report.violation().unwrap_or_else(|| panic!("{model}: expected a violation"));
         assert!(why.contains("default/db-0 runs twice"), "{model}: {why}");
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use themelios_check::consistency::Consistency;
 use themelios_check::explore::Bounds;
-use themelios_check::{check_with, scenarios, Status};
+use themelios_check::{check_with, scenarios};
 
 /// Distinct states per cell under the weaker models unless `--max-states` says otherwise: keeps the whole
 /// matrix within minutes on two cores; a cell that reaches it is reported as "unknown (bound)", never as
@@ -67,20 +67,14 @@ pub fn run(out: &Path, threads: usize, max_states: Option<usize>) -> ExitCode {
                 let label = format!("{} / {consistency} / {instances}", scenario.name);
                 let report = check_with(&model, threads.max(1), bounds, |p| crate::report::progress_line(&label, &p));
                 eprint!("\r{:<150}\r", "");
-                let verdict = report
-                    .verdicts
-                    .iter()
-                    .filter_map(|v| match &v.status {
-                        Status::Violated { steps, .. } => {
-                            Some(Verdict::Violated { property: v.property.clone(), steps: steps.len() })
-                        }
-                        _ => None,
-                    })
-                    .min_by_key(|v| match v {
-                        Verdict::Violated { steps, .. } => *steps,
-                        _ => usize::MAX,
-                    })
-                    .unwrap_or(if report.complete { Verdict::Holds } else { Verdict::Unknown });
+                let verdict = match report.shortest_violation() {
+                    Some(v) => Verdict::Violated {
+                        property: v.property.clone(),
+                        steps: v.status.steps().map_or(0, <[_]>::len),
+                    },
+                    None if report.complete => Verdict::Holds,
+                    None => Verdict::Unknown,
+                };
                 let cell = Cell {
                     scenario: scenario.name.clone(),
                     consistency: consistency.name(),

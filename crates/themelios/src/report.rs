@@ -38,14 +38,10 @@ pub fn print(label: &str, report: &Report) {
         };
         println!("  {:<10} {:<72} {status}", v.kind, v.property);
     }
-    let shortest = report
-        .verdicts
-        .iter()
-        .filter_map(|v| match &v.status {
-            Status::Violated { detail, steps, cycle_from } => Some((v, detail, steps, cycle_from)),
-            _ => None,
-        })
-        .min_by_key(|(_, _, steps, _)| steps.len());
+    let shortest = report.shortest_violation().and_then(|verdict| match &verdict.status {
+        Status::Violated { detail, steps, cycle_from } => Some((verdict, detail, steps, cycle_from)),
+        _ => None,
+    });
     if let Some((verdict, detail, steps, cycle_from)) = shortest {
         println!("\n  {}: {detail}", verdict.property);
         println!("  counterexample ({} steps, shortest first):", steps.len());
