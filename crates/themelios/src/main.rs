@@ -1,5 +1,6 @@
 //! `themelios`: a model-checked reimplementation of the Kubernetes control plane.
 
+mod apiserver;
 mod check;
 mod explorer;
 mod matrix;
@@ -38,6 +39,8 @@ enum Command {
     Explore(explorer::Args),
     /// List the built-in scenarios.
     Scenarios,
+    /// Serve the Kubernetes API (HTTPS, bearer token) on an embedded durable store.
+    Apiserver(apiserver::Args),
 }
 
 /// Exit codes: 0 everything held, 1 a property was violated or a manifest was rejected, 2 bad input.
@@ -49,5 +52,6 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Explore(args) => explorer::run(args),
         Command::Scenarios => check::list(),
+        Command::Apiserver(args) => apiserver::run(args),
     }
 }

@@ -1,0 +1,162 @@
+//! The HTTP layer: authentication, routing, and the handlers for discovery and resources.
+
+pub mod collection;
+pub mod decode;
+pub mod discovery;
+pub mod objects;
+pub mod path;
+pub mod request;
+pub mod respond;
+pub mod table;
+
+use crate::store::Store;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, Response, StatusCode};
+use path::Endpoint;
+use request::{Query, ResourceRequest};
+use respond::Body;
+use std::sync::Arc;
+use themelios_api::{ApiError, Reason, Time};
+
+/// The Kubernetes version whose types the server serves (k8s-openapi's `v1_33`); kubectl's dispatcher
+/// picks its binary by this minor version.
+pub const KUBERNETES_MAJOR: &str = "1";
+/// See [`KUBERNETES_MAJOR`].
+pub const KUBERNETES_MINOR: &str = "33";
+
+/// The state every request handler shares.
+pub struct Server {
+    /// The objects.
+    pub store: Store,
+    /// The bearer token a request must carry (on the authenticated listener).
+    pub token: String,
+}
+
+impl Server {
+    /// The server's clock.
+    pub fn now(&self) -> Time {
+        let seconds =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        Time(seconds)
+    }
+}
+
+/// Whether the request carries the server's bearer token.
+fn authenticated(server: &Server, request: &hyper::Request<Incoming>) -> bool {
+    let header = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
+    // Compare in constant time so the token cannot be guessed byte by byte from response times.
+    let (a, b) = (token.trim().as_bytes(), server.token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(body, decode::MAX_BODY);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            Reason::RequestEntityTooLarge,
+            format!("the request body is larger than the limit of {} bytes", decode::MAX_BODY),
+        )),
+        Err(error) => Err(ApiError::bad_request(format!("error reading the request body: {error}"))),
+    }
+}
+
+/// Serves one request. `require_token` is false only on the loopback plain-HTTP listener.
+pub async fn handle(server: Arc<Server>, request: hyper::Request<Incoming>, require_token: bool) -> Response<Body> {
+    if require_token && !authenticated(&server, &request) {
+        return respond::error(&ApiError::new(Reason::Unauthorized, "Unauthorized"));
+    }
+    match route(server, request).await {
+        Ok(response) => response,
+        Err(error) => respond::error(&error),
+    }
+}
+
+fn header(request: &hyper::Request<Incoming>, name: hyper::header::HeaderName) -> Option<String> {
+    request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+async fn route(server: Arc<Server>, request: hyper::Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let endpoint = path::parse(request.uri().path()).ok_or_else(respond::not_found_path)?;
+    let accept = header(&request, hyper::header::ACCEPT);
+    let aggregated = accept.as_deref().is_some_and(|a| a.contains("as=APIGroupDiscoveryList"));
+    let method = request.method().clone();
+    if method != Method::GET && !matches!(endpoint, Endpoint::Resource(_)) {
+        return Err(ApiError::new(Reason::MethodNotAllowed, format!("{method} is not supported here")));
+    }
+    let ok = |value: serde_json::Value| Ok(respond::json(StatusCode::OK, &value));
+    match endpoint {
+        Endpoint::Version => ok(serde_json::json!({
+            "major": KUBERNETES_MAJOR,
+            "minor": KUBERNETES_MINOR,
+            "gitVersion": format!("v{KUBERNETES_MAJOR}.{KUBERNETES_MINOR}.0-themelios"),
+            "gitCommit": "themelios",
+            "gitTreeState": "clean",
+            "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": "none (Rust)",
+            "compiler": "rustc",
+            "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        })),
+        Endpoint::Health => Ok(respond::with_body(StatusCode::OK, "text/plain; charset=utf-8", "ok")),
+        Endpoint::CoreRoot if aggregated => {
+            Ok(respond::with_body(StatusCode::OK, discovery::AGGREGATED, discovery::aggregated(true).to_string()))
+        }
+        Endpoint::GroupsRoot if aggregated => {
+            Ok(respond::with_body(StatusCode::OK, discovery::AGGREGATED, discovery::aggregated(false).to_string()))
+        }
+        Endpoint::CoreRoot => ok(discovery::core_versions()),
+        Endpoint::GroupsRoot => ok(discovery::group_list()),
+        Endpoint::Group(group) => ok(discovery::group(&group).ok_or_else(respond::not_found_path)?),
+        Endpoint::GroupVersion { group, version } => ok(discovery::resource_list(&group, &version)),
+        Endpoint::Resource(path) => {
+            let query = Query::parse(request.uri().query());
+            let content_type = header(&request, hyper::header::CONTENT_TYPE);
+            let body = read_body(request.into_body()).await?;
+            let resource = ResourceRequest { method, path, query, accept, content_type, body };
+            resource_request(server, resource).await
+        }
+    }
+}
+
+async fn resource_request(server: Arc<Server>, request: ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let has_name = request.path.name.is_some();
+    let watching = request.path.watch_prefix || request.query.flag("watch");
+    match (&request.method, has_name) {
+        (&Method::GET, _) if watching => {
+            let mut request = request;
+            if let Some(name) = request.path.name.take() {
+                // A watch of one object is a watch of its collection filtered by name.
+                let selector = match request.query.get("fieldSelector") {
+                    Some(s) if !s.is_empty() => format!("{s},metadata.name={name}"),
+                    _ => format!("metadata.name={name}"),
+                };
+                let mut pairs: Vec<(String, String)> = vec![("fieldSelector".into(), selector)];
+                for key in ["resourceVersion", "timeoutSeconds", "allowWatchBookmarks", "labelSelector"] {
+                    if let Some(v) = request.query.get(key) {
+                        pairs.push((key.into(), v.into()));
+                    }
+                }
+                let encoded: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+                request.query = Query::parse(Some(&encoded));
+            }
+            collection::watch(server, &request)
+        }
+        (&Method::GET, true) => objects::get(&server, &request),
+        (&Method::GET, false) => collection::list(&server, &request),
+        (&Method::POST, false) => objects::create(&server, &request).await,
+        (&Method::POST, true) if request.path.subresource.is_some() => {
+            objects::create_subresource(&server, &request).await
+        }
+        (&Method::PUT, true) => objects::update(&server, &request).await,
+        (&Method::PATCH, true) => objects::patch(&server, &request).await,
+        (&Method::DELETE, true) => objects::delete(&server, &request).await,
+        (&Method::DELETE, false) => collection::delete_collection(&server, &request).await,
+        (method, _) => Err(ApiError::new(
+            Reason::MethodNotAllowed,
+            format!("{method} is not supported on {}", request.path.kind.qualified_resource()),
+        )),
+    }
+}

@@ -1,0 +1,332 @@
+//! Requests on one object: get, create, update, patch, delete, and the status, scale, binding and eviction
+//! subresources. Every write goes through the store, so through the shared `apply()`.
+
+use super::decode::{decode_object, Decoded};
+use super::request::ResourceRequest;
+use super::respond::{self, Body};
+use super::table::{self, IncludeObject};
+use super::Server;
+use crate::patch::{json_patch, merge, PatchError};
+use crate::snapshot::Snapshot;
+use crate::store::Written;
+use hyper::{Response, StatusCode};
+use serde_json::{json, Value};
+use themelios_api::{
+    ApiError, DeleteOptions, Kind, Object, ObjectName, ObjectRef, Op, Propagation, Reason, StateRead, StoredObject,
+};
+
+/// An object (or a one-row Table when asked) as a response.
+pub fn object_response(
+    server: &Server,
+    request: &ResourceRequest,
+    status: StatusCode,
+    object: &StoredObject,
+    warnings: &[String],
+) -> Response<Body> {
+    let mut response = if table::wants_table(request.accept.as_deref()) {
+        let include = IncludeObject::parse(request.query.get("includeObject"));
+        let revision = object.revision();
+        respond::json(status, &table::table(object.object().kind(), &[object], revision, server.now(), include))
+    } else {
+        respond::json(status, object.object())
+    };
+    for warning in warnings {
+        if let Ok(value) = format!("299 - {warning:?}").parse() {
+            response.headers_mut().append("Warning", value);
+        }
+    }
+    response
+}
+
+/// GET of an object or its status or scale.
+pub fn get(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let snapshot = server.store.snapshot();
+    let current = current(&snapshot, request.path.kind, &request.object_name())?;
+    match request.path.subresource.as_deref() {
+        None | Some("status") => Ok(object_response(server, request, StatusCode::OK, &current, &[])),
+        Some("scale") => Ok(respond::json(StatusCode::OK, &scale_of(&current)?)),
+        Some(other) => Err(unknown_subresource(request.path.kind, other)),
+    }
+}
+
+fn current(state: &impl StateRead, kind: Kind, name: &ObjectName) -> Result<std::sync::Arc<StoredObject>, ApiError> {
+    state.get(kind, name).ok_or_else(|| ApiError::not_found(kind, &name.name))
+}
+
+fn unknown_subresource(kind: Kind, sub: &str) -> ApiError {
+    ApiError::new(Reason::NotFound, format!("{} has no subresource {sub:?}", kind.qualified_resource()))
+}
+
+/// The autoscaling/v1 `Scale` of a scalable object.
+fn scale_of(object: &StoredObject) -> Result<Value, ApiError> {
+    let kind = object.object().kind();
+    let replicas =
+        themelios_api::apply::scale::replicas_of(object.object()).ok_or_else(|| unknown_subresource(kind, "scale"))?;
+    let value = serde_json::to_value(object.object()).unwrap_or_default();
+    let meta = object.object().meta();
+    Ok(json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta.name, "namespace": meta.namespace, "uid": meta.uid,
+            "resourceVersion": meta.resource_version, "creationTimestamp": meta.creation_timestamp,
+        },
+        "spec": {"replicas": replicas},
+        "status": {
+            "replicas": value.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": table::selector(value.pointer("/spec/selector")),
+        },
+    }))
+}
+
+/// Decodes the body as an object of the URL's kind and checks its namespace and name against the URL.
+fn body_object(request: &ResourceRequest) -> Result<Decoded, ApiError> {
+    let kind = request.path.kind;
+    let mut decoded = decode_object(request.body_value()?, kind, request.field_validation()?)?;
+    let meta = decoded.object.meta_mut();
+    if kind.namespaced() {
+        let url_namespace = request.path.namespace.clone().unwrap_or_default();
+        match meta.namespace.as_deref() {
+            None | Some("") => meta.namespace = Some(url_namespace),
+            Some(ns) if ns != url_namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(url_name) = &request.path.name {
+        let name = meta.name.clone().unwrap_or_default();
+        if name.is_empty() {
+            meta.name = Some(url_name.clone());
+        } else if &name != url_name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({name}) does not match the name on the URL ({url_name})"
+            )));
+        }
+    }
+    Ok(decoded)
+}
+
+/// Writes `op` (or only computes it, for `dryRun=All`), from the latest state.
+async fn write(
+    server: &Server,
+    request: &ResourceRequest,
+    op: impl FnOnce(&Snapshot) -> Result<Op, ApiError>,
+) -> Result<Written, ApiError> {
+    if request.dry_run()? {
+        let object = server.store.dry_run(server.now(), op)?;
+        return Ok(Written { object, changed: true });
+    }
+    server.store.write_with(server.now(), op).await
+}
+
+/// POST on a collection.
+pub async fn create(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let Decoded { object, warnings } = body_object(request)?;
+    if request.path.kind.namespaced() {
+        let namespace = object.meta().namespace.clone().unwrap_or_default();
+        if server.store.snapshot().get(Kind::Namespace, &ObjectName::cluster(&namespace)).is_none() {
+            return Err(ApiError::not_found(Kind::Namespace, &namespace));
+        }
+    }
+    let written = write(server, request, |_| Ok(Op::Create(object))).await?;
+    Ok(object_response(server, request, StatusCode::CREATED, &written.object, &warnings))
+}
+
+/// PUT on an object, its status or its scale.
+pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let kind = request.path.kind;
+    let target = ObjectRef { kind, name: request.object_name() };
+    match request.path.subresource.as_deref() {
+        None | Some("status") => {
+            let status_only = request.path.subresource.is_some();
+            let Decoded { object, warnings } = body_object(request)?;
+            let op = if status_only { Op::UpdateStatus(object) } else { Op::Update(object) };
+            let written = write(server, request, |_| Ok(op)).await?;
+            Ok(object_response(server, request, StatusCode::OK, &written.object, &warnings))
+        }
+        Some("scale") => {
+            let scale = request.body_value()?;
+            let replicas = scale_replicas(&scale)?;
+            let resource_version =
+                scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+            let written = write(server, request, |_| Ok(Op::Scale { target, replicas, resource_version })).await?;
+            Ok(respond::json(StatusCode::OK, &scale_of(&written.object)?))
+        }
+        Some(other) => Err(unknown_subresource(kind, other)),
+    }
+}
+
+fn scale_replicas(scale: &Value) -> Result<i32, ApiError> {
+    let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+    i32::try_from(replicas).map_err(|_| ApiError::bad_request(format!("spec.replicas {replicas} is out of range")))
+}
+
+/// Which patch a PATCH request carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PatchType {
+    Merge,
+    Json,
+}
+
+fn patch_type(content_type: Option<&str>) -> Result<PatchType, ApiError> {
+    let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match media.as_deref() {
+        Some("application/merge-patch+json") => Ok(PatchType::Merge),
+        Some("application/json-patch+json") => Ok(PatchType::Json),
+        other => Err(ApiError::new(
+            Reason::UnsupportedMediaType,
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json; got {}",
+                other.unwrap_or("no Content-Type")
+            ),
+        )),
+    }
+}
+
+fn apply_patch(kind: PatchType, doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
+    match kind {
+        PatchType::Merge => {
+            merge::apply(doc, patch);
+            Ok(())
+        }
+        PatchType::Json => json_patch::apply(doc, patch).map_err(|e| match e {
+            PatchError::Malformed(m) => ApiError::bad_request(m),
+            PatchError::Inapplicable(m) => ApiError::new(Reason::Invalid, m),
+        }),
+    }
+}
+
+/// PATCH on an object, its status or its scale: the patch is applied to the latest version under the
+/// writer lock, and the result written as an update of that version.
+pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let kind = request.path.kind;
+    let patch_kind = patch_type(request.content_type.as_deref())?;
+    let patch: Value = serde_json::from_slice(&request.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let validation = request.field_validation()?;
+    let name = request.object_name();
+    let target = ObjectRef { kind, name: name.clone() };
+    let subresource = request.path.subresource.clone();
+    if let Some(other) = subresource.as_deref().filter(|s| *s != "status" && *s != "scale") {
+        return Err(unknown_subresource(kind, other));
+    }
+    let mut warnings = Vec::new();
+    let written = write(server, request, |state| {
+        let stored = current(state, kind, &name)?;
+        if subresource.as_deref() == Some("scale") {
+            let mut scale = scale_of(&stored)?;
+            apply_patch(patch_kind, &mut scale, &patch)?;
+            return Ok(Op::Scale {
+                target,
+                replicas: scale_replicas(&scale)?,
+                resource_version: stored.object().meta().resource_version.clone(),
+            });
+        }
+        let mut doc = serde_json::to_value(stored.object()).unwrap_or_default();
+        apply_patch(patch_kind, &mut doc, &patch)?;
+        let decoded = decode_object(doc, kind, validation)?;
+        warnings = decoded.warnings;
+        let mut object: Object = decoded.object;
+        if object.meta().resource_version.is_none() {
+            object.meta_mut().resource_version = stored.object().meta().resource_version.clone();
+        }
+        Ok(if subresource.is_some() { Op::UpdateStatus(object) } else { Op::Update(object) })
+    })
+    .await?;
+    if subresource.as_deref() == Some("scale") {
+        return Ok(respond::json(StatusCode::OK, &scale_of(&written.object)?));
+    }
+    Ok(object_response(server, request, StatusCode::OK, &written.object, &warnings))
+}
+
+/// `DeleteOptions` from the body (JSON) and the query.
+pub fn delete_options(request: &ResourceRequest) -> Result<DeleteOptions, ApiError> {
+    let body = if request.body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { request.body_value()? };
+    let mut options = DeleteOptions::default();
+    let policy = body.get("propagationPolicy").and_then(Value::as_str).or(request.query.get("propagationPolicy"));
+    if let Some(policy) = policy {
+        options.propagation = Some(Propagation::parse(policy).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "propagationPolicy {policy:?} is not supported: use Orphan, Background or Foreground"
+            ))
+        })?);
+    } else if let Some(orphan) = body.get("orphanDependents").and_then(Value::as_bool) {
+        options.propagation = Some(if orphan { Propagation::Orphan } else { Propagation::Background });
+    }
+    let grace = body
+        .get("gracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .or_else(|| request.query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+    options.grace_period_seconds = grace;
+    options.uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
+    options.resource_version =
+        body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    Ok(options)
+}
+
+/// DELETE of an object: the object while finalizers or a grace period keep it, else `Status` Success.
+pub async fn delete(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let kind = request.path.kind;
+    let options = delete_options(request)?;
+    let target = ObjectRef { kind, name: request.object_name() };
+    let name = target.name.clone();
+    let written = write(server, request, |_| Ok(Op::Delete { target, options })).await?;
+    let uid = written.object.object().meta().uid.clone();
+    let still_there = server
+        .store
+        .snapshot()
+        .get(kind, &name)
+        .is_some_and(|o| o.object().meta().uid == uid && o.object().meta().deletion_timestamp.is_some());
+    if still_there || request.dry_run()? {
+        return Ok(object_response(server, request, StatusCode::OK, &written.object, &[]));
+    }
+    Ok(respond::success(json!({"name": name.name, "group": kind.group(), "kind": kind.plural(), "uid": uid})))
+}
+
+/// POST on `pods/<name>/binding` or `pods/<name>/eviction`.
+pub async fn create_subresource(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let pod = request.object_name();
+    let body = request.body_value()?;
+    match (request.path.kind, request.path.subresource.as_deref()) {
+        (Kind::Pod, Some("binding")) => {
+            let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
+            if node.is_empty() {
+                return Err(ApiError::invalid(
+                    Kind::Pod,
+                    &pod.name,
+                    vec![themelios_api::FieldError::required("target.name", "")],
+                ));
+            }
+            let uid = body.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string);
+            write(server, request, |_| Ok(Op::Bind { pod, uid, node })).await?;
+            Ok(respond::json(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
+        }
+        (Kind::Pod, Some("eviction")) => {
+            let options_value = body.get("deleteOptions").cloned().unwrap_or(json!({}));
+            let options_request = ResourceRequest {
+                method: request.method.clone(),
+                path: request.path.clone(),
+                query: request.query.clone(),
+                accept: None,
+                content_type: Some("application/json".into()),
+                body: serde_json::to_vec(&options_value).unwrap_or_default().into(),
+            };
+            let options = delete_options(&options_request)?;
+            write(server, request, |_| Ok(Op::Evict { pod, options })).await?;
+            Ok(respond::json(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            ))
+        }
+        (kind, sub) => Err(ApiError::new(
+            Reason::MethodNotAllowed,
+            format!("POST is not supported on {}/{}", kind.plural(), sub.unwrap_or("")),
+        )),
+    }
+}

@@ -1,0 +1,70 @@
+//! A request as the handlers see it: the endpoint, query parameters, negotiated formats and the body.
+
+use super::decode::{self, FieldValidation};
+use super::path::ResourcePath;
+use bytes::Bytes;
+use hyper::Method;
+use themelios_api::ApiError;
+
+/// Query parameters, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Parses `a=b&c=d`.
+    pub fn parse(query: Option<&str>) -> Self {
+        Query(form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect())
+    }
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    /// Whether `name` is `true` or `1`.
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.get(name), Some("true" | "1"))
+    }
+}
+
+/// One resource request.
+pub struct ResourceRequest {
+    /// GET, POST, …
+    pub method: Method,
+    /// What the URL names.
+    pub path: ResourcePath,
+    /// The query.
+    pub query: Query,
+    /// The `Accept` header.
+    pub accept: Option<String>,
+    /// The `Content-Type` header.
+    pub content_type: Option<String>,
+    /// The body (at most [`decode::MAX_BODY`] bytes).
+    pub body: Bytes,
+}
+
+impl ResourceRequest {
+    /// `fieldValidation`
+    pub fn field_validation(&self) -> Result<FieldValidation, ApiError> {
+        FieldValidation::parse(self.query.get("fieldValidation"))
+    }
+    /// Whether `dryRun=All` was asked.
+    pub fn dry_run(&self) -> Result<bool, ApiError> {
+        match self.query.get("dryRun") {
+            None | Some("") => Ok(false),
+            Some("All") => Ok(true),
+            Some(other) => {
+                Err(ApiError::bad_request(format!("unsupported dryRun value {other:?}: supported values are \"All\"")))
+            }
+        }
+    }
+    /// The body as a JSON value, decoded by its content type.
+    pub fn body_value(&self) -> Result<serde_json::Value, ApiError> {
+        decode::to_value(&self.body, decode::object_format(self.content_type.as_deref())?)
+    }
+    /// The namespace and name the URL addresses (empty namespace for cluster-scoped kinds).
+    pub fn object_name(&self) -> themelios_api::ObjectName {
+        themelios_api::ObjectName::new(
+            self.path.namespace.clone().unwrap_or_default(),
+            self.path.name.clone().unwrap_or_default(),
+        )
+    }
+}

@@ -1,0 +1,15 @@
+//! Patch engines: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+
+pub mod json_patch;
+pub mod merge;
+
+/// A patch that cannot be applied; the server answers 422 (or 400 for a malformed patch).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatchError {
+    /// The patch document is not what its media type requires.
+    #[error("{0}")]
+    Malformed(String),
+    /// The patch is well-formed but cannot be applied to this document (a failed `test`, a missing path).
+    #[error("{0}")]
+    Inapplicable(String),
+}

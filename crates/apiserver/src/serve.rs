@@ -1,0 +1,185 @@
+//! Starting the server: the data directory, the store, the listeners (HTTPS, and plain HTTP on loopback
+//! when asked), and shutdown.
+
+use crate::credentials::{write_private, Credentials, CredentialsError};
+use crate::http::{handle, Server};
+use crate::storage::{RedbBackend, StorageError};
+use crate::store::{Store, StoreOptions};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use themelios_api::{Kind, ObjectName, Op, Resource, StateRead};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// How to start the API server.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the store, credentials and kubeconfig live.
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    pub bind: IpAddr,
+    /// The HTTPS port (0 picks a free one).
+    pub port: u16,
+    /// A plain-HTTP port on loopback without authentication, for tests (0 picks a free one).
+    pub insecure_port: Option<u16>,
+    /// Store tuning.
+    pub store: StoreOptions,
+}
+
+impl Options {
+    /// Defaults for a data directory: HTTPS on 127.0.0.1:6443, no plain-HTTP listener.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Options {
+            data_dir: data_dir.into(),
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 6443,
+            insecure_port: None,
+            store: StoreOptions::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory's files.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+    /// The store.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A listener or the TLS setup.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A running server.
+pub struct Running {
+    /// The HTTPS address.
+    pub secure: SocketAddr,
+    /// The plain-HTTP address, if asked for.
+    pub insecure: Option<SocketAddr>,
+    /// The kubeconfig written for kubectl.
+    pub kubeconfig: PathBuf,
+    /// The shared state (for in-process callers such as `themelios cluster`).
+    pub server: Arc<Server>,
+    shutdown: watch::Sender<bool>,
+    listeners: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, closes every connection, and waits for the listeners to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.listeners.join_next().await.is_some() {}
+    }
+}
+
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Opens the store in the data directory, writes the kubeconfig and starts serving.
+pub async fn start(options: Options) -> Result<Running, StartError> {
+    let io = |e: std::io::Error| StartError::Io(e.to_string());
+    std::fs::create_dir_all(&options.data_dir)
+        .map_err(|e| StartError::Io(format!("{}: {e}", options.data_dir.display())))?;
+    let credentials = Credentials::load_or_create(&options.data_dir)?;
+    let backend = RedbBackend::open(&options.data_dir.join("store.redb"))?;
+    let store = Store::open(backend, options.store)?;
+    let server = Arc::new(Server { store, token: credentials.token.clone() });
+    for name in SYSTEM_NAMESPACES {
+        if server.store.snapshot().get(Kind::Namespace, &ObjectName::cluster(*name)).is_none() {
+            let mut namespace = k8s_openapi::api::core::v1::Namespace::default();
+            namespace.metadata.name = Some(name.to_string());
+            server
+                .store
+                .write(&Op::Create(namespace.into_object()), server.now())
+                .await
+                .map_err(|e| StartError::Io(format!("creating namespace {name}: {}", e.message)))?;
+        }
+    }
+
+    let tls = tls_acceptor(&credentials)?;
+    let secure_listener = TcpListener::bind(SocketAddr::new(options.bind, options.port)).await.map_err(io)?;
+    let secure = secure_listener.local_addr().map_err(io)?;
+    let kubeconfig = options.data_dir.join("kubeconfig");
+    let host = match secure.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    write_private(&kubeconfig, &credentials.kubeconfig(&format!("https://{host}:{}", secure.port())))?;
+
+    let (shutdown, stopped) = watch::channel(false);
+    let mut listeners = JoinSet::new();
+    listeners.spawn(accept_loop(secure_listener, Some(tls), server.clone(), stopped.clone()));
+    let mut insecure = None;
+    if let Some(port) = options.insecure_port {
+        let listener = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await.map_err(io)?;
+        insecure = Some(listener.local_addr().map_err(io)?);
+        listeners.spawn(accept_loop(listener, None, server.clone(), stopped));
+    }
+    Ok(Running { secure, insecure, kubeconfig, server, shutdown, listeners })
+}
+
+fn tls_acceptor(credentials: &Credentials) -> Result<tokio_rustls::TlsAcceptor, StartError> {
+    let bad = |what: &str, e: String| StartError::Io(format!("{what}: {e}"));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(credentials.cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("apiserver.crt", e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(credentials.key_pem.as_bytes())
+        .map_err(|e| bad("apiserver.key", e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("TLS", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad("TLS", e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    server: Arc<Server>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        let tls = tls.clone();
+        connections.spawn(async move {
+            let require_token = tls.is_some();
+            let service = service_fn(move |request| {
+                let server = server.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(server, request, require_token).await) }
+            });
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    connections.shutdown().await;
+}

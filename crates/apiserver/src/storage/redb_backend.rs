@@ -1,0 +1,144 @@
+//! The embedded backend: a redb database file.
+//!
+//! redb is a pure-Rust, copy-on-write B-tree store with ACID transactions whose commit fsyncs before it
+//! returns (`Durability::Immediate`). One write transaction per batch of revisions is the group commit.
+
+use super::codec::{decode_object, encode_object};
+use super::{Backend, CommittedRevision, EventType, Loaded, StorageError, WatchEvent};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+use themelios_api::{ObjectRef, StoredObject};
+
+/// The current version of each object, keyed `Kind/namespace/name`.
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+/// Each retained revision's events, as a JSON array.
+const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
+/// `revision` (the latest) and `compacted`.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// A redb database holding objects, history and the revision counters.
+pub struct RedbBackend {
+    db: Database,
+}
+
+impl RedbBackend {
+    /// Opens (creating if absent) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = Database::create(path).map_err(StorageError::database)?;
+        Ok(Self { db })
+    }
+}
+
+fn object_key(reference: &ObjectRef) -> String {
+    format!("{}/{}/{}", reference.kind.name(), reference.name.namespace, reference.name.name)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EventRecord {
+    #[serde(rename = "type")]
+    event_type: EventType,
+    object: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous: Option<serde_json::Value>,
+}
+
+fn encode_events(events: &[WatchEvent]) -> Vec<u8> {
+    let records: Vec<EventRecord> = events
+        .iter()
+        .map(|e| EventRecord {
+            event_type: e.event_type,
+            object: serde_json::to_value(e.object.object()).unwrap_or_default(),
+            previous: e.previous.as_ref().map(|p| serde_json::to_value(p.object()).unwrap_or_default()),
+        })
+        .collect();
+    serde_json::to_vec(&records).unwrap_or_default()
+}
+
+fn decode_events(revision: u64, bytes: &[u8]) -> Result<Vec<WatchEvent>, StorageError> {
+    let corrupt = |reason: String| StorageError::Corrupt { key: format!("history/{revision}"), reason };
+    let records: Vec<EventRecord> = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    records
+        .into_iter()
+        .map(|r| {
+            let object = super::codec::decode_value(r.object).map_err(corrupt)?;
+            let previous = r.previous.map(super::codec::decode_value).transpose().map_err(corrupt)?;
+            Ok(WatchEvent {
+                revision,
+                event_type: r.event_type,
+                object: StoredObject::new(object),
+                previous: previous.map(StoredObject::new),
+            })
+        })
+        .collect()
+}
+
+impl Backend for RedbBackend {
+    fn load(&mut self) -> Result<Loaded, StorageError> {
+        let txn = self.db.begin_read().map_err(StorageError::database)?;
+        let mut loaded = Loaded::default();
+        match txn.open_table(META) {
+            Ok(meta) => {
+                loaded.revision = meta.get("revision").map_err(StorageError::database)?.map(|v| v.value()).unwrap_or(0);
+                loaded.compacted =
+                    meta.get("compacted").map_err(StorageError::database)?.map(|v| v.value()).unwrap_or(0);
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(loaded),
+            Err(e) => return Err(StorageError::database(e)),
+        }
+        let objects = txn.open_table(OBJECTS).map_err(StorageError::database)?;
+        for entry in objects.iter().map_err(StorageError::database)? {
+            let (key, value) = entry.map_err(StorageError::database)?;
+            let object = decode_object(value.value())
+                .map_err(|reason| StorageError::Corrupt { key: key.value().to_string(), reason })?;
+            loaded.objects.push(StoredObject::new(object));
+        }
+        let history = txn.open_table(HISTORY).map_err(StorageError::database)?;
+        for entry in history.range(loaded.compacted + 1..).map_err(StorageError::database)? {
+            let (revision, value) = entry.map_err(StorageError::database)?;
+            let revision = revision.value();
+            loaded.history.push(CommittedRevision { revision, events: decode_events(revision, value.value())? });
+        }
+        Ok(loaded)
+    }
+
+    fn append(&mut self, batch: &[CommittedRevision]) -> Result<(), StorageError> {
+        let Some(last) = batch.last() else { return Ok(()) };
+        let txn = self.db.begin_write().map_err(StorageError::database)?;
+        {
+            let mut objects = txn.open_table(OBJECTS).map_err(StorageError::database)?;
+            let mut history = txn.open_table(HISTORY).map_err(StorageError::database)?;
+            for committed in batch {
+                history
+                    .insert(committed.revision, encode_events(&committed.events).as_slice())
+                    .map_err(StorageError::database)?;
+                for event in &committed.events {
+                    let key = object_key(&ObjectRef::of(event.object.object()));
+                    match event.event_type {
+                        EventType::Deleted => {
+                            objects.remove(key.as_str()).map_err(StorageError::database)?;
+                        }
+                        EventType::Added | EventType::Modified => {
+                            objects
+                                .insert(key.as_str(), encode_object(event.object.object()).as_slice())
+                                .map_err(StorageError::database)?;
+                        }
+                    }
+                }
+            }
+            let mut meta = txn.open_table(META).map_err(StorageError::database)?;
+            meta.insert("revision", last.revision).map_err(StorageError::database)?;
+        }
+        txn.commit().map_err(StorageError::database)
+    }
+
+    fn compact(&mut self, through: u64) -> Result<(), StorageError> {
+        let txn = self.db.begin_write().map_err(StorageError::database)?;
+        {
+            let mut history = txn.open_table(HISTORY).map_err(StorageError::database)?;
+            history.retain_in(..=through, |_, _| false).map_err(StorageError::database)?;
+            let mut meta = txn.open_table(META).map_err(StorageError::database)?;
+            meta.insert("compacted", through).map_err(StorageError::database)?;
+        }
+        txn.commit().map_err(StorageError::database)
+    }
+}
