@@ -12,6 +12,7 @@
 pub mod credentials;
 pub mod http;
 pub mod patch;
+pub mod schema;
 pub mod serve;
 pub mod snapshot;
 pub mod storage;

@@ -6,7 +6,8 @@ use super::request::ResourceRequest;
 use super::respond::{self, Body};
 use super::table::{self, IncludeObject};
 use super::Server;
-use crate::patch::{json_patch, merge, PatchError};
+use crate::patch::{json_patch, merge, strategic, PatchError};
+use crate::schema::definition_of;
 use crate::snapshot::Snapshot;
 use crate::store::Written;
 use hyper::{Response, StatusCode};
@@ -169,6 +170,7 @@ fn scale_replicas(scale: &Value) -> Result<i32, ApiError> {
 enum PatchType {
     Merge,
     Json,
+    Strategic,
 }
 
 fn patch_type(content_type: Option<&str>) -> Result<PatchType, ApiError> {
@@ -176,26 +178,30 @@ fn patch_type(content_type: Option<&str>) -> Result<PatchType, ApiError> {
     match media.as_deref() {
         Some("application/merge-patch+json") => Ok(PatchType::Merge),
         Some("application/json-patch+json") => Ok(PatchType::Json),
+        Some("application/strategic-merge-patch+json") => Ok(PatchType::Strategic),
         other => Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json; got {}",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json; got {}",
                 other.unwrap_or("no Content-Type")
             ),
         )),
     }
 }
 
-fn apply_patch(kind: PatchType, doc: &mut Value, patch: &Value) -> Result<(), ApiError> {
+/// Applies a patch to `doc`, an object of the schema definition `definition`.
+fn apply_patch(kind: PatchType, doc: &mut Value, patch: &Value, definition: &str) -> Result<(), ApiError> {
+    let patch_error = |e: PatchError| match e {
+        PatchError::Malformed(m) => ApiError::bad_request(m),
+        PatchError::Inapplicable(m) => ApiError::new(Reason::Invalid, m),
+    };
     match kind {
+        PatchType::Strategic => strategic::apply(doc, patch, definition).map_err(patch_error),
         PatchType::Merge => {
             merge::apply(doc, patch);
             Ok(())
         }
-        PatchType::Json => json_patch::apply(doc, patch).map_err(|e| match e {
-            PatchError::Malformed(m) => ApiError::bad_request(m),
-            PatchError::Inapplicable(m) => ApiError::new(Reason::Invalid, m),
-        }),
+        PatchType::Json => json_patch::apply(doc, patch).map_err(patch_error),
     }
 }
 
@@ -218,7 +224,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         let stored = current(state, kind, &name)?;
         if subresource.as_deref() == Some("scale") {
             let mut scale = scale_of(&stored)?;
-            apply_patch(patch_kind, &mut scale, &patch)?;
+            apply_patch(patch_kind, &mut scale, &patch, "io.k8s.api.autoscaling.v1.Scale")?;
             return Ok(Op::Scale {
                 target,
                 replicas: scale_replicas(&scale)?,
@@ -226,7 +232,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
             });
         }
         let mut doc = serde_json::to_value(stored.object()).unwrap_or_default();
-        apply_patch(patch_kind, &mut doc, &patch)?;
+        apply_patch(patch_kind, &mut doc, &patch, &definition_of(kind))?;
         let decoded = decode_object(doc, kind, validation)?;
         warnings = decoded.warnings;
         let mut object: Object = decoded.object;

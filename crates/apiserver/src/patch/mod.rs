@@ -1,6 +1,7 @@
-//! Patch engines: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+//! Patch engines: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic merge patch.
 
 pub mod json_patch;
+pub mod strategic;
 pub mod merge;
 
 /// A patch that cannot be applied; the server answers 422 (or 400 for a malformed patch).
