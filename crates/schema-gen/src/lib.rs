@@ -169,8 +169,7 @@ fn merge_strategies(text: &str) -> BTreeMap<String, (String, Vec<String>)> {
     for (index, _) in text.match_indices(marker) {
         let rest = &text[index + marker.len()..];
         let Some(field_at) = rest.find("&mut self.") else { continue };
-        let name: String =
-            rest[field_at + 10..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let name: String = rest[field_at + 10..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         let end = rest.find("|current_item").unwrap_or(rest.len());
         let keys: Vec<String> = rest[..end]
             .match_indices("lhs.")
@@ -194,7 +193,12 @@ fn resolve_pb_path(module: &[String], ty: &str) -> String {
 }
 
 fn normalise(name: &str) -> String {
-    name.chars().filter(|c| *c != '_').flat_map(char::to_lowercase).collect::<String>().trim_start_matches("r#").to_string()
+    name.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .trim_start_matches("r#")
+        .to_string()
 }
 
 /// Parses one k8s-pb module: every message, each field's tag, wire type and (for messages) type.

@@ -13,6 +13,8 @@ pub enum Format {
     Json,
     /// `application/yaml`
     Yaml,
+    /// `application/vnd.kubernetes.protobuf` (kubectl's typed clients)
+    Protobuf,
 }
 
 /// The body format of an object request (create, update, delete options).
@@ -21,6 +23,7 @@ pub fn object_format(content_type: Option<&str>) -> Result<Format, ApiError> {
     match media.as_deref() {
         None | Some("") | Some("application/json") | Some("*/*") => Ok(Format::Json),
         Some("application/yaml") => Ok(Format::Yaml),
+        Some("application/vnd.kubernetes.protobuf") => Ok(Format::Protobuf),
         Some(other) => Err(unsupported(other)),
     }
 }
@@ -29,7 +32,7 @@ pub fn object_format(content_type: Option<&str>) -> Result<Format, ApiError> {
 pub fn unsupported(media: &str) -> ApiError {
     ApiError::new(
         Reason::UnsupportedMediaType,
-        format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {media}"),
+        format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {media}"),
     )
 }
 
@@ -40,6 +43,7 @@ pub fn to_value(body: &[u8], format: Format) -> Result<Value, ApiError> {
             .map_err(|e| ApiError::bad_request(format!("error decoding request body as JSON: {e}"))),
         Format::Yaml => serde_yaml_ng::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding request body as YAML: {e}"))),
+        Format::Protobuf => super::protobuf::decode(body),
     }
 }
 

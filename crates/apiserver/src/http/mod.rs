@@ -4,7 +4,9 @@ pub mod collection;
 pub mod decode;
 pub mod discovery;
 pub mod objects;
+pub mod openapi;
 pub mod path;
+pub mod protobuf;
 pub mod request;
 pub mod respond;
 pub mod table;
@@ -109,6 +111,11 @@ async fn route(server: Arc<Server>, request: hyper::Request<Incoming>) -> Result
         }
         Endpoint::CoreRoot => ok(discovery::core_versions()),
         Endpoint::GroupsRoot => ok(discovery::group_list()),
+        Endpoint::OpenApiRoot => ok(openapi::root()),
+        Endpoint::OpenApi(path) => {
+            let document = openapi::documents().iter().find(|d| d.path == path).ok_or_else(respond::not_found_path)?;
+            Ok(respond::with_body(StatusCode::OK, respond::JSON, document.body.clone()))
+        }
         Endpoint::Group(group) => ok(discovery::group(&group).ok_or_else(respond::not_found_path)?),
         Endpoint::GroupVersion { group, version } => ok(discovery::resource_list(&group, &version)),
         Endpoint::Resource(path) => {

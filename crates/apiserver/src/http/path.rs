@@ -9,6 +9,10 @@ pub enum Endpoint {
     Version,
     /// `/healthz`, `/readyz`, `/livez` (and their `/…/<check>` forms).
     Health,
+    /// `/openapi/v3`: where each group-version's document is.
+    OpenApiRoot,
+    /// `/openapi/v3/<api/v1 | apis/group/version>`: one document.
+    OpenApi(String),
     /// `/api`: the core group's versions.
     CoreRoot,
     /// `/apis`: every other group.
@@ -59,6 +63,8 @@ pub fn parse(path: &str) -> Option<Endpoint> {
     match segments.as_slice() {
         ["version"] => Some(Endpoint::Version),
         ["healthz" | "readyz" | "livez", ..] => Some(Endpoint::Health),
+        ["openapi", "v3"] => Some(Endpoint::OpenApiRoot),
+        ["openapi", "v3", rest @ ..] => Some(Endpoint::OpenApi(rest.join("/"))),
         ["api"] => Some(Endpoint::CoreRoot),
         ["apis"] => Some(Endpoint::GroupsRoot),
         ["api", version] => served_group_version("", version),

@@ -1,8 +1,8 @@
 //! Patch engines: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic merge patch.
 
 pub mod json_patch;
-pub mod strategic;
 pub mod merge;
+pub mod strategic;
 
 /// A patch that cannot be applied; the server answers 422 (or 400 for a malformed patch).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -28,7 +28,11 @@ pub fn apply(doc: &mut Value, patch: &Value, definition: &str) -> Result<(), Pat
     merge_object(doc, patch, schema().definition(definition))
 }
 
-fn merge_object(doc: &mut Value, patch: &Map<String, Value>, definition: Option<&Definition>) -> Result<(), PatchError> {
+fn merge_object(
+    doc: &mut Value,
+    patch: &Map<String, Value>,
+    definition: Option<&Definition>,
+) -> Result<(), PatchError> {
     match patch.get("$patch").and_then(Value::as_str) {
         Some("replace") => {
             let mut replaced = patch.clone();
@@ -82,12 +86,16 @@ fn merge_object(doc: &mut Value, patch: &Map<String, Value>, definition: Option<
                     }
                 }
             }
-            (_, Value::Object(inner)) if element.is_some() || field.is_none() || field.is_some_and(|f| f.ty == "json") => {
+            (_, Value::Object(inner))
+                if element.is_some() || field.is_none() || field.is_some_and(|f| f.ty == "json") =>
+            {
                 merge_object(slot, inner, element)?;
             }
             _ => *slot = value.clone(),
         }
-        if slot.as_object().is_some_and(|o| o.is_empty()) && value.get("$patch").and_then(Value::as_str) == Some("delete") {
+        if slot.as_object().is_some_and(|o| o.is_empty())
+            && value.get("$patch").and_then(Value::as_str) == Some("delete")
+        {
             target.remove(key);
         }
     }
@@ -288,14 +296,16 @@ mod tests {
     #[test]
     fn retain_keys_drops_the_other_fields() {
         let doc = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}});
-        let out = patched(doc, json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}}), DEPLOYMENT);
+        let out =
+            patched(doc, json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}}), DEPLOYMENT);
         assert_eq!(out["spec"]["strategy"], json!({"type": "Recreate"}));
     }
 
     #[test]
     fn an_item_without_its_merge_key_is_rejected() {
         let mut doc = json!({});
-        let err = apply(&mut doc, &json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}), DEPLOYMENT);
+        let err =
+            apply(&mut doc, &json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}), DEPLOYMENT);
         assert!(matches!(err, Err(PatchError::Malformed(m)) if m.contains("merge key: name")));
     }
 }
