@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod credentials;
+pub mod fieldmanager;
 pub mod http;
 pub mod patch;
 pub mod schema;

@@ -6,6 +6,7 @@ use super::request::ResourceRequest;
 use super::respond::{self, Body};
 use super::table::{self, IncludeObject};
 use super::Server;
+use crate::fieldmanager;
 use crate::patch::{json_patch, merge, strategic, PatchError};
 use crate::schema::definition_of;
 use crate::snapshot::Snapshot;
@@ -110,6 +111,15 @@ fn body_object(request: &ResourceRequest) -> Result<Decoded, ApiError> {
     Ok(decoded)
 }
 
+/// Records `manager`'s write of `object` over `old` in its managed fields.
+fn track_fields(old: Option<&StoredObject>, object: &mut Object, manager: &str, now: themelios_api::Time) {
+    let old_value = old.map(|o| serde_json::to_value(o.object()).unwrap_or_default());
+    let mut value = serde_json::to_value(&*object).unwrap_or_default();
+    fieldmanager::record_update(old_value.as_ref(), &mut value, object.kind(), manager, now);
+    object.meta_mut().managed_fields =
+        value.pointer("/metadata/managedFields").and_then(|m| serde_json::from_value(m.clone()).ok());
+}
+
 /// Writes `op` (or only computes it, for `dryRun=All`), from the latest state.
 async fn write(
     server: &Server,
@@ -132,6 +142,8 @@ pub async fn create(server: &Server, request: &ResourceRequest) -> Result<Respon
             return Err(ApiError::not_found(Kind::Namespace, &namespace));
         }
     }
+    let mut object = object;
+    track_fields(None, &mut object, &request.field_manager(), server.now());
     let written = write(server, request, |_| Ok(Op::Create(object))).await?;
     Ok(object_response(server, request, StatusCode::CREATED, &written.object, &warnings))
 }
@@ -143,9 +155,19 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
     match request.path.subresource.as_deref() {
         None | Some("status") => {
             let status_only = request.path.subresource.is_some();
-            let Decoded { object, warnings } = body_object(request)?;
-            let op = if status_only { Op::UpdateStatus(object) } else { Op::Update(object) };
-            let written = write(server, request, |_| Ok(op)).await?;
+            let Decoded { mut object, warnings } = body_object(request)?;
+            let (manager, now, name) = (request.field_manager(), server.now(), request.object_name());
+            let written = write(server, request, |state| {
+                let old = state.get(kind, &name);
+                if status_only {
+                    object.meta_mut().managed_fields =
+                        old.as_ref().and_then(|o| o.object().meta().managed_fields.clone());
+                    return Ok(Op::UpdateStatus(object));
+                }
+                track_fields(old.as_deref(), &mut object, &manager, now);
+                Ok(Op::Update(object))
+            })
+            .await?;
             Ok(object_response(server, request, StatusCode::OK, &written.object, &warnings))
         }
         Some("scale") => {
@@ -209,6 +231,9 @@ fn apply_patch(kind: PatchType, doc: &mut Value, patch: &Value, definition: &str
 /// writer lock, and the result written as an update of that version.
 pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
     let kind = request.path.kind;
+    if is_apply(request.content_type.as_deref()) {
+        return server_side_apply(server, request).await;
+    }
     let patch_kind = patch_type(request.content_type.as_deref())?;
     let patch: Value = serde_json::from_slice(&request.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
@@ -220,6 +245,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         return Err(unknown_subresource(kind, other));
     }
     let mut warnings = Vec::new();
+    let (manager, now) = (request.field_manager(), server.now());
     let written = write(server, request, |state| {
         let stored = current(state, kind, &name)?;
         if subresource.as_deref() == Some("scale") {
@@ -238,6 +264,9 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         let mut object: Object = decoded.object;
         if object.meta().resource_version.is_none() {
             object.meta_mut().resource_version = stored.object().meta().resource_version.clone();
+        }
+        if subresource.is_none() {
+            track_fields(Some(&stored), &mut object, &manager, now);
         }
         Ok(if subresource.is_some() { Op::UpdateStatus(object) } else { Op::Update(object) })
     })
@@ -320,6 +349,7 @@ pub async fn create_subresource(server: &Server, request: &ResourceRequest) -> R
                 path: request.path.clone(),
                 query: request.query.clone(),
                 accept: None,
+                user_agent: None,
                 content_type: Some("application/json".into()),
                 body: serde_json::to_vec(&options_value).unwrap_or_default().into(),
             };
@@ -335,4 +365,59 @@ pub async fn create_subresource(server: &Server, request: &ResourceRequest) -> R
             format!("POST is not supported on {}/{}", kind.plural(), sub.unwrap_or("")),
         )),
     }
+}
+
+fn is_apply(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|c| c.split(';').next().unwrap_or("").trim() == "application/apply-patch+yaml")
+}
+
+/// PATCH with `application/apply-patch+yaml`: server-side apply, creating the object if it is absent.
+async fn server_side_apply(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+    let kind = request.path.kind;
+    let manager = request.query.get("fieldManager").filter(|m| !m.is_empty()).map(str::to_string).ok_or_else(|| {
+        ApiError::bad_request("PATCH, application/apply-patch+yaml requests require a fieldManager query parameter")
+    })?;
+    if request.path.subresource.is_some() {
+        return Err(ApiError::new(
+            Reason::UnsupportedMediaType,
+            "server-side apply is served on objects, not on their subresources",
+        ));
+    }
+    let force = request.query.flag("force");
+    let config = super::decode::to_value(&request.body, super::decode::Format::Yaml)?;
+    // The applied configuration is checked like a body: its type, namespace, name and fields.
+    let apply_request = ResourceRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        accept: None,
+        content_type: Some("application/json".into()),
+        body: serde_json::to_vec(&config).unwrap_or_default().into(),
+        user_agent: None,
+    };
+    let Decoded { warnings, object: checked } = body_object(&apply_request)?;
+    let mut config = config;
+    config["metadata"]["namespace"] = checked.meta().namespace.clone().into();
+    config["metadata"]["name"] = checked.meta().name.clone().into();
+    let (name, now) = (request.object_name(), server.now());
+    let mut created = false;
+    let written = write(server, request, |state| {
+        let live = state.get(kind, &name);
+        let live_value = live.as_ref().map(|o| serde_json::to_value(o.object()).unwrap_or_default());
+        let merged = fieldmanager::apply(live_value.as_ref(), &config, kind, &manager, force, now)?;
+        let mut object = decode_object(merged, kind, super::decode::FieldValidation::Ignore)?.object;
+        match live {
+            Some(live) => {
+                object.meta_mut().resource_version = live.object().meta().resource_version.clone();
+                Ok(Op::Update(object))
+            }
+            None => {
+                created = true;
+                Ok(Op::Create(object))
+            }
+        }
+    })
+    .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(object_response(server, request, status, &written.object, &warnings))
 }

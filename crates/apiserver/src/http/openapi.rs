@@ -2,6 +2,7 @@
 //! (its `schemars` feature) with the `x-kubernetes-group-version-kind` extensions and PATCH operations that
 //! carry a `fieldValidation` parameter — what `kubectl apply`, `create -f` and `explain` look for.
 
+use crate::schema::Strategy;
 use k8s_openapi::api::{
     apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, coordination::v1 as coordination,
     core::v1 as core, policy::v1 as policy,
@@ -93,6 +94,36 @@ fn operations(kind: Kind, reference: &str) -> Value {
     })
 }
 
+/// Adds upstream's patch and list extensions to a definition's properties from the schema table, so that
+/// kubectl computes strategic merge patches with merge keys (and `$patch: delete`) instead of replacing lists.
+fn add_merge_extensions(name: &str, schema: &mut Value) {
+    let Some(definition) = crate::schema::schema().definition(name) else { return };
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { return };
+    for (field_name, property) in properties.iter_mut() {
+        let Some(field) = definition.fields.get(field_name) else { continue };
+        let Some(property) = property.as_object_mut() else { continue };
+        match &field.strategy {
+            Some(Strategy::Map(keys)) if !keys.is_empty() => {
+                property.insert("x-kubernetes-patch-strategy".into(), "merge".into());
+                property.insert("x-kubernetes-patch-merge-key".into(), keys[0].clone().into());
+                property.insert("x-kubernetes-list-type".into(), "map".into());
+                property.insert("x-kubernetes-list-map-keys".into(), json!(keys));
+            }
+            Some(Strategy::Set) => {
+                property.insert("x-kubernetes-patch-strategy".into(), "merge".into());
+                property.insert("x-kubernetes-list-type".into(), "set".into());
+            }
+            Some(Strategy::Atomic) if field.list => {
+                property.insert("x-kubernetes-list-type".into(), "atomic".into());
+            }
+            Some(Strategy::Atomic) if field.map => {
+                property.insert("x-kubernetes-map-type".into(), "atomic".into());
+            }
+            _ => {}
+        }
+    }
+}
+
 fn document(group: &str, version: &str) -> Value {
     let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
     let mut paths = Map::new();
@@ -112,6 +143,9 @@ fn document(group: &str, version: &str) -> Value {
         kind_definitions.insert(definition, *kind);
     }
     let mut schemas = generator.take_definitions(true);
+    for (name, schema) in schemas.iter_mut() {
+        add_merge_extensions(name, schema);
+    }
     for (definition, kind) in kind_definitions {
         if let Some(Value::Object(schema)) = schemas.get_mut(&definition) {
             schema.insert(
@@ -176,6 +210,8 @@ mod tests {
         let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
         assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        let container = &doc["components"]["schemas"]["io.k8s.api.core.v1.Container"];
+        assert_eq!(container["properties"]["env"]["x-kubernetes-patch-merge-key"], "name");
         assert!(root()["paths"]["api/v1"]["serverRelativeURL"]
             .as_str()
             .unwrap()

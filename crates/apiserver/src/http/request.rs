@@ -39,6 +39,8 @@ pub struct ResourceRequest {
     pub content_type: Option<String>,
     /// The body (at most [`decode::MAX_BODY`] bytes).
     pub body: Bytes,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
 }
 
 impl ResourceRequest {
@@ -59,6 +61,13 @@ impl ResourceRequest {
     /// The body as a JSON value, decoded by its content type.
     pub fn body_value(&self) -> Result<serde_json::Value, ApiError> {
         decode::to_value(&self.body, decode::object_format(self.content_type.as_deref())?)
+    }
+    /// The field manager: `fieldManager`, else the user agent up to its first `/`, as upstream.
+    pub fn field_manager(&self) -> String {
+        match self.query.get("fieldManager").filter(|m| !m.is_empty()) {
+            Some(manager) => manager.to_string(),
+            None => self.user_agent.as_deref().and_then(|ua| ua.split('/').next()).unwrap_or("unknown").to_string(),
+        }
     }
     /// The namespace and name the URL addresses (empty namespace for cluster-scoped kinds).
     pub fn object_name(&self) -> themelios_api::ObjectName {

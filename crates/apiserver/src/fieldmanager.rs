@@ -1,0 +1,561 @@
+//! Field ownership (`metadata.managedFields`) and server-side apply.
+//!
+//! A field set is a tree of path elements in upstream's FieldsV1 spelling: `f:<field>` for a field,
+//! `k:{"name":"c"}` for the item of a keyed list, `v:<json>` for a member of a set, and `.` for a list item
+//! itself. Every write records which manager set which fields; an apply fails with a FieldManagerConflict
+//! when it would change a field another manager owns, unless forced.
+
+use crate::schema::{schema, Definition, Strategy};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use themelios_api::{ApiError, Kind, Reason, Time};
+
+/// A set of field paths, as a tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldSet(BTreeMap<String, FieldSet>);
+
+/// Metadata and type fields the server owns; never part of a manager's set.
+const SYSTEM_FIELDS: &[&str] = &[
+    "f:apiVersion",
+    "f:kind",
+    "f:status",
+    "f:metadata/f:name",
+    "f:metadata/f:namespace",
+    "f:metadata/f:uid",
+    "f:metadata/f:resourceVersion",
+    "f:metadata/f:generation",
+    "f:metadata/f:creationTimestamp",
+    "f:metadata/f:deletionTimestamp",
+    "f:metadata/f:deletionGracePeriodSeconds",
+    "f:metadata/f:managedFields",
+    "f:metadata/f:selfLink",
+];
+
+impl FieldSet {
+    /// The fields set in `value`, an object of `definition`, without the fields the server owns.
+    pub fn of(value: &Value, definition: &str) -> FieldSet {
+        let mut set = FieldSet::default();
+        collect(value, schema().definition(definition), &mut set);
+        for path in SYSTEM_FIELDS {
+            let parts: Vec<&str> = path.split('/').collect();
+            set.remove(&parts);
+        }
+        set.prune();
+        set
+    }
+
+    fn remove(&mut self, path: &[&str]) {
+        match path {
+            [] => {}
+            [last] => {
+                self.0.remove(*last);
+            }
+            [first, rest @ ..] => {
+                if let Some(child) = self.0.get_mut(*first) {
+                    child.remove(rest);
+                }
+            }
+        }
+    }
+
+    /// Drops interior nodes left without children by a removal (leaves are kept).
+    fn prune(&mut self) {
+        self.0.retain(|_, child| {
+            let was_leaf = child.0.is_empty();
+            child.prune();
+            was_leaf || !child.0.is_empty()
+        });
+    }
+
+    /// Every leaf path.
+    pub fn leaves(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        self.walk(&mut Vec::new(), &mut out);
+        out
+    }
+
+    fn walk(&self, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for (element, child) in &self.0 {
+            prefix.push(element.clone());
+            if child.0.is_empty() {
+                out.push(prefix.clone());
+            } else {
+                child.walk(prefix, out);
+            }
+            prefix.pop();
+        }
+    }
+
+    /// Whether the set holds `path` as a leaf.
+    pub fn contains(&self, path: &[String]) -> bool {
+        match path {
+            [] => self.0.is_empty(),
+            [first, rest @ ..] => self.0.get(first).is_some_and(|child| child.contains(rest)),
+        }
+    }
+
+    fn insert(&mut self, path: &[String]) {
+        if let [first, rest @ ..] = path {
+            self.0.entry(first.clone()).or_default().insert(rest);
+        }
+    }
+
+    fn remove_path(&mut self, path: &[String]) {
+        let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+        self.remove(&parts);
+        self.prune();
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The FieldsV1 JSON.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.0.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+    }
+
+    /// Reads FieldsV1 JSON.
+    pub fn from_json(value: &Value) -> FieldSet {
+        FieldSet(value.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), FieldSet::from_json(v))).collect())
+    }
+}
+
+fn key_element(item: &Value, keys: &[String]) -> Option<String> {
+    let mut key = Map::new();
+    for k in keys {
+        // Upstream identifies an item by the keys it has; a missing key is skipped.
+        if let Some(v) = item.get(k) {
+            key.insert(k.clone(), v.clone());
+        }
+    }
+    (!key.is_empty()).then(|| format!("k:{}", Value::Object(key)))
+}
+
+fn collect(value: &Value, definition: Option<&Definition>, into: &mut FieldSet) {
+    let Value::Object(fields) = value else { return };
+    for (name, field_value) in fields {
+        if field_value.is_null() {
+            continue;
+        }
+        let element = format!("f:{name}");
+        let field = definition.and_then(|d| d.fields.get(name));
+        let nested = field.and_then(|f| schema().definition(&f.ty));
+        let child = into.0.entry(element).or_default();
+        match (field, field_value) {
+            (Some(f), Value::Array(items)) if f.list => match &f.strategy {
+                Some(Strategy::Map(keys)) => {
+                    for item in items {
+                        if let Some(key) = key_element(item, keys) {
+                            let item_set = child.0.entry(key).or_default();
+                            item_set.0.insert(".".into(), FieldSet::default());
+                            collect(item, nested, item_set);
+                        }
+                    }
+                }
+                Some(Strategy::Set) => {
+                    for item in items {
+                        child.0.insert(format!("v:{item}"), FieldSet::default());
+                    }
+                }
+                _ => {}
+            },
+            (Some(f), Value::Object(entries)) if f.map && f.strategy != Some(Strategy::Atomic) => {
+                for (key, entry) in entries {
+                    let entry_set = child.0.entry(format!("f:{key}")).or_default();
+                    if nested.is_some() {
+                        collect(entry, nested, entry_set);
+                    }
+                }
+            }
+            (_, Value::Object(_)) if nested.is_some() => collect(field_value, nested, child),
+            _ => {}
+        }
+    }
+}
+
+/// The value at a field path, if the object has it.
+fn value_at<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let Some((first, rest)) = path.split_first() else { return Some(value) };
+    if first == "." {
+        return Some(value);
+    }
+    if let Some(name) = first.strip_prefix("f:") {
+        return value_at(value.get(name)?, rest);
+    }
+    if let Some(key) = first.strip_prefix("k:") {
+        let key: Map<String, Value> = serde_json::from_str(key).ok()?;
+        let item = value.as_array()?.iter().find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))?;
+        return value_at(item, rest);
+    }
+    if let Some(member) = first.strip_prefix("v:") {
+        let member: Value = serde_json::from_str(member).ok()?;
+        return value.as_array()?.iter().find(|m| **m == member);
+    }
+    None
+}
+
+/// Removes the value at a field path.
+fn remove_at(value: &mut Value, path: &[String]) {
+    match path {
+        [] => {}
+        [last] | [last, _] if path.len() == 1 || path[1] == "." => {
+            if let Some(name) = last.strip_prefix("f:") {
+                if let Value::Object(map) = value {
+                    map.remove(name);
+                }
+            } else if let Some(key) = last.strip_prefix("k:") {
+                if let (Ok(key), Value::Array(items)) = (serde_json::from_str::<Map<String, Value>>(key), &mut *value) {
+                    items.retain(|item| !key.iter().all(|(k, v)| item.get(k) == Some(v)));
+                }
+            } else if let Some(member) = last.strip_prefix("v:") {
+                if let (Ok(member), Value::Array(items)) = (serde_json::from_str::<Value>(member), &mut *value) {
+                    items.retain(|m| *m != member);
+                }
+            }
+        }
+        [first, rest @ ..] => {
+            let child = if let Some(name) = first.strip_prefix("f:") {
+                value.get_mut(name)
+            } else if let Some(key) = first.strip_prefix("k:") {
+                let key: Option<Map<String, Value>> = serde_json::from_str(key).ok();
+                key.and_then(|key| {
+                    value.as_array_mut()?.iter_mut().find(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)))
+                })
+            } else {
+                None
+            };
+            if let Some(child) = child {
+                remove_at(child, rest);
+            }
+        }
+    }
+}
+
+/// One `managedFields` entry.
+#[derive(Clone, Debug)]
+struct Entry {
+    manager: String,
+    operation: String,
+    api_version: String,
+    time: Option<Value>,
+    subresource: Option<String>,
+    fields: FieldSet,
+}
+
+fn entries_of(object: &Value) -> Vec<Entry> {
+    object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| Entry {
+            manager: e["manager"].as_str().unwrap_or("").to_string(),
+            operation: e["operation"].as_str().unwrap_or("Update").to_string(),
+            api_version: e["apiVersion"].as_str().unwrap_or("").to_string(),
+            time: e.get("time").cloned(),
+            subresource: e["subresource"].as_str().map(str::to_string),
+            fields: FieldSet::from_json(&e["fieldsV1"]),
+        })
+        .collect()
+}
+
+fn store_entries(object: &mut Value, entries: Vec<Entry>) {
+    let list: Vec<Value> = entries
+        .into_iter()
+        .filter(|e| !e.fields.is_empty())
+        .map(|e| {
+            let mut entry = json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version,
+                "fieldsType": "FieldsV1", "fieldsV1": e.fields.to_json()});
+            if let Some(time) = e.time {
+                entry["time"] = time;
+            }
+            if let Some(sub) = e.subresource {
+                entry["subresource"] = sub.into();
+            }
+            entry
+        })
+        .collect();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if list.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert("managedFields".into(), Value::Array(list));
+        }
+    }
+}
+
+fn now_json(now: Time) -> Value {
+    serde_json::to_value(now.to_k8s()).unwrap_or_default()
+}
+
+/// Records a non-apply write (create, update, patch) by `manager`: the fields it changed become its own
+/// (an `Update` entry) and leave every other manager's set, as upstream's update-operation ownership.
+pub fn record_update(old: Option<&Value>, new: &mut Value, kind: Kind, manager: &str, now: Time) {
+    let definition = crate::schema::definition_of(kind);
+    let new_set = FieldSet::of(new, &definition);
+    let mut entries = old.map(entries_of).unwrap_or_default();
+    let changed: Vec<Vec<String>> = new_set
+        .leaves()
+        .into_iter()
+        .filter(|path| old.is_none_or(|old| value_at(old, path) != value_at(new, path)))
+        .collect();
+    for entry in &mut entries {
+        // Fields the write removed are nobody's any more; fields it changed are the writer's.
+        let gone: Vec<Vec<String>> = entry.fields.leaves().into_iter().filter(|p| !new_set.contains(p)).collect();
+        for path in gone.iter().chain(changed.iter()) {
+            entry.fields.remove_path(path);
+        }
+    }
+    if !changed.is_empty() {
+        let position = entries.iter().position(|e| e.manager == manager && e.operation == "Update");
+        let entry = match position {
+            Some(at) => &mut entries[at],
+            None => {
+                entries.push(Entry {
+                    manager: manager.to_string(),
+                    operation: "Update".into(),
+                    api_version: kind.api_version().into(),
+                    time: None,
+                    subresource: None,
+                    fields: FieldSet::default(),
+                });
+                let last = entries.len() - 1;
+                &mut entries[last]
+            }
+        };
+        for path in &changed {
+            entry.fields.insert(path);
+        }
+        entry.time = Some(now_json(now));
+    }
+    store_entries(new, entries);
+}
+
+/// Server-side apply of `config` by `manager` onto `live` (absent for a create): the merged object with
+/// its managed fields, or a 409 listing the fields other managers own and `config` would change.
+pub fn apply(
+    live: Option<&Value>,
+    config: &Value,
+    kind: Kind,
+    manager: &str,
+    force: bool,
+    now: Time,
+) -> Result<Value, ApiError> {
+    let definition = crate::schema::definition_of(kind);
+    let applied = FieldSet::of(config, &definition);
+    let empty = json!({});
+    let live_value = live.unwrap_or(&empty);
+    let mut entries = entries_of(live_value);
+    let is_mine = |e: &Entry| e.manager == manager && e.operation == "Apply";
+    let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
+    for entry in entries.iter().filter(|e| !is_mine(e)) {
+        for path in applied.leaves() {
+            // A list item's own marker (`.`) records that it exists, not a value that could conflict.
+            if path.last().is_some_and(|p| p == ".") {
+                continue;
+            }
+            if entry.fields.contains(&path) && value_at(config, &path) != value_at(live_value, &path) {
+                conflicts.push((entry.manager.clone(), entry.api_version.clone(), path));
+            }
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        return Err(conflict_error(kind, config, &conflicts));
+    }
+    for (manager_name, _, path) in &conflicts {
+        for entry in entries.iter_mut().filter(|e| &e.manager == manager_name) {
+            entry.fields.remove_path(path);
+        }
+    }
+    // Fields this manager applied before and no longer does, and nobody else owns, are removed.
+    let mut merged = live_value.clone();
+    if let Some(previous) = entries.iter().find(|e| is_mine(e)) {
+        for path in previous.fields.leaves() {
+            let owned_by_others = entries.iter().filter(|e| !is_mine(e)).any(|e| e.fields.contains(&path));
+            if !applied.contains(&path) && !owned_by_others {
+                remove_at(&mut merged, &path);
+            }
+        }
+    }
+    merge(&mut merged, config, schema().definition(&definition));
+    entries.retain(|e| !is_mine(e));
+    entries.push(Entry {
+        manager: manager.to_string(),
+        operation: "Apply".into(),
+        api_version: kind.api_version().into(),
+        time: Some(now_json(now)),
+        subresource: None,
+        fields: applied,
+    });
+    store_entries(&mut merged, entries);
+    Ok(merged)
+}
+
+fn path_text(path: &[String]) -> String {
+    let mut out = String::new();
+    for element in path {
+        if element == "." {
+            continue;
+        }
+        if let Some(name) = element.strip_prefix("f:") {
+            out.push('.');
+            out.push_str(name);
+        } else if let Some(key) = element.strip_prefix("k:") {
+            out.push_str(&format!(
+                "[{}]",
+                key.trim_start_matches('{').trim_end_matches('}').replace('"', "").replace(':', "=")
+            ));
+        } else if let Some(member) = element.strip_prefix("v:") {
+            out.push_str(&format!("[{member}]"));
+        }
+    }
+    out
+}
+
+fn conflict_error(kind: Kind, config: &Value, conflicts: &[(String, String, Vec<String>)]) -> ApiError {
+    let causes: Vec<themelios_api::error::Cause> = conflicts
+        .iter()
+        .map(|(manager, api_version, path)| themelios_api::error::Cause {
+            reason: "FieldManagerConflict".into(),
+            message: format!("conflict with {manager:?} using {api_version}"),
+            field: path_text(path),
+        })
+        .collect();
+    let listed: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.message, c.field)).collect();
+    let noun = if conflicts.len() == 1 { "conflict" } else { "conflicts" };
+    let mut error =
+        ApiError::new(Reason::Conflict, format!("Apply failed with {} {noun}: {}", conflicts.len(), listed.join("\n")));
+    error.details = Some(Box::new(themelios_api::error::Details {
+        name: config.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+        group: kind.group().to_string(),
+        kind: kind.plural().to_string(),
+        causes,
+        retry_after_seconds: None,
+    }));
+    error
+}
+
+/// The structural merge of server-side apply: objects merge by field, keyed lists by key, sets by member,
+/// everything else is replaced by the applied value.
+fn merge(live: &mut Value, config: &Value, definition: Option<&Definition>) {
+    let (Value::Object(target), Value::Object(applied)) = (&mut *live, config) else {
+        *live = config.clone();
+        return;
+    };
+    for (name, value) in applied {
+        let field = definition.and_then(|d| d.fields.get(name));
+        let nested = field.and_then(|f| schema().definition(&f.ty));
+        let slot = target.entry(name.clone()).or_insert(Value::Null);
+        match (field, value) {
+            (Some(f), Value::Array(items)) if f.list => match &f.strategy {
+                Some(Strategy::Map(keys)) => {
+                    if !slot.is_array() {
+                        *slot = Value::Array(Vec::new());
+                    }
+                    if let Value::Array(existing) = slot {
+                        for item in items {
+                            let found = existing.iter_mut().find(|e| keys.iter().all(|k| e.get(k) == item.get(k)));
+                            match found {
+                                Some(existing_item) => merge(existing_item, item, nested),
+                                None => existing.push(item.clone()),
+                            }
+                        }
+                    }
+                }
+                Some(Strategy::Set) => {
+                    if !slot.is_array() {
+                        *slot = Value::Array(Vec::new());
+                    }
+                    if let Value::Array(existing) = slot {
+                        for item in items {
+                            if !existing.contains(item) {
+                                existing.push(item.clone());
+                            }
+                        }
+                    }
+                }
+                _ => *slot = value.clone(),
+            },
+            (Some(f), Value::Object(entries)) if f.map && f.strategy != Some(Strategy::Atomic) => {
+                if !slot.is_object() {
+                    *slot = Value::Object(Map::new());
+                }
+                if let Value::Object(existing) = slot {
+                    for (key, entry) in entries {
+                        merge(existing.entry(key.clone()).or_insert(Value::Null), entry, nested);
+                    }
+                }
+            }
+            (_, Value::Object(_)) if nested.is_some() && slot.is_object() => merge(slot, value, nested),
+            _ => *slot = value.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(replicas: i64, image: &str) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "nginx", "image": image}]}}}})
+    }
+
+    #[test]
+    fn field_sets_use_upstream_path_elements() {
+        let set = FieldSet::of(&deployment(2, "nginx"), "io.k8s.api.apps.v1.Deployment");
+        let json = set.to_json();
+        assert!(json["f:spec"]["f:replicas"].is_object());
+        let container = &json["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"];
+        assert!(container["."].is_object() && container["f:image"].is_object(), "{json}");
+        assert!(json["f:metadata"].get("f:name").is_none(), "the server owns metadata.name");
+    }
+
+    #[test]
+    fn apply_conflicts_with_another_managers_field_unless_forced() {
+        let now = Time::EPOCH;
+        let mut live = deployment(2, "nginx");
+        record_update(None, &mut live, Kind::Deployment, "kubectl-client-side-apply", now);
+        let err = apply(Some(&live), &deployment(3, "nginx"), Kind::Deployment, "kubectl", false, now).unwrap_err();
+        assert_eq!(err.reason, Reason::Conflict);
+        assert_eq!(err.causes()[0].field, ".spec.replicas");
+        assert_eq!(err.causes()[0].message, "conflict with \"kubectl-client-side-apply\" using apps/v1");
+        // The same value is no conflict: both managers then own it.
+        assert!(apply(Some(&live), &deployment(2, "nginx"), Kind::Deployment, "kubectl", false, now).is_ok());
+        let forced = apply(Some(&live), &deployment(3, "nginx"), Kind::Deployment, "kubectl", true, now).unwrap();
+        assert_eq!(forced["spec"]["replicas"], 3);
+        let entries = entries_of(&forced);
+        let old = entries.iter().find(|e| e.manager == "kubectl-client-side-apply").unwrap();
+        assert!(!old.fields.contains(&["f:spec".into(), "f:replicas".into()]), "ownership moved");
+    }
+
+    #[test]
+    fn a_field_dropped_from_the_applied_config_is_removed() {
+        let now = Time::EPOCH;
+        let mut config = deployment(2, "nginx");
+        config["metadata"]["labels"]["tier"] = "web".into();
+        let live = apply(None, &config, Kind::Deployment, "me", false, now).unwrap();
+        assert_eq!(live["metadata"]["labels"]["tier"], "web");
+        let live = apply(Some(&live), &deployment(2, "nginx"), Kind::Deployment, "me", false, now).unwrap();
+        assert!(live["metadata"]["labels"].get("tier").is_none(), "{}", live["metadata"]);
+        assert_eq!(live["metadata"]["labels"]["app"], "web");
+    }
+
+    #[test]
+    fn updates_take_ownership_of_what_they_change() {
+        let now = Time::EPOCH;
+        let live = apply(None, &deployment(2, "nginx"), Kind::Deployment, "me", false, now).unwrap();
+        let mut scaled = live.clone();
+        scaled["spec"]["replicas"] = 5.into();
+        record_update(Some(&live), &mut scaled, Kind::Deployment, "kubectl-scale", now);
+        let entries = entries_of(&scaled);
+        let scaler = entries.iter().find(|e| e.manager == "kubectl-scale").unwrap();
+        assert_eq!(scaler.fields.leaves(), vec![vec!["f:spec".to_string(), "f:replicas".to_string()]]);
+        let mine = entries.iter().find(|e| e.manager == "me").unwrap();
+        assert!(!mine.fields.contains(&["f:spec".into(), "f:replicas".into()]));
+    }
+}
