@@ -59,6 +59,20 @@ struct Published {
 pub struct Store {
     writer: Mutex<Writer>,
     published: Arc<Published>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Store {
+    /// Closes the queue and waits for the commit thread to finish what it holds and release the backend,
+    /// so the same data directory can be opened again at once.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel();
+        let writer = self.writer.get_mut().unwrap_or_else(|e| e.into_inner());
+        drop(std::mem::replace(&mut writer.queue, closed));
+        if let Some(committer) = self.committer.take() {
+            let _ = committer.join();
+        }
+    }
 }
 
 /// What a write returns.
@@ -86,11 +100,11 @@ impl Store {
         });
         let (queue, receiver) = mpsc::channel();
         let committer = published.clone();
-        std::thread::Builder::new()
+        let committer = std::thread::Builder::new()
             .name("themelios-commit".into())
             .spawn(move || commit_loop(backend, receiver, committer, loaded.compacted, options))
             .map_err(StorageError::database)?;
-        Ok(Store { writer: Mutex::new(Writer { state: snapshot, queue }), published })
+        Ok(Store { writer: Mutex::new(Writer { state: snapshot, queue }), published, committer: Some(committer) })
     }
 
     /// The latest acknowledged revision.

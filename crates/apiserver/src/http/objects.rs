@@ -136,12 +136,6 @@ async fn write(
 /// POST on a collection.
 pub async fn create(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
     let Decoded { object, warnings } = body_object(request)?;
-    if request.path.kind.namespaced() {
-        let namespace = object.meta().namespace.clone().unwrap_or_default();
-        if server.store.snapshot().get(Kind::Namespace, &ObjectName::cluster(&namespace)).is_none() {
-            return Err(ApiError::not_found(Kind::Namespace, &namespace));
-        }
-    }
     let mut object = object;
     track_fields(None, &mut object, &request.field_manager(), server.now());
     let written = write(server, request, |_| Ok(Op::Create(object))).await?;
