@@ -232,7 +232,7 @@ fn pb_messages(module: &[String], text: &str, out: &mut BTreeMap<String, Vec<Val
                     }
                     ty.push(c);
                 }
-                ty.split_whitespace().collect::<String>()
+                ty.split_whitespace().collect::<String>().replace(",>", ">")
             };
             let tag: u64 = attr
                 .split("tag = \"")
@@ -249,6 +249,7 @@ fn pb_messages(module: &[String], text: &str, out: &mut BTreeMap<String, Vec<Val
             let inner = ty
                 .trim_start_matches("::core::option::Option<")
                 .trim_start_matches("::prost::alloc::vec::Vec<")
+                .trim_start_matches("::prost::alloc::boxed::Box<")
                 .trim_end_matches('>')
                 .to_string();
             if wire == "message" {
@@ -297,6 +298,24 @@ pub fn generate(openapi: &Path, pb: &Path) -> Result<String, String> {
     }
     // Give each proto field its JSON name: the definition's field whose name matches once case and
     // underscores are ignored (prost's `pod_i_ps` is `podIPs`).
+    // prost renames messages to Rust case (`PodIP` → `PodIp`): map each back to its definition's name.
+    let by_lowercase: BTreeMap<String, String> = definitions.keys().map(|d| (d.to_ascii_lowercase(), d.clone())).collect();
+    let canonical = |name: &str| by_lowercase.get(&name.to_ascii_lowercase()).cloned().unwrap_or_else(|| name.to_string());
+    let messages: BTreeMap<String, Vec<Value>> = messages
+        .into_iter()
+        .map(|(name, fields)| {
+            let fields = fields
+                .into_iter()
+                .map(|mut f| {
+                    if let Some(ty) = f["type"].as_str().map(str::to_string) {
+                        f["type"] = canonical(&ty).into();
+                    }
+                    f
+                })
+                .collect();
+            (canonical(&name), fields)
+        })
+        .collect();
     let raw_messages = messages.clone();
     for (name, fields) in messages {
         let json_names: Vec<String> = definitions

@@ -3,7 +3,7 @@
 fn main() -> std::process::ExitCode {
     match themelios_schema_gen::sources().and_then(|(openapi, pb)| themelios_schema_gen::generate(&openapi, &pb)) {
         Ok(table) => {
-            println!("{table}");
+            print!("{table}");
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {

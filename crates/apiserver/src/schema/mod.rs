@@ -185,6 +185,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_message_a_served_kind_can_contain_has_a_schema() {
+        let mut pending: Vec<String> = Kind::ALL.iter().map(|k| definition_of(*k)).collect();
+        pending.push("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions".into());
+        let mut seen = std::collections::HashSet::new();
+        while let Some(name) = pending.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let definition = schema().definition(&name).unwrap_or_else(|| panic!("no schema for {name}"));
+            pending.extend(definition.proto.values().filter_map(|f| f.ty.clone()));
+        }
+        assert!(seen.len() > 150, "{} message types reachable", seen.len());
+    }
+
+    #[test]
     fn every_kind_has_a_definition_with_fields_and_protobuf_tags() {
         for kind in Kind::ALL {
             let definition = schema().definition(&definition_of(*kind)).unwrap_or_else(|| panic!("{kind}"));
