@@ -44,7 +44,14 @@ pub fn reset_status_on_create(object: &mut Object) {
             other.copy_status_from(&blank);
         }
     }
-    if let Object::Pod(p) = &mut *object {
+    admit_pod(object);
+}
+
+/// The mutating admission upstream runs on pod creates and updates (not on subresources):
+/// DefaultTolerationSeconds. A client that replaces a pod without the tolerations added at create gets
+/// them back, rather than a forbidden spec change.
+pub fn admit_pod(object: &mut Object) {
+    if let Object::Pod(p) = object {
         add_default_tolerations(p.spec.get_or_insert_with(Default::default));
     }
 }

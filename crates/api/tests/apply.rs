@@ -367,3 +367,15 @@ fn terminating_namespace_forbids_creates_until_finalized() {
         err.message
     );
 }
+
+#[test]
+fn replacing_a_pod_with_its_original_body_is_allowed_because_admission_runs_on_update_too() {
+    // DefaultTolerationSeconds adds tolerations on create and on update; a PUT of the manifest as first
+    // sent must not read as removing them.
+    let mut state = cluster();
+    run(&mut state, Op::Create(pod("p"))).unwrap();
+    let replaced = run(&mut state, Op::Update(pod("p"))).unwrap();
+    let Object::Pod(p) = replaced else { panic!("a pod") };
+    let tolerations = p.spec.unwrap().tolerations.unwrap();
+    assert_eq!(tolerations.len(), 2);
+}

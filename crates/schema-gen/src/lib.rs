@@ -299,8 +299,10 @@ pub fn generate(openapi: &Path, pb: &Path) -> Result<String, String> {
     // Give each proto field its JSON name: the definition's field whose name matches once case and
     // underscores are ignored (prost's `pod_i_ps` is `podIPs`).
     // prost renames messages to Rust case (`PodIP` → `PodIp`): map each back to its definition's name.
-    let by_lowercase: BTreeMap<String, String> = definitions.keys().map(|d| (d.to_ascii_lowercase(), d.clone())).collect();
-    let canonical = |name: &str| by_lowercase.get(&name.to_ascii_lowercase()).cloned().unwrap_or_else(|| name.to_string());
+    let by_lowercase: BTreeMap<String, String> =
+        definitions.keys().map(|d| (d.to_ascii_lowercase(), d.clone())).collect();
+    let canonical =
+        |name: &str| by_lowercase.get(&name.to_ascii_lowercase()).cloned().unwrap_or_else(|| name.to_string());
     let messages: BTreeMap<String, Vec<Value>> = messages
         .into_iter()
         .map(|(name, fields)| {

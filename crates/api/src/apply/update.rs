@@ -61,6 +61,7 @@ pub(super) fn update(
             meta.finalizers = None;
         }
         defaults::apply_defaults(&mut new);
+        defaults::admit_pod(&mut new);
         new
     };
     new.meta_mut().resource_version = old_meta.resource_version.clone();
