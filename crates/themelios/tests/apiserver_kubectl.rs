@@ -437,6 +437,12 @@ fn selectors_of_apps_v1_workloads_are_immutable() {
     ]);
     assert!(err.contains("field is immutable"), "{err}");
     assert!(err.contains("spec.selector"), "{err}");
+    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n  replicas: 1\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n";
+    let file = server.write("rs.yaml", rs);
+    server.ok(&["create", "-f", path_str(&file)]);
+    let file = server.write("rs.yaml", &rs.replace("{a: b}", "{a: c}"));
+    let err = server.fails(&["replace", "-f", path_str(&file)]);
+    assert!(err.contains("field is immutable") && err.contains("spec.selector"), "{err}");
 }
 
 #[test]

@@ -435,6 +435,19 @@ mod tests {
         assert_eq!(decoded["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
     }
 
+    proptest::proptest! {
+        /// Arbitrary bytes behind the magic (and arbitrary raw messages of every served kind) decode to a
+        /// value or an error, never a panic; the fuzz target in `fuzz/` explores the same property deeper.
+        #[test]
+        fn arbitrary_bodies_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), which in 0usize..22) {
+            let mut body = MAGIC.to_vec();
+            body.extend(&raw);
+            let _ = decode(&body);
+            let kind = themelios_api::Kind::ALL[which % themelios_api::Kind::ALL.len()];
+            let _ = decode(&envelope(kind.api_version(), kind.name(), &raw));
+        }
+    }
+
     #[test]
     fn malformed_bodies_are_bad_requests_not_panics() {
         for body in [&b"k8s\0\x0a\xff\xff"[..], b"k8s\0\x12\x05ab", b"k8s\0", b"{}", b"k8s\0\x0f"] {

@@ -301,6 +301,41 @@ mod tests {
         assert_eq!(out["spec"]["strategy"], json!({"type": "Recreate"}));
     }
 
+    fn scalar_tree() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![any::<i16>().prop_map(Value::from), "[a-z]{0,3}".prop_map(Value::from)];
+        leaf.prop_recursive(3, 16, 3, |inner| {
+            prop::collection::btree_map("[x-z]", inner, 0..3).prop_map(|m| Value::Object(m.into_iter().collect()))
+        })
+    }
+
+    proptest::proptest! {
+        /// Where the schema says nothing (annotations, labels, unknown objects) a strategic merge patch is an
+        /// RFC 7386 merge patch: the diff of two documents turns one into the other.
+        #[test]
+        fn without_lists_strategic_merge_is_json_merge(a in scalar_tree(), b in scalar_tree()) {
+            let (doc_a, doc_b) = (json!({"metadata": {"annotations": {}}, "x": a}), json!({"metadata": {"annotations": {}}, "x": b}));
+            let mut strategic = doc_a.clone();
+            apply(&mut strategic, &super::super::merge::diff(&doc_a, &doc_b), DEPLOYMENT).unwrap();
+            proptest::prop_assert_eq!(strategic, doc_b);
+        }
+
+        /// Patching one keyed item changes that item only, whatever the others are.
+        #[test]
+        fn a_keyed_patch_touches_only_its_item(names in proptest::collection::btree_set("[a-e]", 1..5), image in "[a-z]{1,4}") {
+            let containers: Vec<Value> = names.iter().map(|n| json!({"name": n, "image": "old"})).collect();
+            let target = names.iter().next().unwrap().clone();
+            let doc = json!({"spec": {"template": {"spec": {"containers": containers.clone()}}}});
+            let out = patched(doc, json!({"spec": {"template": {"spec": {"containers": [{"name": target, "image": image}]}}}}), DEPLOYMENT);
+            let items = out["spec"]["template"]["spec"]["containers"].as_array().unwrap().clone();
+            proptest::prop_assert_eq!(items.len(), containers.len());
+            for (item, before) in items.iter().zip(&containers) {
+                let expected = if item["name"] == target.as_str() { json!(image.clone()) } else { before["image"].clone() };
+                proptest::prop_assert_eq!(&item["image"], &expected);
+            }
+        }
+    }
+
     #[test]
     fn an_item_without_its_merge_key_is_rejected() {
         let mut doc = json!({});
