@@ -379,3 +379,16 @@ fn replacing_a_pod_with_its_original_body_is_allowed_because_admission_runs_on_u
     let tolerations = p.spec.unwrap().tolerations.unwrap();
     assert_eq!(tolerations.len(), 2);
 }
+
+#[test]
+fn the_system_namespaces_may_not_be_deleted() {
+    let mut state = cluster();
+    for name in ["default", "kube-system", "kube-public"] {
+        let mut ns = k8s_openapi::api::core::v1::Namespace::default();
+        ns.metadata.name = Some(name.into());
+        let _ = run(&mut state, Op::Create(themelios_api::Resource::into_object(ns)));
+        let err = run(&mut state, Op::delete(themelios_api::ObjectRef::new(Kind::Namespace, "", name))).unwrap_err();
+        assert_eq!(err.reason, themelios_api::Reason::Forbidden);
+        assert_eq!(err.message, format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"));
+    }
+}

@@ -14,6 +14,9 @@ pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
 
 const DEFAULT_POD_GRACE_SECONDS: i64 = 30;
 
+/// Namespaces the NamespaceLifecycle admission plugin never lets anyone delete.
+pub const IMMORTAL_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
 pub(super) fn delete(
     state: &impl StateRead,
     kind: Kind,
@@ -23,6 +26,9 @@ pub(super) fn delete(
 ) -> Result<Change, ApiError> {
     let current = current(state, kind, name)?;
     let old = current.object();
+    if kind == Kind::Namespace && IMMORTAL_NAMESPACES.contains(&name.name.as_str()) {
+        return Err(ApiError::forbidden(kind, &name.name, "this namespace may not be deleted"));
+    }
     check_preconditions(kind, &name.name, old, options)?;
 
     let mut new = old.clone();
