@@ -122,6 +122,17 @@ spec:
         env: [{name: A, value: \"1\"}, {name: B, value: \"1\"}]
 ";
 
+const REPLICA_SET: &str = "apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs}
+spec:
+  replicas: 1
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec: {containers: [{name: c, image: i}]}
+";
+
 fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
@@ -412,7 +423,7 @@ fn scale_subresource_as_the_upstream_integration_tests_use_it() {
     assert_eq!(server.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]), "0");
     let stale = server.fails(&["scale", "deploy", "web", "--current-replicas", "3", "--replicas", "1"]);
     assert!(stale.contains("Expected replicas to be 3, was 0"), "{stale}");
-    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n  replicas: 1\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n";
+    let rs = REPLICA_SET;
     let file = server.write("rs.yaml", rs);
     server.ok(&["create", "-f", path_str(&file)]);
     server.ok(&["scale", "rs", "rs", "--replicas", "3"]);
@@ -437,7 +448,7 @@ fn selectors_of_apps_v1_workloads_are_immutable() {
     ]);
     assert!(err.contains("field is immutable"), "{err}");
     assert!(err.contains("spec.selector"), "{err}");
-    let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n  replicas: 1\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec: {containers: [{name: c, image: i}]}\n";
+    let rs = REPLICA_SET;
     let file = server.write("rs.yaml", rs);
     server.ok(&["create", "-f", path_str(&file)]);
     let file = server.write("rs.yaml", &rs.replace("{a: b}", "{a: c}"));

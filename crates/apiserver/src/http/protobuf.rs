@@ -229,11 +229,9 @@ fn scalar_varint(raw: u64, wire: Wire) -> Value {
 }
 
 fn map_entry(bytes: &[u8], field: &ProtoField, depth: usize) -> Result<(String, Value)> {
-    let mut reader = Reader::new(bytes);
     let (mut key, mut value) = (String::new(), Value::Null);
-    while !reader.done() {
-        let tag = reader.varint()?;
-        match (tag >> 3, tag & 7) {
+    each_field(bytes, |tag, wire, reader| {
+        match (tag, wire) {
             (1, 2) => key = utf8(reader.length_delimited()?)?,
             (2, 2) => {
                 let bytes = reader.length_delimited()?;
@@ -243,9 +241,10 @@ fn map_entry(bytes: &[u8], field: &ProtoField, depth: usize) -> Result<(String, 
                     _ => Value::String(utf8(bytes)?),
                 };
             }
-            (_, wire) => reader.skip(wire)?,
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     if value.is_null() {
         value = match field.value {
             Some(Wire::Message) => Value::Object(Map::new()),
@@ -255,75 +254,79 @@ fn map_entry(bytes: &[u8], field: &ProtoField, depth: usize) -> Result<(String, 
     Ok((key, value))
 }
 
-fn time(bytes: &[u8], micro: bool) -> Result<Value> {
+/// Calls `on_field(field number, wire type, reader)` for each field of a message; a field it does not
+/// consume (it returns `false`) is skipped.
+fn each_field<'a>(bytes: &'a [u8], mut on_field: impl FnMut(u64, u64, &mut Reader<'a>) -> Result<bool>) -> Result<()> {
     let mut reader = Reader::new(bytes);
-    let (mut seconds, mut nanos) = (0i64, 0i64);
     while !reader.done() {
-        let tag = reader.varint()?;
-        match (tag >> 3, tag & 7) {
-            (1, 0) => seconds = reader.varint()? as i64,
-            (2, 0) => nanos = reader.varint()? as i64,
-            (_, wire) => reader.skip(wire)?,
+        let key = reader.varint()?;
+        let (tag, wire) = (key >> 3, key & 7);
+        if !on_field(tag, wire, &mut reader)? {
+            reader.skip(wire)?;
         }
     }
+    Ok(())
+}
+
+fn time(bytes: &[u8], micro: bool) -> Result<Value> {
+    let (mut seconds, mut nanos) = (0i64, 0i64);
+    each_field(bytes, |tag, wire, reader| {
+        match (tag, wire) {
+            (1, 0) => seconds = reader.varint()? as i64,
+            (2, 0) => nanos = reader.varint()? as i64,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
     if seconds == 0 && nanos == 0 {
         // A zero Time is Go's "unset": JSON null.
         return Ok(Value::Null);
     }
     let timestamp = k8s_openapi::jiff::Timestamp::new(seconds, nanos as i32).map_err(|e| e.to_string())?;
-    let text = if micro {
-        format!("{}", timestamp.strftime("%Y-%m-%dT%H:%M:%S.%6fZ"))
-    } else {
-        format!("{}", timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    };
-    Ok(Value::String(text))
+    let format = if micro { "%Y-%m-%dT%H:%M:%S.%6fZ" } else { "%Y-%m-%dT%H:%M:%SZ" };
+    Ok(Value::String(timestamp.strftime(format).to_string()))
 }
 
+/// The message's field 1 as a string (a Quantity).
 fn first_string(bytes: &[u8]) -> Result<Value> {
-    let mut reader = Reader::new(bytes);
     let mut out = Value::Null;
-    while !reader.done() {
-        let tag = reader.varint()?;
-        match (tag >> 3, tag & 7) {
-            (1, 2) => out = Value::String(utf8(reader.length_delimited()?)?),
-            (_, wire) => reader.skip(wire)?,
+    each_field(bytes, |tag, wire, reader| {
+        if (tag, wire) != (1, 2) {
+            return Ok(false);
         }
-    }
+        out = Value::String(utf8(reader.length_delimited()?)?);
+        Ok(true)
+    })?;
     Ok(out)
 }
 
 fn int_or_string(bytes: &[u8]) -> Result<Value> {
-    let mut reader = Reader::new(bytes);
     let (mut is_string, mut int, mut string) = (false, 0i64, String::new());
-    while !reader.done() {
-        let tag = reader.varint()?;
-        match (tag >> 3, tag & 7) {
+    each_field(bytes, |tag, wire, reader| {
+        match (tag, wire) {
             (1, 0) => is_string = reader.varint()? == 1,
             (2, 0) => int = i64::from(reader.varint()? as i64 as i32),
             (3, 2) => string = utf8(reader.length_delimited()?)?,
-            (_, wire) => reader.skip(wire)?,
+            _ => return Ok(false),
         }
-    }
+        Ok(true)
+    })?;
     Ok(if is_string { Value::String(string) } else { Value::from(int) })
 }
 
+/// The message's field 1 as embedded JSON (RawExtension, FieldsV1).
 fn raw_json(bytes: &[u8]) -> Result<Value> {
-    let mut reader = Reader::new(bytes);
     let mut out = Value::Null;
-    while !reader.done() {
-        let tag = reader.varint()?;
-        match (tag >> 3, tag & 7) {
-            (1, 2) => {
-                let raw = reader.length_delimited()?;
-                out = if raw.is_empty() {
-                    Value::Null
-                } else {
-                    serde_json::from_slice(raw).map_err(|e| e.to_string())?
-                };
-            }
-            (_, wire) => reader.skip(wire)?,
+    each_field(bytes, |tag, wire, reader| {
+        if (tag, wire) != (1, 2) {
+            return Ok(false);
         }
-    }
+        let raw = reader.length_delimited()?;
+        if !raw.is_empty() {
+            out = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+        }
+        Ok(true)
+    })?;
     Ok(out)
 }
 
