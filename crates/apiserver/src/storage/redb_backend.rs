@@ -103,7 +103,10 @@ impl Backend for RedbBackend {
 
     fn append(&mut self, batch: &[CommittedRevision]) -> Result<(), StorageError> {
         let Some(last) = batch.last() else { return Ok(()) };
-        let txn = self.db.begin_write().map_err(StorageError::database)?;
+        let mut txn = self.db.begin_write().map_err(StorageError::database)?;
+        // Immediate (redb's default, stated here because the server's guarantee rests on it): commit
+        // returns only after the data is on disk (fsync), so nothing is acknowledged before that.
+        txn.set_durability(redb::Durability::Immediate).map_err(StorageError::database)?;
         {
             let mut objects = txn.open_table(OBJECTS).map_err(StorageError::database)?;
             let mut history = txn.open_table(HISTORY).map_err(StorageError::database)?;
