@@ -3,6 +3,7 @@
 mod apiserver;
 mod check;
 mod explorer;
+mod live;
 mod matrix;
 mod report;
 mod simulate;
@@ -41,6 +42,14 @@ enum Command {
     Scenarios,
     /// Serve the Kubernetes API (HTTPS, bearer token) on an embedded durable store.
     Apiserver(apiserver::Args),
+    /// The API server, controller-manager, scheduler and simulated nodes in one process.
+    Cluster(live::ClusterArgs),
+    /// Run the controllers against any Kubernetes API server (through a kubeconfig).
+    ControllerManager(live::ControllerManagerArgs),
+    /// Run the scheduler against any Kubernetes API server.
+    Scheduler(live::SchedulerArgs),
+    /// Run simulated kubelets (nodes) against any Kubernetes API server.
+    Nodes(live::NodesArgs),
 }
 
 /// Exit codes: 0 everything held, 1 a property was violated or a manifest was rejected, 2 bad input.
@@ -53,5 +62,9 @@ fn main() -> ExitCode {
         Command::Explore(args) => explorer::run(args),
         Command::Scenarios => check::list(),
         Command::Apiserver(args) => apiserver::run(args),
+        Command::Cluster(args) => live::cluster(args),
+        Command::ControllerManager(args) => live::controller_manager(args),
+        Command::Scheduler(args) => live::scheduler(args),
+        Command::Nodes(args) => live::simulated_nodes(args),
     }
 }

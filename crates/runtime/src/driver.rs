@@ -1,0 +1,138 @@
+//! The driver: each controller in its own task, stepping on its informers' view whenever they change or
+//! a wake-up it asked for comes due, one request per step, the outcome reported back.
+
+use crate::cache::Caches;
+use crate::request::execute;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use themelios_api::{Kind, ObjectRef, Time};
+use themelios_controllers::framework::{AnyController, ClusterView};
+use tokio::sync::watch;
+
+/// How the driver runs.
+#[derive(Clone, Debug)]
+pub struct DriverOptions {
+    /// How long to wait for the informers to see a controller's own write before its next step.
+    pub read_own_writes: Duration,
+    /// The most steps a controller takes before it yields to the others.
+    pub burst: usize,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        DriverOptions { read_own_writes: Duration::from_secs(2), burst: 500 }
+    }
+}
+
+/// The wall clock as the controllers' logical time.
+pub fn now() -> Time {
+    let seconds =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    Time(seconds)
+}
+
+/// The kinds the controllers read (every kind if one does not say).
+fn watched_kinds(controllers: &[Box<dyn AnyController>]) -> Vec<Kind> {
+    let mut kinds = BTreeSet::new();
+    for controller in controllers {
+        match controller.reads() {
+            Some(read) => kinds.extend(read.iter().copied()),
+            None => return Kind::ALL.to_vec(),
+        }
+    }
+    kinds.into_iter().collect()
+}
+
+/// Runs `controllers` against the server `client` talks to, until `shutdown` turns true.
+pub async fn run(
+    client: kube::Client,
+    controllers: Vec<Box<dyn AnyController>>,
+    options: DriverOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let caches = Caches::new();
+    let kinds = watched_kinds(&controllers);
+    let mut tasks = tokio::task::JoinSet::new();
+    for kind in &kinds {
+        tasks.spawn(crate::informer::run(client.clone(), *kind, caches.clone()));
+    }
+    let mut changes = caches.subscribe();
+    while !caches.synced(&kinds) {
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+    for controller in controllers {
+        tasks.spawn(run_one(client.clone(), Arc::from(controller), caches.clone(), options.clone(), shutdown.clone()));
+    }
+    let _ = shutdown.wait_for(|stop| *stop).await;
+    tasks.shutdown().await;
+}
+
+async fn run_one(
+    client: kube::Client,
+    controller: Arc<dyn AnyController>,
+    caches: Arc<Caches>,
+    options: DriverOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut local = controller.fresh_local();
+    let mut changes = caches.subscribe();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut wake: Option<Time> = None;
+        let mut failed = false;
+        for _ in 0..options.burst {
+            let snapshot = caches.snapshot();
+            let step_time = now();
+            let (op, asked) = {
+                let view = ClusterView::per_kind(|kind| snapshot.kind(kind), step_time);
+                let op = controller.step(&view, local.as_mut());
+                let asked = [view.requested_wake(), view.requested_heartbeat()].into_iter().flatten().min();
+                (op, asked)
+            };
+            wake = asked;
+            let Some(op) = op else { break };
+            let target: ObjectRef = op.target();
+            let known = snapshot.kind(target.kind).0.get(&target.name).cloned();
+            let outcome = execute(&client, &op, known).await;
+            controller.observe(&op, &outcome, now(), local.as_mut());
+            match &outcome {
+                Ok(object) => {
+                    backoff = Duration::from_millis(100);
+                    // Step again only once the informers show this write, as a controller's
+                    // expectations assume; give up waiting after a while (the write may be filtered).
+                    let revision = object.revision();
+                    let deadline = tokio::time::Instant::now() + options.read_own_writes;
+                    while !caches.has_seen(target.kind, revision) {
+                        if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let sleep = match (failed, wake) {
+            (true, _) => {
+                let delay = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                delay
+            }
+            (false, Some(at)) => {
+                Duration::from_secs(at.seconds_since(now()).max(0) as u64).max(Duration::from_millis(50))
+            }
+            (false, None) => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            changed = changes.changed(), if !failed => if changed.is_err() { return },
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `themelios cluster` driven by the real kubectl: the API server, the controller-manager, the scheduler
+//! and simulated nodes in one process, and workloads that reach their goals through the real API.
+
+mod common;
+
+use common::{start_command, ApiServer};
+
+fn cluster() -> ApiServer {
+    start_command(tempfile::tempdir().unwrap(), &["cluster", "--port", "0", "--nodes", "2"])
+}
+
+#[test]
+fn a_deployment_rolls_out_is_updated_scaled_and_rolled_back() {
+    let server = cluster();
+    server.ok(&["create", "deployment", "web", "--image", "nginx:1.25", "--replicas", "3"]);
+    let status = server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert!(status.contains("deployment \"web\" successfully rolled out"), "{status}");
+    assert_eq!(server.ok(&["get", "deploy", "web", "-o", "jsonpath={.status.availableReplicas}"]), "3");
+    let pods =
+        server.ok(&["get", "pods", "-o", "jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{\"\\n\"}{end}"]);
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+    assert!(pods.lines().all(|l| l.starts_with("node-") && l.ends_with("Running")), "{pods}");
+
+    server.ok(&["set", "image", "deployment/web", "nginx=nginx:1.26"]);
+    let status = server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    let history = server.ok(&["rollout", "history", "deployment/web"]);
+    assert!(history.contains("1 ") && history.contains("2 "), "{history}");
+    server.ok(&["scale", "deployment/web", "--replicas", "5"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(server.ok(&["get", "deploy", "web", "-o", "jsonpath={.status.availableReplicas}"]), "5");
+    server.ok(&["rollout", "undo", "deployment/web"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(
+        server.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]),
+        "nginx:1.25"
+    );
+}
+
+#[test]
+fn a_job_completes_and_a_namespace_is_deleted_with_its_contents() {
+    let server = cluster();
+    server.ok(&["create", "job", "once", "--image", "busybox"]);
+    let done = server.ok(&["wait", "--for=condition=complete", "job/once", "--timeout=60s"]);
+    assert!(done.contains("condition met"), "{done}");
+    server.ok(&["create", "namespace", "scratch"]);
+    server.ok(&["create", "deployment", "tmp", "--image", "nginx", "-n", "scratch"]);
+    server.ok(&["rollout", "status", "deployment/tmp", "-n", "scratch", "--timeout", "60s"]);
+    server.ok(&["delete", "namespace", "scratch", "--timeout=60s"]);
+    let left = server.run(&["get", "namespace", "scratch"]);
+    assert!(!left.status.success(), "the namespace is gone");
+}
+
+#[test]
+fn a_restart_resumes_where_it_stopped() {
+    let server = cluster();
+    server.ok(&["create", "deployment", "web", "--image", "nginx", "--replicas", "2"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    let pods_before = server.ok(&["get", "pods", "-o", "name"]);
+    let temp = server.stop();
+    let server = start_command(temp, &["cluster", "--port", "0", "--nodes", "2"]);
+    assert_eq!(server.ok(&["get", "pods", "-o", "name"]), pods_before, "the same pods, not new ones");
+    server.ok(&["scale", "deployment/web", "--replicas", "3"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(server.ok(&["get", "pods", "-o", "name"]).lines().count(), 3);
+}
