@@ -64,3 +64,37 @@ fn a_restart_resumes_where_it_stopped() {
     server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
     assert_eq!(server.ok(&["get", "pods", "-o", "name"]).lines().count(), 3);
 }
+
+/// A child process killed when the test ends.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str], kubeconfig: &std::path::Path) -> Process {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_themelios"))
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start a themelios process");
+    Process(child)
+}
+
+#[test]
+fn separate_processes_complete_a_rollout_against_an_external_api_server() {
+    let server = common::start();
+    let _controllers = spawn(&["controller-manager"], &server.kubeconfig);
+    let _scheduler = spawn(&["scheduler"], &server.kubeconfig);
+    let _nodes = spawn(&["nodes", "--count", "2"], &server.kubeconfig);
+    server.ok(&["create", "deployment", "web", "--image", "nginx", "--replicas", "3"]);
+    let status = server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    let nodes = server.ok(&["get", "pods", "-o", "jsonpath={.items[*].spec.nodeName}"]);
+    assert!(nodes.split_whitespace().all(|n| n == "node-1" || n == "node-2"), "{nodes}");
+}
