@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod driver;
 pub mod informer;
+pub mod leader;
 pub mod request;
 
 pub use driver::{run, DriverOptions};

@@ -66,11 +66,65 @@ pub struct Connection {
     kubeconfig: Option<PathBuf>,
 }
 
+/// Leader election flags, as upstream's components take them.
+#[derive(clap::Args)]
+pub struct LeaderElectionArgs {
+    /// Act only while holding a coordination.k8s.io/v1 Lease, so several replicas can run.
+    #[arg(long)]
+    leader_elect: bool,
+    /// How long a leader's claim lasts after its last renewal (e.g. 15s).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_elect_lease_duration: std::time::Duration,
+    /// How long the leader keeps trying to renew before it stops (e.g. 10s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    leader_elect_renew_deadline: std::time::Duration,
+    /// How often candidates try to acquire and the leader renews (e.g. 2s).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_elect_retry_period: std::time::Duration,
+    /// The Lease's namespace.
+    #[arg(long, default_value = "kube-system")]
+    leader_elect_resource_namespace: String,
+}
+
+/// Parses `500ms`, `15s`, `2m` or `1h`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 500ms, 15s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+impl LeaderElectionArgs {
+    fn election(&self, name: &str) -> Option<themelios_runtime::leader::LeaderElection> {
+        self.leader_elect.then(|| {
+            let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+            let host = if host.is_empty() { "themelios".to_string() } else { host };
+            themelios_runtime::leader::LeaderElection {
+                namespace: self.leader_elect_resource_namespace.clone(),
+                name: name.to_string(),
+                identity: format!("{host}_{}", std::process::id()),
+                lease_duration: self.leader_elect_lease_duration,
+                renew_deadline: self.leader_elect_renew_deadline,
+                retry_period: self.leader_elect_retry_period,
+            }
+        })
+    }
+}
+
 /// Arguments of `themelios controller-manager`.
 #[derive(clap::Args)]
 pub struct ControllerManagerArgs {
     #[command(flatten)]
     connection: Connection,
+    #[command(flatten)]
+    leader: LeaderElectionArgs,
     /// The controllers to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     controllers: Vec<String>,
@@ -81,6 +135,8 @@ pub struct ControllerManagerArgs {
 pub struct SchedulerArgs {
     #[command(flatten)]
     connection: Connection,
+    #[command(flatten)]
+    leader: LeaderElectionArgs,
 }
 
 /// Arguments of `themelios nodes`.
@@ -130,8 +186,13 @@ async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
     kube::Client::try_from(config).map_err(|e| format!("connecting: {e}"))
 }
 
-/// Runs controllers until Ctrl-C.
-fn drive(connection: &Connection, controllers: Vec<Box<dyn AnyController>>, what: &str) -> ExitCode {
+/// Runs controllers until Ctrl-C (or, under leader election, until the Lease is lost: exit code 1).
+fn drive(
+    connection: &Connection,
+    controllers: Vec<Box<dyn AnyController>>,
+    what: &str,
+    election: Option<themelios_runtime::leader::LeaderElection>,
+) -> ExitCode {
     let runtime = match runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -144,13 +205,34 @@ fn drive(connection: &Connection, controllers: Vec<Box<dyn AnyController>>, what
                 return ExitCode::from(2);
             }
         };
+        if let Some(election) = &election {
+            let lease = format!("{}/{}", election.namespace, election.name);
+            println!("{what}: {} waiting for lease {lease}", election.identity);
+            tokio::select! {
+                _ = election.acquire(client.clone(), |holder| println!("{what}: lease {lease} held by {holder}; standing by")) => {}
+                _ = tokio::signal::ctrl_c() => return ExitCode::SUCCESS,
+            }
+            println!("{what}: {} acquired lease {lease}; leading", election.identity);
+        }
         let (stop, stopped) = watch::channel(false);
         println!("{what}: {} controllers running", controllers.len());
-        let driver = tokio::spawn(themelios_runtime::run(client, controllers, DriverOptions::default(), stopped));
-        let _ = tokio::signal::ctrl_c().await;
+        let driver = tokio::spawn(themelios_runtime::run(client.clone(), controllers, DriverOptions::default(), stopped));
+        let lost = async {
+            match &election {
+                Some(election) => election.hold(client.clone()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let code = tokio::select! {
+            _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
+            _ = lost => {
+                eprintln!("{what}: lost the lease; stopping");
+                ExitCode::from(1)
+            }
+        };
         let _ = stop.send(true);
         let _ = driver.await;
-        ExitCode::SUCCESS
+        code
     })
 }
 
@@ -171,17 +253,19 @@ pub fn controller_manager(args: ControllerManagerArgs) -> ExitCode {
             }
         }
     }
-    drive(&args.connection, controllers, "controller-manager")
+    let election = args.leader.election("kube-controller-manager");
+    drive(&args.connection, controllers, "controller-manager", election)
 }
 
 /// `themelios scheduler`
 pub fn scheduler(args: SchedulerArgs) -> ExitCode {
-    drive(&args.connection, vec![Box::new(Scheduler::default())], "scheduler")
+    let election = args.leader.election("kube-scheduler");
+    drive(&args.connection, vec![Box::new(Scheduler::default())], "scheduler", election)
 }
 
 /// `themelios nodes`
 pub fn simulated_nodes(args: NodesArgs) -> ExitCode {
-    drive(&args.connection, nodes(args.count, &args.prefix), "nodes")
+    drive(&args.connection, nodes(args.count, &args.prefix), "nodes", None)
 }
 
 /// `themelios cluster`: the API server, the controller-manager, the scheduler and N simulated nodes in one

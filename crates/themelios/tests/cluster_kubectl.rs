@@ -98,3 +98,77 @@ fn separate_processes_complete_a_rollout_against_an_external_api_server() {
     let nodes = server.ok(&["get", "pods", "-o", "jsonpath={.items[*].spec.nodeName}"]);
     assert!(nodes.split_whitespace().all(|n| n == "node-1" || n == "node-2"), "{nodes}");
 }
+
+fn spawn_logged(args: &[&str], kubeconfig: &std::path::Path, log: &std::path::Path) -> Process {
+    let file = std::fs::File::create(log).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_themelios"))
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .stdout(file)
+        .spawn()
+        .expect("start a themelios process");
+    Process(child)
+}
+
+#[test]
+fn with_leader_election_one_controller_manager_acts_and_the_other_takes_over() {
+    let server = common::start();
+    let temp = tempfile::tempdir().unwrap();
+    let elect = [
+        "controller-manager",
+        "--leader-elect",
+        "--leader-elect-lease-duration=3s",
+        "--leader-elect-renew-deadline=2s",
+        "--leader-elect-retry-period=200ms",
+    ];
+    let holder = || {
+        server.run(&[
+            "get",
+            "lease",
+            "kube-controller-manager",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+    };
+    let mut first = Some(spawn_logged(&elect, &server.kubeconfig, &temp.path().join("first.log")));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !holder().status.success() {
+        assert!(std::time::Instant::now() < deadline, "the first controller-manager takes the lease");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let second = spawn_logged(&elect, &server.kubeconfig, &temp.path().join("second.log"));
+    let _scheduler = spawn(&["scheduler"], &server.kubeconfig);
+    let _nodes = spawn(&["nodes", "--count", "2"], &server.kubeconfig);
+    server.ok(&["create", "deployment", "web", "--image", "nginx", "--replicas", "3"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+
+    let leader = String::from_utf8_lossy(&holder().stdout).into_owned();
+    let first_pid = first.as_ref().unwrap().0.id();
+    assert!(leader.ends_with(&format!("_{first_pid}")), "the first candidate leads: {leader}");
+    let standby = std::fs::read_to_string(temp.path().join("second.log")).unwrap();
+    assert!(standby.contains("standing by") && !standby.contains("leading"), "{standby}");
+
+    // Kill the leader: the other takes the lease once it expires, and carries on without duplicates.
+    let killed_at = std::time::Instant::now();
+    drop(first.take());
+    let second_identity = format!("_{}", second.0.id());
+    loop {
+        let now_leading = String::from_utf8_lossy(&holder().stdout).into_owned();
+        if now_leading.ends_with(&second_identity) {
+            break;
+        }
+        assert!(killed_at.elapsed() < std::time::Duration::from_secs(10), "no takeover; lease held by {now_leading}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let took = killed_at.elapsed();
+    assert!(took < std::time::Duration::from_secs(3) + std::time::Duration::from_secs(2), "took over after {took:?}");
+    server.ok(&["scale", "deployment/web", "--replicas", "5"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(server.ok(&["get", "pods", "-o", "name"]).lines().count(), 5, "no duplicate pods");
+    assert_eq!(server.ok(&["get", "rs", "-o", "name"]).lines().count(), 1, "one ReplicaSet");
+    let log = std::fs::read_to_string(temp.path().join("second.log")).unwrap();
+    assert!(log.contains("acquired lease kube-system/kube-controller-manager; leading"), "{log}");
+}
