@@ -10,6 +10,7 @@ pub mod common;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod events;
 pub mod fixtures;
 pub mod framework;
 pub mod garbagecollector;

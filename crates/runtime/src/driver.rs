@@ -99,6 +99,14 @@ async fn run_one(
             let known = snapshot.kind(target.kind).0.get(&target.name).cloned();
             let outcome = execute(&client, &op, known).await;
             controller.observe(&op, &outcome, now(), local.as_mut());
+            let view = ClusterView::per_kind(|kind| snapshot.kind(kind), step_time);
+            if let Some(note) = themelios_controllers::events::for_request(&op, &outcome, &view) {
+                let client = client.clone();
+                // Events are best effort, as upstream's recorder: never delay the controller for one.
+                tokio::spawn(async move {
+                    let _ = execute(&client, &crate::events::event_op(&note, now()), None).await;
+                });
+            }
             match &outcome {
                 Ok(object) => {
                     backoff = Duration::from_millis(100);

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod driver;
+pub mod events;
 pub mod informer;
 pub mod leader;
 pub mod request;

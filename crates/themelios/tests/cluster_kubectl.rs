@@ -29,6 +29,18 @@ fn a_deployment_rolls_out_is_updated_scaled_and_rolled_back() {
     server.ok(&["scale", "deployment/web", "--replicas", "5"]);
     server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
     assert_eq!(server.ok(&["get", "deploy", "web", "-o", "jsonpath={.status.availableReplicas}"]), "5");
+    let described = server.ok(&["describe", "deployment", "web"]);
+    assert!(described.contains("NewReplicaSet:"), "{described}");
+    assert!(
+        described.contains("ScalingReplicaSet")
+            && described.contains("deployment-controller")
+            && described.contains("Scaled up replica set web-"),
+        "describe shows the deployment controller's events: {described}"
+    );
+    let events = server.ok(&["get", "events", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}"]);
+    for reason in ["SuccessfulCreate", "Scheduled", "ScalingReplicaSet"] {
+        assert!(events.lines().any(|r| r == reason), "no {reason} event: {events}");
+    }
     server.ok(&["rollout", "undo", "deployment/web"]);
     server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
     assert_eq!(
@@ -171,4 +183,52 @@ fn with_leader_election_one_controller_manager_acts_and_the_other_takes_over() {
     assert_eq!(server.ok(&["get", "rs", "-o", "name"]).lines().count(), 1, "one ReplicaSet");
     let log = std::fs::read_to_string(temp.path().join("second.log")).unwrap();
     assert!(log.contains("acquired lease kube-system/kube-controller-manager; leading"), "{log}");
+}
+
+const STATEFUL_AND_DAEMON: &str = "apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 3
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: postgres}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: a, image: agent}]}
+";
+
+#[test]
+fn a_daemonset_covers_every_node_and_drain_evicts_the_rest() {
+    let server = start_command(tempfile::tempdir().unwrap(), &["cluster", "--port", "0", "--nodes", "3"]);
+    let file = server.write("workloads.yaml", STATEFUL_AND_DAEMON);
+    server.ok(&["apply", "-f", file.to_str().unwrap()]);
+    server.ok(&["rollout", "status", "statefulset/db", "--timeout", "60s"]);
+    server.ok(&["rollout", "status", "daemonset/agent", "--timeout", "60s"]);
+    let agents = server.ok(&["get", "pods", "-l", "app=agent", "-o", "jsonpath={.items[*].spec.nodeName}"]);
+    let mut nodes: Vec<&str> = agents.split_whitespace().collect();
+    nodes.sort();
+    assert_eq!(nodes, ["node-1", "node-2", "node-3"], "one agent per node");
+    let on_node_1 =
+        server.ok(&["get", "pods", "-l", "app=db", "--field-selector", "spec.nodeName=node-1", "-o", "name"]);
+    server.ok(&["cordon", "node-2"]);
+    let drained = server.ok(&["drain", "node-1", "--ignore-daemonsets", "--timeout=60s"]);
+    assert!(drained.contains("node/node-1 drained"), "{drained}");
+    server.ok(&["rollout", "status", "statefulset/db", "--timeout", "60s"]);
+    let db_nodes = server.ok(&["get", "pods", "-l", "app=db", "-o", "jsonpath={.items[*].spec.nodeName}"]);
+    if !on_node_1.trim().is_empty() {
+        assert!(
+            db_nodes.split_whitespace().all(|n| n == "node-3"),
+            "evicted pods come back on the only schedulable node: {db_nodes}"
+        );
+    }
+    assert_eq!(db_nodes.split_whitespace().count(), 3);
 }
