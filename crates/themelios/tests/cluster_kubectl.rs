@@ -232,3 +232,131 @@ fn a_daemonset_covers_every_node_and_drain_evicts_the_rest() {
     }
     assert_eq!(db_nodes.split_whitespace().count(), 3);
 }
+
+/// Lines `get -w` prints until `done` holds for the lines so far (or 60 s pass).
+fn watch_until(server: &ApiServer, args: &[&str], done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    use std::io::BufRead;
+    let mut child = server.command(args).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut lines = Vec::new();
+    while std::time::Instant::now() < deadline && !done(&lines) {
+        if let Ok(line) = receiver.recv_timeout(std::time::Duration::from_millis(200)) {
+            lines.push(line);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    lines
+}
+
+#[test]
+fn a_statefulset_is_created_in_order_and_scaled_down_in_reverse() {
+    let server = cluster();
+    let file = server.write("db.yaml", STATEFUL_AND_DAEMON.split("---").next().unwrap());
+    let watch_args = ["get", "pods", "-l", "app=db", "-w", "--output-watch-events"];
+    let create = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            watch_until(&server, &watch_args, |l| l.iter().any(|x| x.contains(" db-2 ") && x.contains("1/1")))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        server.ok(&["apply", "-f", file.to_str().unwrap()]);
+        watcher.join().unwrap()
+    });
+    let first_seen = |lines: &[String], pod: &str| lines.iter().position(|l| l.split_whitespace().nth(1) == Some(pod));
+    let (p0, p1, p2) = (first_seen(&create, "db-0"), first_seen(&create, "db-1"), first_seen(&create, "db-2"));
+    assert!(p0.is_some() && p0 < p1 && p1 < p2, "created in order: {create:#?}");
+    let ready_0 = create.iter().position(|l| l.contains(" db-0 ") && l.contains("1/1")).unwrap();
+    assert!(ready_0 < p1.unwrap(), "db-1 only after db-0 is ready: {create:#?}");
+    server.ok(&["rollout", "status", "statefulset/db", "--timeout", "60s"]);
+    let scale_down = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            watch_until(&server, &["get", "pods", "-l", "app=db", "-w", "--output-watch-events", "--watch-only"], |l| {
+                l.iter().any(|x| x.starts_with("DELETED") && x.contains("db-1"))
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        server.ok(&["scale", "statefulset/db", "--replicas", "1"]);
+        watcher.join().unwrap()
+    });
+    let deleted = |pod: &str| {
+        scale_down.iter().position(|l| l.starts_with("DELETED") && l.split_whitespace().nth(1) == Some(pod))
+    };
+    assert!(
+        deleted("db-2").is_some() && deleted("db-2") < deleted("db-1"),
+        "removed in reverse order: {scale_down:#?}"
+    );
+}
+
+const FAILING_JOB: &str = "apiVersion: batch/v1
+kind: Job
+metadata: {name: flaky}
+spec:
+  backoffLimit: 1
+  template:
+    metadata:
+      annotations: {themelios.dev/exit-code: '1', themelios.dev/run-seconds: '1'}
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+";
+
+#[test]
+fn a_job_fails_on_its_backoff_limit_and_a_cronjob_creates_a_job() {
+    let server = cluster();
+    let file = server.write("flaky.yaml", FAILING_JOB);
+    server.ok(&["apply", "-f", file.to_str().unwrap()]);
+    let failed = server.ok(&["wait", "--for=condition=failed", "job/flaky", "--timeout=90s"]);
+    assert!(failed.contains("condition met"), "{failed}");
+    let reason =
+        server.ok(&["get", "job", "flaky", "-o", "jsonpath={.status.conditions[?(@.type==\"Failed\")].reason}"]);
+    assert_eq!(reason, "BackoffLimitExceeded");
+    server.ok(&["create", "cronjob", "tick", "--image", "busybox", "--schedule", "* * * * *"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
+    loop {
+        let jobs = server.ok(&["get", "jobs", "-o", "jsonpath={.items[*].metadata.ownerReferences[0].name}"]);
+        if jobs.split_whitespace().any(|owner| owner == "tick") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the CronJob created no Job within a minute: {jobs}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn pause_resume_and_the_three_cascades() {
+    let server = cluster();
+    server.ok(&["create", "deployment", "web", "--image", "nginx:1", "--replicas", "2"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    server.ok(&["rollout", "pause", "deployment/web"]);
+    server.ok(&["set", "image", "deployment/web", "nginx=nginx:2"]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(server.ok(&["get", "rs", "-o", "name"]).lines().count(), 1, "paused: no new ReplicaSet");
+    server.ok(&["rollout", "resume", "deployment/web"]);
+    server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
+    assert_eq!(server.ok(&["get", "rs", "-o", "name"]).lines().count(), 2);
+
+    server.ok(&["delete", "deployment", "web", "--cascade=orphan"]);
+    let orphans = server.ok(&["get", "rs", "-o", "jsonpath={.items[*].metadata.ownerReferences}"]);
+    assert!(orphans.trim().is_empty(), "orphaned ReplicaSets lose their owner: {orphans}");
+    assert_eq!(server.ok(&["get", "rs", "-o", "name"]).lines().count(), 2);
+    for rs in server.ok(&["get", "rs", "-o", "name"]).lines() {
+        server.ok(&["delete", rs, "--cascade=foreground", "--timeout=60s"]);
+    }
+    server.ok(&["wait", "--for=delete", "pod", "--all", "--timeout=60s"]);
+    assert!(server.ok(&["get", "pods", "-o", "name"]).trim().is_empty(), "foreground deletion removed the pods first");
+
+    server.ok(&["create", "deployment", "bg", "--image", "nginx", "--replicas", "2"]);
+    server.ok(&["rollout", "status", "deployment/bg", "--timeout", "60s"]);
+    server.ok(&["delete", "deployment", "bg", "--cascade=background"]);
+    server.ok(&["wait", "--for=delete", "pod", "--all", "--timeout=60s"]);
+    assert!(server.ok(&["get", "rs", "-o", "name"]).trim().is_empty(), "background deletion collected the ReplicaSet");
+}
