@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 fn kubectl(kubeconfig: &str, home: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("kubectl").args(args).env("KUBECONFIG", kubeconfig).env("HOME", home).output().expect("kubectl");
+    let out =
+        Command::new("kubectl").args(args).env("KUBECONFIG", kubeconfig).env("HOME", home).output().expect("kubectl");
     assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
