@@ -47,8 +47,10 @@ pub fn run(args: Args) -> ExitCode {
         if let Some(insecure) = running.insecure {
             println!("serving plain http://{insecure} without authentication");
         }
-        println!("kubeconfig: {}", running.kubeconfig.display());
-        println!("export KUBECONFIG={}", running.kubeconfig.display());
+        // An absolute path, so the printed export line works from any directory.
+        let kubeconfig = std::fs::canonicalize(&running.kubeconfig).unwrap_or_else(|_| running.kubeconfig.clone());
+        println!("kubeconfig: {}", kubeconfig.display());
+        println!("export KUBECONFIG={}", kubeconfig.display());
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
         running.shutdown().await;

@@ -303,8 +303,10 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
             args.nodes,
             args.data_dir.display()
         );
-        println!("kubeconfig: {}", server.kubeconfig.display());
-        println!("export KUBECONFIG={}", server.kubeconfig.display());
+        // An absolute path, so the printed export line works from any directory.
+        let kubeconfig = std::fs::canonicalize(&server.kubeconfig).unwrap_or_else(|_| server.kubeconfig.clone());
+        println!("kubeconfig: {}", kubeconfig.display());
+        println!("export KUBECONFIG={}", kubeconfig.display());
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
         let _ = stop.send(true);
