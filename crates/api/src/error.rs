@@ -61,6 +61,46 @@ impl Reason {
         }
     }
 
+    /// The reason a `Status` from a server carries, falling back on its code for reasons this enum does
+    /// not name (`ServerTimeout` is a `Timeout`, `Gone` an `Expired`).
+    ///
+    /// ```
+    /// use themelios_api::Reason;
+    /// assert_eq!(Reason::from_status("AlreadyExists", 409), Reason::AlreadyExists);
+    /// assert_eq!(Reason::from_status("", 422), Reason::Invalid);
+    /// assert_eq!(Reason::from_status("", 409), Reason::Conflict);
+    /// ```
+    pub fn from_status(reason: &str, code: u16) -> Reason {
+        const ALL: &[Reason] = &[
+            Reason::BadRequest,
+            Reason::Unauthorized,
+            Reason::Forbidden,
+            Reason::NotFound,
+            Reason::MethodNotAllowed,
+            Reason::NotAcceptable,
+            Reason::Conflict,
+            Reason::AlreadyExists,
+            Reason::Expired,
+            Reason::RequestEntityTooLarge,
+            Reason::UnsupportedMediaType,
+            Reason::Invalid,
+            Reason::TooManyRequests,
+            Reason::InternalError,
+            Reason::Timeout,
+        ];
+        let reason = match reason {
+            "ServerTimeout" => "Timeout",
+            "Gone" => "Expired",
+            other => other,
+        };
+        // By name, else by code (a bare 409 is a Conflict: it is listed before AlreadyExists).
+        ALL.iter()
+            .copied()
+            .find(|r| r.as_str() == reason)
+            .or_else(|| ALL.iter().copied().find(|r| r.code() == code))
+            .unwrap_or(Reason::InternalError)
+    }
+
     /// The reason as it appears in JSON.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -292,6 +292,17 @@ impl Kind {
         }
     }
 
+    /// The kind a manifest's `apiVersion` and `kind` name, e.g. (`apps/v1`, `Deployment`).
+    ///
+    /// ```
+    /// use themelios_api::Kind;
+    /// assert_eq!(Kind::from_type("apps/v1", "Deployment"), Some(Kind::Deployment));
+    /// assert_eq!(Kind::from_type("v1", "Deployment"), None);
+    /// ```
+    pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == kind && k.api_version() == api_version)
+    }
+
     /// Finds a kind by its kind name, plural, singular or short name (case-insensitive), as kubectl does.
     pub fn lookup(name: &str) -> Option<Kind> {
         let lower = name.to_ascii_lowercase();

@@ -164,18 +164,16 @@ fn decode_value(value: serde_json::Value, start: usize, doc: &str, out: &mut Vec
         }
         return Ok(());
     }
-    let kind = Kind::ALL.iter().copied().find(|k| k.name() == kind_name && k.api_version() == api_version).ok_or_else(
-        || {
-            let known_elsewhere = Kind::ALL.iter().find(|k| k.name() == kind_name);
-            let message = match known_elsewhere {
-                Some(k) => {
-                    format!("kind {kind_name:?} is served as apiVersion {:?}, not {api_version:?}", k.api_version())
-                }
-                None => format!("unknown kind {kind_name:?} in apiVersion {api_version:?}"),
-            };
-            (key_line(doc, start, "kind"), Some("kind".into()), message)
-        },
-    )?;
+    let kind = Kind::from_type(&api_version, &kind_name).ok_or_else(|| {
+        let known_elsewhere = Kind::ALL.iter().find(|k| k.name() == kind_name);
+        let message = match known_elsewhere {
+            Some(k) => {
+                format!("kind {kind_name:?} is served as apiVersion {:?}, not {api_version:?}", k.api_version())
+            }
+            None => format!("unknown kind {kind_name:?} in apiVersion {api_version:?}"),
+        };
+        (key_line(doc, start, "kind"), Some("kind".into()), message)
+    })?;
     let object = Object::from_json(kind, value.clone()).map_err(|json_error| {
         // Decoding the document's own text again finds the line and path of the bad field.
         match Object::from_yaml(kind, doc) {

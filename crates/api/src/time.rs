@@ -23,6 +23,14 @@ impl Time {
         Time(self.0.saturating_add(seconds))
     }
 
+    /// The wall clock, for the live API server and runtime. Controllers never call it: they read
+    /// `ClusterView::now`, which the model checker and the harness advance logically.
+    pub fn wall_clock() -> Time {
+        let seconds =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        Time(seconds)
+    }
+
     /// Seconds from `earlier` to `self` (negative if `earlier` is later).
     pub fn seconds_since(self, earlier: Time) -> i64 {
         self.0 - earlier.0

@@ -27,9 +27,7 @@ impl Default for DriverOptions {
 
 /// The wall clock as the controllers' logical time.
 pub fn now() -> Time {
-    let seconds =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    Time(seconds)
+    Time::wall_clock()
 }
 
 /// The kinds the controllers read (every kind if one does not say).

@@ -23,34 +23,6 @@ pub fn object_path(target: &ObjectRef) -> String {
     format!("{}/{}", collection_path(target.kind, Some(&target.name.namespace)), target.name.name)
 }
 
-fn reason_of(reason: &str, code: u16) -> Reason {
-    match reason {
-        "BadRequest" => Reason::BadRequest,
-        "Unauthorized" => Reason::Unauthorized,
-        "Forbidden" => Reason::Forbidden,
-        "NotFound" => Reason::NotFound,
-        "MethodNotAllowed" => Reason::MethodNotAllowed,
-        "NotAcceptable" => Reason::NotAcceptable,
-        "AlreadyExists" => Reason::AlreadyExists,
-        "Conflict" => Reason::Conflict,
-        "Expired" | "Gone" => Reason::Expired,
-        "RequestEntityTooLarge" => Reason::RequestEntityTooLarge,
-        "UnsupportedMediaType" => Reason::UnsupportedMediaType,
-        "Invalid" => Reason::Invalid,
-        "TooManyRequests" => Reason::TooManyRequests,
-        "Timeout" | "ServerTimeout" => Reason::Timeout,
-        _ => match code {
-            400 => Reason::BadRequest,
-            404 => Reason::NotFound,
-            409 => Reason::Conflict,
-            422 => Reason::Invalid,
-            429 => Reason::TooManyRequests,
-            504 => Reason::Timeout,
-            _ => Reason::InternalError,
-        },
-    }
-}
-
 fn delete_body(options: &DeleteOptions) -> Value {
     let mut body = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
     if let Some(p) = options.propagation {
@@ -128,7 +100,7 @@ pub async fn execute(client: &kube::Client, op: &Op, known: Option<Arc<StoredObj
             Ok(StoredObject::new(object))
         }
         Err(kube::Error::Api(status)) => {
-            Err(ApiError::new(reason_of(&status.reason, status.code), status.message.clone()))
+            Err(ApiError::new(Reason::from_status(&status.reason, status.code), status.message.clone()))
         }
         Err(other) => Err(ApiError::new(Reason::Timeout, other.to_string())),
     }

@@ -215,9 +215,7 @@ fn bookmark(kind: Kind, revision: u64, initial_events_end: bool) -> Bytes {
 }
 
 fn error_event(error: &ApiError) -> Bytes {
-    let mut status = serde_json::to_value(error.to_status()).unwrap_or_default();
-    status["kind"] = "Status".into();
-    status["apiVersion"] = "v1".into();
+    let status = respond::status_value(error);
     let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
     line.push(b'\n');
     line.into()

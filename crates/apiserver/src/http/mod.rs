@@ -39,9 +39,7 @@ pub struct Server {
 impl Server {
     /// The server's clock.
     pub fn now(&self) -> Time {
-        let seconds =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        Time(seconds)
+        Time::wall_clock()
     }
 }
 

@@ -58,15 +58,20 @@ pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body>
     with_body(status, JSON, serde_json::to_vec(value).unwrap_or_default())
 }
 
-/// The `Status` response for an error.
-pub fn error(error: &ApiError) -> Response<Body> {
+/// The `Status` object of an error, with its type meta (as a response body or a watch ERROR event).
+pub fn status_value(error: &ApiError) -> serde_json::Value {
     let mut status = serde_json::to_value(error.to_status()).unwrap_or_default();
     if let Some(map) = status.as_object_mut() {
         map.insert("kind".into(), "Status".into());
         map.insert("apiVersion".into(), "v1".into());
     }
+    status
+}
+
+/// The `Status` response for an error.
+pub fn error(error: &ApiError) -> Response<Body> {
     let code = StatusCode::from_u16(error.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json(code, &status)
+    json(code, &status_value(error))
 }
 
 /// A `Status` of success, as a delete that removed the object returns.

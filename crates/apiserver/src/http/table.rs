@@ -1,7 +1,8 @@
 //! Server-side printing: the `Table` kubectl shows for `get`, with upstream's columns for each kind.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::{json, Value};
-use themelios_api::{Kind, StoredObject, Time};
+use themelios_api::{selector, Kind, StoredObject, Time};
 
 /// What a Table row carries besides its cells (`includeObject`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,25 +257,12 @@ fn age(v: &Value, pointer: &str, now: Time) -> String {
     timestamp(v, pointer).map_or_else(|| "<unknown>".into(), |t| human_duration(now.seconds_since(t)))
 }
 
-/// `a=b,c in (d,e)` for a LabelSelector.
+/// A LabelSelector as kubectl prints it (`a=b,c in (d,e)`), or `<none>`.
 pub(crate) fn selector(v: Option<&Value>) -> String {
-    let Some(v) = v else { return "<none>".into() };
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(labels) = v.get("matchLabels").and_then(Value::as_object) {
-        parts.extend(labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
-    }
-    for e in v.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
-        let key = text(e, "/key");
-        let values: Vec<&str> =
-            e.get("values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        parts.push(match text(e, "/operator") {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.to_string(),
-            _ => format!("!{key}"),
-        });
-    }
-    or_none(parts.join(","))
+    let parsed = v
+        .and_then(|v| serde_json::from_value::<LabelSelector>(v.clone()).ok())
+        .and_then(|s| selector::LabelSelector::from_k8s(Some(&s)).ok());
+    or_none(parsed.map(|s| s.to_string()).unwrap_or_default())
 }
 
 fn containers_and_images(v: &Value, pointer: &str) -> [String; 2] {

@@ -2,11 +2,6 @@
 
 use themelios_api::{Kind, Object};
 
-/// The kind whose `apiVersion` and `kind` these are.
-pub fn kind_of(api_version: &str, kind: &str) -> Option<Kind> {
-    Kind::ALL.iter().copied().find(|k| k.api_version() == api_version && k.name() == kind)
-}
-
 /// Encodes an object as JSON bytes.
 pub fn encode_object(object: &Object) -> Vec<u8> {
     // k8s-openapi structs always serialise: their maps have string keys.
@@ -33,6 +28,7 @@ pub fn decode_object(bytes: &[u8]) -> Result<Object, String> {
 pub fn decode_value(value: serde_json::Value) -> Result<Object, String> {
     let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
     let kind_name = value.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
-    let kind = kind_of(api_version, kind_name).ok_or_else(|| format!("unknown type {api_version}/{kind_name}"))?;
+    let kind =
+        Kind::from_type(api_version, kind_name).ok_or_else(|| format!("unknown type {api_version}/{kind_name}"))?;
     Object::from_json(kind, value).map_err(|e| e.to_string())
 }
