@@ -75,15 +75,6 @@ impl Drop for Store {
     }
 }
 
-/// What a write returns.
-#[derive(Debug)]
-pub struct Written {
-    /// The object the API returns.
-    pub object: Arc<StoredObject>,
-    /// Whether anything changed (a no-op update writes nothing).
-    pub changed: bool,
-}
-
 impl Store {
     /// Opens a store on a backend, loading what it holds, and starts the commit thread.
     pub fn open(mut backend: impl Backend, options: StoreOptions) -> Result<Self, StorageError> {
@@ -128,8 +119,9 @@ impl Store {
         self.published.commits.load(Ordering::Relaxed)
     }
 
-    /// Applies `op` with the shared API semantics and waits until the result is durable.
-    pub async fn write(&self, op: &Op, now: Time) -> Result<Written, ApiError> {
+    /// Applies `op` with the shared API semantics and waits until the result is durable; returns the
+    /// object the API returns.
+    pub async fn write(&self, op: &Op, now: Time) -> Result<Arc<StoredObject>, ApiError> {
         self.write_with(now, |_| Ok(op.clone())).await
     }
 
@@ -139,7 +131,7 @@ impl Store {
         &self,
         now: Time,
         request: impl FnOnce(&Snapshot) -> Result<Op, ApiError>,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Arc<StoredObject>, ApiError> {
         let (object, done) = {
             let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             if self.published.failed.load(Ordering::Acquire) {
@@ -148,7 +140,7 @@ impl Store {
             let op = request(&writer.state)?;
             let change = apply(&writer.state, &op, &ApplyContext { now })?;
             if change.writes.is_empty() {
-                return Ok(Written { object: change.response, changed: false });
+                return Ok(change.response);
             }
             let committed = events_of(&writer.state, &change);
             writer.state.commit(&change);
@@ -160,7 +152,7 @@ impl Store {
             (change.response, acknowledged)
         };
         match done.await {
-            Ok(Ok(())) => Ok(Written { object, changed: true }),
+            Ok(Ok(())) => Ok(object),
             Ok(Err(message)) => Err(ApiError::new(themelios_api::Reason::InternalError, message)),
             Err(_) => Err(storage_failed()),
         }

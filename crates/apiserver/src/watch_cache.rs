@@ -80,11 +80,6 @@ impl WatchCache {
         Ok(inner.events.range(start..).take(max).cloned().collect())
     }
 
-    /// The latest revision.
-    pub fn latest(&self) -> u64 {
-        *self.latest.borrow()
-    }
-
     /// A receiver that changes whenever a revision is added.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.latest.subscribe()

@@ -71,6 +71,10 @@ async fn watch_sends_initial_events_a_bookmark_and_ends_at_its_timeout() {
     let bookmark = &events[2]["object"];
     assert_eq!(bookmark["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
     assert_eq!(bookmark["metadata"]["resourceVersion"], revision.as_str());
+    // A watch on one object's URL (`kubectl get cm a -w`) sees that object only.
+    let named = watch_lines(&running, &format!("{CONFIG_MAPS}/a?watch=true&resourceVersion=0&timeoutSeconds=1")).await;
+    let names: Vec<&str> = named.iter().map(|e| e["object"]["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a"], "{named:?}");
     let (status, _) = call(&running, "PATCH", &format!("{CONFIG_MAPS}/a"), "").await;
     assert_eq!(status, 415, "a PATCH with no patch media type is refused");
     running.shutdown().await;

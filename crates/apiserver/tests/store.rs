@@ -54,7 +54,7 @@ async fn concurrent_writers_share_commits_and_a_restart_loses_nothing() {
     let cm = snapshot.get(Kind::ConfigMap, &ObjectName::new("default", "w63-9")).unwrap();
     assert!(cm.revision() > 0);
     let next = reopened.write(&config_map("after"), Time::EPOCH).await.unwrap();
-    assert_eq!(next.object.revision(), 642, "revisions continue after a restart");
+    assert_eq!(next.revision(), 642, "revisions continue after a restart");
     // The history survives too: a watch from before the restart replays what came after it.
     let events = reopened.watch_cache().events_after(631, 100).unwrap();
     assert_eq!(events.iter().map(|e| e.revision).collect::<Vec<_>>(), (632..=642).collect::<Vec<_>>());

@@ -94,8 +94,8 @@ impl Caches {
         kinds.iter().all(|k| inner.synced[k.index()])
     }
 
-    /// Whether the cache of `kind` holds `name` at `revision` or later (or no longer holds it, for a
-    /// deletion): the driver waits for its own writes to come back before the next step.
+    /// Whether the informer of `kind` has reached `revision`: the driver waits for its own writes to come
+    /// back before the next step.
     pub fn has_seen(&self, kind: Kind, revision: u64) -> bool {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         inner.revisions[kind.index()] >= revision

@@ -122,7 +122,7 @@ fn openapi_definition(text: &str) -> Option<(String, Map<String, Value>)> {
         if let Some((strategy, keys)) = strategies.get(&rust_name) {
             field["strategy"] = strategy.clone().into();
             if !keys.is_empty() {
-                let keys: Vec<String> = keys.iter().map(|k| key_json_name(text, k)).collect();
+                let keys: Vec<String> = keys.iter().map(|k| key_json_name(k.as_str())).collect();
                 field["keys"] = json!(keys);
             }
         }
@@ -133,7 +133,7 @@ fn openapi_definition(text: &str) -> Option<(String, Map<String, Value>)> {
 
 /// A list-map key's JSON name. Keys are fields of the element type, which lives in another file; their
 /// JSON name is the lowerCamelCase of the Rust name (the only exception, `type_`, is `type`).
-fn key_json_name(_text: &str, rust: &str) -> String {
+fn key_json_name(rust: &str) -> String {
     let rust = rust.trim_end_matches('_');
     let mut out = String::new();
     let mut upper = false;

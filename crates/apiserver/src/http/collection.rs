@@ -29,9 +29,14 @@ impl Filter {
     pub fn of(request: &ResourceRequest) -> Result<Self, ApiError> {
         let kind = request.path.kind;
         let labels = LabelSelector::parse(request.query.get("labelSelector").unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
-        let fields = FieldSelector::parse(kind, request.query.get("fieldSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        // A watch of one object (`…/pods/web-0?watch=true`) is a watch of its collection filtered by name.
+        let fields = match (request.query.get("fieldSelector").filter(|s| !s.is_empty()), &request.path.name) {
+            (Some(fields), Some(name)) => format!("{fields},metadata.name={name}"),
+            (None, Some(name)) => format!("metadata.name={name}"),
+            (fields, None) => fields.unwrap_or("").to_string(),
+        };
+        let fields = FieldSelector::parse(kind, &fields).map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok(Filter { kind, namespace: request.path.namespace.clone(), labels, fields })
     }
 

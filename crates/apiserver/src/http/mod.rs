@@ -131,25 +131,7 @@ async fn resource_request(server: Arc<Server>, request: ResourceRequest) -> Resu
     let has_name = request.path.name.is_some();
     let watching = request.path.watch_prefix || request.query.flag("watch");
     match (&request.method, has_name) {
-        (&Method::GET, _) if watching => {
-            let mut request = request;
-            if let Some(name) = request.path.name.take() {
-                // A watch of one object is a watch of its collection filtered by name.
-                let selector = match request.query.get("fieldSelector") {
-                    Some(s) if !s.is_empty() => format!("{s},metadata.name={name}"),
-                    _ => format!("metadata.name={name}"),
-                };
-                let mut pairs: Vec<(String, String)> = vec![("fieldSelector".into(), selector)];
-                for key in ["resourceVersion", "timeoutSeconds", "allowWatchBookmarks", "labelSelector"] {
-                    if let Some(v) = request.query.get(key) {
-                        pairs.push((key.into(), v.into()));
-                    }
-                }
-                let encoded: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-                request.query = Query::parse(Some(&encoded));
-            }
-            collection::watch(server, &request)
-        }
+        (&Method::GET, _) if watching => collection::watch(server, &request),
         (&Method::GET, true) => objects::get(&server, &request),
         (&Method::GET, false) => collection::list(&server, &request),
         (&Method::POST, false) => objects::create(&server, &request).await,

@@ -10,7 +10,6 @@ use crate::fieldmanager;
 use crate::patch::{json_patch, merge, strategic, PatchError};
 use crate::schema::definition_of;
 use crate::snapshot::Snapshot;
-use crate::store::Written;
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 use themelios_api::{
@@ -83,8 +82,13 @@ fn scale_of(object: &StoredObject) -> Result<Value, ApiError> {
 
 /// Decodes the body as an object of the URL's kind and checks its namespace and name against the URL.
 fn body_object(request: &ResourceRequest) -> Result<Decoded, ApiError> {
+    object_in(request, request.body_value()?)
+}
+
+/// Decodes `value` as an object of the URL's kind and checks its namespace and name against the URL.
+fn object_in(request: &ResourceRequest, value: Value) -> Result<Decoded, ApiError> {
     let kind = request.path.kind;
-    let mut decoded = decode_object(request.body_value()?, kind, request.field_validation()?)?;
+    let mut decoded = decode_object(value, kind, request.field_validation()?)?;
     let meta = decoded.object.meta_mut();
     if kind.namespaced() {
         let url_namespace = request.path.namespace.clone().unwrap_or_default();
@@ -125,10 +129,9 @@ async fn write(
     server: &Server,
     request: &ResourceRequest,
     op: impl FnOnce(&Snapshot) -> Result<Op, ApiError>,
-) -> Result<Written, ApiError> {
+) -> Result<std::sync::Arc<StoredObject>, ApiError> {
     if request.dry_run()? {
-        let object = server.store.dry_run(server.now(), op)?;
-        return Ok(Written { object, changed: true });
+        return server.store.dry_run(server.now(), op);
     }
     server.store.write_with(server.now(), op).await
 }
@@ -139,7 +142,7 @@ pub async fn create(server: &Server, request: &ResourceRequest) -> Result<Respon
     let mut object = object;
     track_fields(None, &mut object, &request.field_manager(), server.now());
     let written = write(server, request, |_| Ok(Op::Create(object))).await?;
-    Ok(object_response(server, request, StatusCode::CREATED, &written.object, &warnings))
+    Ok(object_response(server, request, StatusCode::CREATED, &written, &warnings))
 }
 
 /// PUT on an object, its status or its scale.
@@ -162,7 +165,7 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
                 Ok(Op::Update(object))
             })
             .await?;
-            Ok(object_response(server, request, StatusCode::OK, &written.object, &warnings))
+            Ok(object_response(server, request, StatusCode::OK, &written, &warnings))
         }
         Some("scale") => {
             let scale = request.body_value()?;
@@ -170,7 +173,7 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
             let resource_version =
                 scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
             let written = write(server, request, |_| Ok(Op::Scale { target, replicas, resource_version })).await?;
-            Ok(respond::json(StatusCode::OK, &scale_of(&written.object)?))
+            Ok(respond::json(StatusCode::OK, &scale_of(&written)?))
         }
         Some(other) => Err(unknown_subresource(kind, other)),
     }
@@ -266,16 +269,21 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
     })
     .await?;
     if subresource.as_deref() == Some("scale") {
-        return Ok(respond::json(StatusCode::OK, &scale_of(&written.object)?));
+        return Ok(respond::json(StatusCode::OK, &scale_of(&written)?));
     }
-    Ok(object_response(server, request, StatusCode::OK, &written.object, &warnings))
+    Ok(object_response(server, request, StatusCode::OK, &written, &warnings))
 }
 
 /// `DeleteOptions` from the body (JSON) and the query.
 pub fn delete_options(request: &ResourceRequest) -> Result<DeleteOptions, ApiError> {
     let body = if request.body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { request.body_value()? };
+    delete_options_in(&body, &request.query)
+}
+
+/// `DeleteOptions` from a JSON body (or an eviction's `deleteOptions`), with query parameters as fallback.
+fn delete_options_in(body: &Value, query: &super::request::Query) -> Result<DeleteOptions, ApiError> {
     let mut options = DeleteOptions::default();
-    let policy = body.get("propagationPolicy").and_then(Value::as_str).or(request.query.get("propagationPolicy"));
+    let policy = body.get("propagationPolicy").and_then(Value::as_str).or(query.get("propagationPolicy"));
     if let Some(policy) = policy {
         options.propagation = Some(Propagation::parse(policy).ok_or_else(|| {
             ApiError::bad_request(format!(
@@ -288,7 +296,7 @@ pub fn delete_options(request: &ResourceRequest) -> Result<DeleteOptions, ApiErr
     let grace = body
         .get("gracePeriodSeconds")
         .and_then(Value::as_i64)
-        .or_else(|| request.query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
+        .or_else(|| query.get("gracePeriodSeconds").and_then(|g| g.parse().ok()));
     options.grace_period_seconds = grace;
     options.uid = body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
     options.resource_version =
@@ -303,14 +311,14 @@ pub async fn delete(server: &Server, request: &ResourceRequest) -> Result<Respon
     let target = ObjectRef { kind, name: request.object_name() };
     let name = target.name.clone();
     let written = write(server, request, |_| Ok(Op::Delete { target, options })).await?;
-    let uid = written.object.object().meta().uid.clone();
+    let uid = written.object().meta().uid.clone();
     let still_there = server
         .store
         .snapshot()
         .get(kind, &name)
         .is_some_and(|o| o.object().meta().uid == uid && o.object().meta().deletion_timestamp.is_some());
     if still_there || request.dry_run()? {
-        return Ok(object_response(server, request, StatusCode::OK, &written.object, &[]));
+        return Ok(object_response(server, request, StatusCode::OK, &written, &[]));
     }
     Ok(respond::success(json!({"name": name.name, "group": kind.group(), "kind": kind.plural(), "uid": uid})))
 }
@@ -337,17 +345,7 @@ pub async fn create_subresource(server: &Server, request: &ResourceRequest) -> R
             ))
         }
         (Kind::Pod, Some("eviction")) => {
-            let options_value = body.get("deleteOptions").cloned().unwrap_or(json!({}));
-            let options_request = ResourceRequest {
-                method: request.method.clone(),
-                path: request.path.clone(),
-                query: request.query.clone(),
-                accept: None,
-                user_agent: None,
-                content_type: Some("application/json".into()),
-                body: serde_json::to_vec(&options_value).unwrap_or_default().into(),
-            };
-            let options = delete_options(&options_request)?;
+            let options = delete_options_in(body.get("deleteOptions").unwrap_or(&json!({})), &request.query)?;
             write(server, request, |_| Ok(Op::Evict { pod, options })).await?;
             Ok(respond::json(
                 StatusCode::CREATED,
@@ -380,16 +378,7 @@ async fn server_side_apply(server: &Server, request: &ResourceRequest) -> Result
     let force = request.query.flag("force");
     let config = super::decode::to_value(&request.body, super::decode::Format::Yaml)?;
     // The applied configuration is checked like a body: its type, namespace, name and fields.
-    let apply_request = ResourceRequest {
-        method: request.method.clone(),
-        path: request.path.clone(),
-        query: request.query.clone(),
-        accept: None,
-        content_type: Some("application/json".into()),
-        body: serde_json::to_vec(&config).unwrap_or_default().into(),
-        user_agent: None,
-    };
-    let Decoded { warnings, object: checked } = body_object(&apply_request)?;
+    let Decoded { warnings, object: checked } = object_in(request, config.clone())?;
     let mut config = config;
     config["metadata"]["namespace"] = checked.meta().namespace.clone().into();
     config["metadata"]["name"] = checked.meta().name.clone().into();
@@ -413,5 +402,5 @@ async fn server_side_apply(server: &Server, request: &ResourceRequest) -> Result
     })
     .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(object_response(server, request, status, &written.object, &warnings))
+    Ok(object_response(server, request, status, &written, &warnings))
 }

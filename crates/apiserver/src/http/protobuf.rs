@@ -3,7 +3,7 @@
 //! generated schema table (field numbers, wire types, JSON names), so every kind decodes without
 //! hand-written conversions; the JSON then takes the same path as a JSON body.
 
-use crate::schema::{schema, Definition, ProtoField, Wire};
+use crate::schema::{schema, ProtoField, Wire};
 use base64::Engine;
 use serde_json::{Map, Value};
 use themelios_api::{ApiError, Reason};
@@ -154,7 +154,7 @@ fn message(bytes: &[u8], definition: &str, depth: usize) -> Result<Value> {
             reader.skip(wire_type)?;
             continue;
         };
-        field_value(&mut reader, wire_type, field, schema_definition, &mut out, depth)?;
+        field_value(&mut reader, wire_type, field, &mut out, depth)?;
     }
     Ok(Value::Object(out))
 }
@@ -163,7 +163,6 @@ fn field_value(
     reader: &mut Reader<'_>,
     wire_type: u64,
     field: &ProtoField,
-    _definition: &Definition,
     out: &mut Map<String, Value>,
     depth: usize,
 ) -> Result<()> {

@@ -30,17 +30,6 @@ pub enum EventType {
     Deleted,
 }
 
-impl EventType {
-    /// The event type as a watch stream spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Added => "ADDED",
-            EventType::Modified => "MODIFIED",
-            EventType::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One change to one object at one revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatchEvent {
