@@ -44,7 +44,6 @@ pub fn reset_status_on_create(object: &mut Object) {
             other.copy_status_from(&blank);
         }
     }
-    admit_pod(object);
 }
 
 /// The mutating admission upstream runs on pod creates and updates (not on subresources):
