@@ -3,8 +3,9 @@
 //! A model checker keeps hundreds of thousands of states alive at once, each a small cluster. A B-tree
 //! with 64-entry nodes (imbl) allocates a full node for a map of three pods and copies it on every write;
 //! a shared sorted vector copied on write costs a few dozen bytes per object instead, and lookups are a
-//! binary search. Writes copy the vector (O(n)), which is cheap at the sizes a model holds; the API
-//! server's storage keeps its own indexes.
+//! binary search. Copying on write is O(n), which is cheap at the sizes a model holds but not for the live
+//! runtime's informer caches, where one write to a cache of 50,000 pods would copy them all: past
+//! [`LARGE_AT`] objects a map becomes a persistent B-tree, whose writes copy one path.
 
 use crate::store::{ObjectName, StoredObject};
 use std::hash::{Hash, Hasher};
@@ -12,81 +13,175 @@ use std::ops::RangeFrom;
 use std::sync::Arc;
 
 type Entry = (ObjectName, Arc<StoredObject>);
+type Tree = imbl::OrdMap<ObjectName, Arc<StoredObject>>;
+
+/// The size at which a map turns from a shared vector into a persistent B-tree (it never turns back).
+pub const LARGE_AT: usize = 512;
 
 /// The objects of one kind, ordered by namespace and name.
 ///
 /// ```
 /// use themelios_api::store::KindMap;
 /// let map = KindMap::default();
-/// let copy = map.clone(); // O(1): both share one vector until one of them is written
+/// let copy = map.clone(); // O(1): both share their storage until one of them is written
 /// assert!(copy.is_empty() && map == copy);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct KindMap {
-    entries: Arc<Vec<Entry>>,
+    repr: Repr,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Small(Arc<Vec<Entry>>),
+    Large(Tree),
+}
+
+impl Default for KindMap {
+    fn default() -> Self {
+        Self { repr: Repr::Small(Arc::default()) }
+    }
 }
 
 impl KindMap {
-    fn position(&self, name: &ObjectName) -> Result<usize, usize> {
-        self.entries.binary_search_by(|(k, _)| k.cmp(name))
-    }
     /// The object under `name`.
     pub fn get(&self, name: &ObjectName) -> Option<&Arc<StoredObject>> {
-        self.position(name).ok().map(|i| &self.entries[i].1)
+        match &self.repr {
+            Repr::Small(entries) => entries.binary_search_by(|(k, _)| k.cmp(name)).ok().map(|i| &entries[i].1),
+            Repr::Large(tree) => tree.get(name),
+        }
     }
     /// Whether there is an object under `name`.
     pub fn contains_key(&self, name: &ObjectName) -> bool {
-        self.position(name).is_ok()
+        self.get(name).is_some()
     }
     /// Puts an object under `name`, returning the one it replaces.
     pub fn insert(&mut self, name: ObjectName, object: Arc<StoredObject>) -> Option<Arc<StoredObject>> {
-        let entries = Arc::make_mut(&mut self.entries);
-        match entries.binary_search_by(|(k, _)| k.cmp(&name)) {
-            Ok(i) => Some(std::mem::replace(&mut entries[i].1, object)),
-            Err(i) => {
-                entries.insert(i, (name, object));
-                None
+        if let Repr::Small(entries) = &self.repr {
+            if entries.len() >= LARGE_AT {
+                self.repr = Repr::Large(entries.iter().cloned().collect());
             }
+        }
+        match &mut self.repr {
+            Repr::Small(entries) => {
+                let entries = Arc::make_mut(entries);
+                match entries.binary_search_by(|(k, _)| k.cmp(&name)) {
+                    Ok(i) => Some(std::mem::replace(&mut entries[i].1, object)),
+                    Err(i) => {
+                        entries.insert(i, (name, object));
+                        None
+                    }
+                }
+            }
+            Repr::Large(tree) => tree.insert(name, object),
         }
     }
     /// Removes the object under `name`, returning it.
     pub fn remove(&mut self, name: &ObjectName) -> Option<Arc<StoredObject>> {
-        let i = self.position(name).ok()?;
-        Some(Arc::make_mut(&mut self.entries).remove(i).1)
+        match &mut self.repr {
+            Repr::Small(entries) => {
+                let i = entries.binary_search_by(|(k, _)| k.cmp(name)).ok()?;
+                Some(Arc::make_mut(entries).remove(i).1)
+            }
+            Repr::Large(tree) => tree.remove(name),
+        }
     }
     /// How many objects.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.repr {
+            Repr::Small(entries) => entries.len(),
+            Repr::Large(tree) => tree.len(),
+        }
     }
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
     /// Every (name, object), in order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&ObjectName, &Arc<StoredObject>)> + ExactSizeIterator {
-        self.entries.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::Small(entries) => Iter::Small(entries.iter()),
+            Repr::Large(tree) => Iter::Large(tree.iter()),
+        }
     }
     /// Every name, in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &ObjectName> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+        self.iter().map(|(k, _)| k)
     }
     /// Every object, in name order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Arc<StoredObject>> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
+        self.iter().map(|(_, v)| v)
     }
     /// Every (name, object) from `range.start` on, in order.
-    pub fn range(&self, range: RangeFrom<ObjectName>) -> impl Iterator<Item = (&ObjectName, &Arc<StoredObject>)> {
-        let start = self.position(&range.start).unwrap_or_else(|i| i);
-        self.entries[start..].iter().map(|(k, v)| (k, v))
+    pub fn range(&self, range: RangeFrom<ObjectName>) -> Range<'_> {
+        match &self.repr {
+            Repr::Small(entries) => {
+                let start = entries.binary_search_by(|(k, _)| k.cmp(&range.start)).unwrap_or_else(|i| i);
+                Range::Small(entries[start..].iter())
+            }
+            Repr::Large(tree) => Range::Large(tree.range(range)),
+        }
+    }
+}
+
+/// An iterator over a [`KindMap`]'s entries in order.
+pub enum Iter<'a> {
+    /// Over a small map's vector.
+    Small(std::slice::Iter<'a, Entry>),
+    /// Over a large map's tree.
+    Large(imbl::ordmap::Iter<'a, ObjectName, Arc<StoredObject>, imbl::shared_ptr::DefaultSharedPtr>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a ObjectName, &'a Arc<StoredObject>);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(it) => it.next().map(|(k, v)| (k, v)),
+            Iter::Large(it) => it.next(),
+        }
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Small(it) => it.size_hint(),
+            Iter::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(it) => it.next_back().map(|(k, v)| (k, v)),
+            Iter::Large(it) => it.next_back(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// An iterator over a [`KindMap`]'s entries from a starting name on.
+pub enum Range<'a> {
+    /// Over a small map's vector.
+    Small(std::slice::Iter<'a, Entry>),
+    /// Over a large map's tree.
+    Large(imbl::ordmap::RangedIter<'a, ObjectName, Arc<StoredObject>, imbl::shared_ptr::DefaultSharedPtr>),
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = (&'a ObjectName, &'a Arc<StoredObject>);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Range::Small(it) => it.next().map(|(k, v)| (k, v)),
+            Range::Large(it) => it.next(),
+        }
     }
 }
 
 impl<'a> IntoIterator for &'a KindMap {
     type Item = (&'a ObjectName, &'a Arc<StoredObject>);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, Entry>, fn(&'a Entry) -> (&'a ObjectName, &'a Arc<StoredObject>)>;
+    type IntoIter = Iter<'a>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.iter()
     }
 }
 
@@ -95,19 +190,25 @@ impl FromIterator<(ObjectName, Arc<StoredObject>)> for KindMap {
         let mut entries: Vec<Entry> = iter.into_iter().collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.dedup_by(|later, earlier| later.0 == earlier.0);
-        Self { entries: Arc::new(entries) }
+        let repr = if entries.len() > LARGE_AT {
+            Repr::Large(entries.into_iter().collect())
+        } else {
+            Repr::Small(Arc::new(entries))
+        };
+        Self { repr }
     }
 }
 
 impl PartialEq for KindMap {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.entries, &other.entries)
+        let shared = match (&self.repr, &other.repr) {
+            (Repr::Small(a), Repr::Small(b)) => Arc::ptr_eq(a, b),
+            (Repr::Large(a), Repr::Large(b)) => a.ptr_eq(b),
+            _ => false,
+        };
+        shared
             || (self.len() == other.len()
-                && self
-                    .entries
-                    .iter()
-                    .zip(other.entries.iter())
-                    .all(|(a, b)| a.0 == b.0 && (Arc::ptr_eq(&a.1, &b.1) || a.1 == b.1)))
+                && self.iter().zip(other.iter()).all(|(a, b)| a.0 == b.0 && (Arc::ptr_eq(a.1, b.1) || a.1 == b.1)))
     }
 }
 impl Eq for KindMap {}
@@ -115,7 +216,7 @@ impl Eq for KindMap {}
 impl Hash for KindMap {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_usize(self.len());
-        for (k, v) in self.entries.iter() {
+        for (k, v) in self.iter() {
             k.hash(state);
             v.hash(state);
         }
@@ -154,5 +255,35 @@ mod tests {
             before.get(&ObjectName::new("default", "b")).map(|o| o.object().meta().name.clone()),
             Some(Some("b".into()))
         );
+    }
+
+    fn hash_of(map: &KindMap) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        map.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    #[test]
+    fn a_large_map_behaves_as_a_small_one() {
+        let name = |i: usize| ObjectName::new("default", format!("cm-{i:05}"));
+        let mut large = KindMap::default();
+        for i in (0..super::LARGE_AT + 100).rev() {
+            large.insert(name(i), config_map(&format!("cm-{i:05}")));
+        }
+        let before = large.clone();
+        for i in 10..super::LARGE_AT + 100 {
+            assert!(large.remove(&name(i)).is_some());
+        }
+        assert_eq!(before.len(), super::LARGE_AT + 100, "a clone is untouched by writes");
+        let small: KindMap = (0..10).map(|i| (name(i), config_map(&format!("cm-{i:05}")))).collect();
+        assert_eq!(large, small);
+        assert_eq!(hash_of(&large), hash_of(&small));
+        let keys: Vec<_> = large.keys().cloned().collect();
+        assert_eq!(keys, small.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(large.iter().rev().next().map(|(k, _)| k.clone()), Some(name(9)));
+        assert_eq!(before.range(name(500)..).count(), super::LARGE_AT + 100 - 500);
+        assert_eq!(before.get(&name(7)).map(|o| o.object().meta().name.clone()), Some(Some("cm-00007".into())));
+        assert!(!large.contains_key(&name(10)));
     }
 }

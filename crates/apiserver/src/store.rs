@@ -25,13 +25,25 @@ pub struct StoreOptions {
     pub snapshots: usize,
     /// At most this many revisions per group commit.
     pub max_batch: usize,
+    /// How long the revision a paginated list reads stays readable after its last page, so a `continue`
+    /// token works however many writes come between pages (upstream's tokens last until etcd compacts,
+    /// every 5 minutes by default).
+    pub pagination_retention: std::time::Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { history: 10_000, snapshots: 64, max_batch: 4096 }
+        Self {
+            history: 10_000,
+            snapshots: 64,
+            max_batch: 4096,
+            pagination_retention: std::time::Duration::from_secs(300),
+        }
     }
 }
+
+/// At most this many revisions are held for paginated lists at once; the least recently read goes first.
+const MAX_PAGINATED: usize = 256;
 
 /// A request that the writer has computed and queued for the commit thread.
 struct Pending {
@@ -49,6 +61,9 @@ struct Writer {
 struct Published {
     latest: RwLock<Snapshot>,
     recent: Mutex<VecDeque<Snapshot>>,
+    /// Revisions held for paginated lists, by revision, with when a page of them was last read.
+    paginated: Mutex<std::collections::BTreeMap<u64, (Snapshot, std::time::Instant)>>,
+    pagination_retention: std::time::Duration,
     watch: WatchCache,
     failed: AtomicBool,
     commits: AtomicU64,
@@ -84,6 +99,8 @@ impl Store {
         let published = Arc::new(Published {
             latest: RwLock::new(snapshot.clone()),
             recent: Mutex::new(VecDeque::from([snapshot.clone()])),
+            paginated: Mutex::default(),
+            pagination_retention: options.pagination_retention,
             watch,
             failed: AtomicBool::new(false),
             commits: AtomicU64::new(0),
@@ -106,7 +123,27 @@ impl Store {
     /// A retained snapshot at exactly `revision`, if it is still held.
     pub fn snapshot_at(&self, revision: u64) -> Option<Snapshot> {
         let recent = self.published.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.iter().find(|s| s.revision() == revision).cloned()
+        if let Some(found) = recent.iter().find(|s| s.revision() == revision) {
+            return Some(found.clone());
+        }
+        drop(recent);
+        let mut paginated = self.published.paginated.lock().unwrap_or_else(|e| e.into_inner());
+        let retention = self.published.pagination_retention;
+        paginated.retain(|_, (_, used)| used.elapsed() < retention);
+        paginated.get(&revision).map(|(snapshot, _)| snapshot.clone())
+    }
+
+    /// Holds `snapshot` for the pagination retention from now: a list has handed out a `continue` token
+    /// that reads it.
+    pub fn hold_for_pagination(&self, snapshot: &Snapshot) {
+        let mut paginated = self.published.paginated.lock().unwrap_or_else(|e| e.into_inner());
+        paginated.insert(snapshot.revision(), (snapshot.clone(), std::time::Instant::now()));
+        let retention = self.published.pagination_retention;
+        paginated.retain(|_, (_, used)| used.elapsed() < retention);
+        while paginated.len() > MAX_PAGINATED {
+            let oldest = paginated.iter().min_by_key(|(_, (_, used))| *used).map(|(revision, _)| *revision);
+            oldest.map(|revision| paginated.remove(&revision));
+        }
     }
 
     /// The watch cache.

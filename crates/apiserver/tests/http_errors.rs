@@ -121,6 +121,7 @@ async fn lists_paginate_consistently_and_old_watches_are_gone() {
     options.port = 0;
     options.insecure_port = Some(0);
     options.store.history = 20;
+    options.store.snapshots = 2;
     let running = start(options).await.unwrap();
     let addr = running.insecure.unwrap();
     for i in 0..30 {
@@ -133,15 +134,16 @@ async fn lists_paginate_consistently_and_old_watches_are_gone() {
     let first = request(addr, "GET", "/api/v1/namespaces/default/configmaps?limit=12", None, b"").await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 12);
     let token = first.body["metadata"]["continue"].as_str().unwrap().to_string();
-    // A write between pages does not show up in the paginated list: it reads one revision.
-    request(
-        addr,
-        "POST",
-        "/api/v1/namespaces/default/configmaps",
-        Some("application/json"),
-        br#"{"metadata":{"name":"cm-zz"}}"#,
-    )
-    .await;
+    let first_token = token.clone();
+    // Writes between pages do not show up in the paginated list: it reads one revision, held for it
+    // however many revisions (more than the two recent snapshots kept) come after.
+    for i in 0..5 {
+        let body = format!(r#"{{"metadata":{{"name":"cm-z{i}"}}}}"#);
+        let response =
+            request(addr, "POST", "/api/v1/namespaces/default/configmaps", Some("application/json"), body.as_bytes())
+                .await;
+        assert_eq!(response.status, 201);
+    }
     let mut names: Vec<String> = first.body["items"]
         .as_array()
         .unwrap()
@@ -163,6 +165,16 @@ async fn lists_paginate_consistently_and_old_watches_are_gone() {
     }
     let expected: Vec<String> = (0..30).map(|i| format!("cm-{i:02}")).collect();
     assert_eq!(names, expected);
+    // A token for a revision neither recent nor held by a paginated list has expired.
+    use base64::Engine;
+    let codec = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut held: serde_json::Value = serde_json::from_slice(&codec.decode(&first_token).unwrap()).unwrap();
+    held["rv"] = (held["rv"].as_u64().unwrap() + 1).into();
+    let stale = codec.encode(held.to_string());
+    let expired =
+        request(addr, "GET", &format!("/api/v1/namespaces/default/configmaps?limit=12&continue={stale}"), None, b"")
+            .await;
+    assert_status(&expired, 410, "Expired");
     let gone =
         request(addr, "GET", "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=2", None, b"").await;
     assert_status(&gone, 410, "Expired");

@@ -148,4 +148,7 @@ impl AnyController for Instance {
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         self.inner.reads()
     }
+    fn node(&self) -> Option<&str> {
+        self.inner.node()
+    }
 }

@@ -293,3 +293,29 @@ fn properties_catch_a_scheduler_that_overcommits() {
     let err = h.settle().unwrap_err().to_string();
     assert!(err.contains("a bind never takes a node's requests past its allocatable"), "{err}");
 }
+
+/// In a cluster of 250 nodes a search stops after 120 feasible ones (upstream's adaptive
+/// percentageOfNodesToScore) and the next search starts where it stopped: one-pod nodes still all fill,
+/// with no node overbooked.
+#[test]
+fn a_large_cluster_searches_part_of_the_nodes_and_rotates() {
+    let mut h = harness();
+    for i in 0..250 {
+        h.create(node(&format!("node-{i:03}"), "4", "8Gi", 1)).unwrap();
+    }
+    for i in 0..250 {
+        h.create(pod(NS, &format!("p{i:03}"), &[])).unwrap();
+    }
+    h.settle().unwrap();
+    let mut per_node = std::collections::BTreeMap::new();
+    for i in 0..250 {
+        let on = node_of(&h, &format!("p{i:03}")).unwrap_or_else(|| panic!("p{i:03} is not bound"));
+        *per_node.entry(on).or_insert(0) += 1;
+    }
+    assert_eq!(per_node.len(), 250);
+    assert!(per_node.values().all(|&n| n == 1));
+    // The first pod goes to the best of the first 120 nodes: all score alike, so the first by name.
+    assert_eq!(node_of(&h, "p000").as_deref(), Some("node-000"));
+    // The second search starts at node 120.
+    assert_eq!(node_of(&h, "p001").as_deref(), Some("node-120"));
+}

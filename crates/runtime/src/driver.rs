@@ -1,14 +1,14 @@
 //! The driver: each controller in its own task, stepping on its informers' view whenever they change or
 //! a wake-up it asked for comes due, one request per step, the outcome reported back.
 
-use crate::cache::Caches;
+use crate::cache::{Caches, Snapshot};
 use crate::request::execute;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use themelios_api::{Kind, ObjectRef, Time};
 use themelios_controllers::framework::{AnyController, ClusterView};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// How the driver runs.
 #[derive(Clone, Debug)]
@@ -55,29 +55,32 @@ pub async fn run(
     for kind in &kinds {
         tasks.spawn(crate::informer::run(client.clone(), *kind, caches.clone()));
     }
-    let mut changes = caches.subscribe();
-    while !caches.synced(&kinds) {
-        tokio::select! {
-            _ = changes.changed() => {}
-            _ = shutdown.changed() => return,
-        }
+    tokio::select! {
+        _ = caches.wait_synced(&kinds) => {}
+        _ = shutdown.changed() => return,
     }
     for controller in controllers {
-        tasks.spawn(run_one(client.clone(), Arc::from(controller), caches.clone(), options.clone(), shutdown.clone()));
+        let wake = caches.subscribe(controller.reads(), controller.node());
+        let controller = Arc::from(controller);
+        tasks.spawn(run_one(client.clone(), controller, caches.clone(), wake, options.clone(), shutdown.clone()));
     }
     let _ = shutdown.wait_for(|stop| *stop).await;
     tasks.shutdown().await;
+}
+
+fn view_of(snapshot: &Snapshot, now: Time) -> ClusterView<'_> {
+    ClusterView::per_kind(|kind| snapshot.kind(kind), now).with_pods_by_node(snapshot.pods_by_node())
 }
 
 async fn run_one(
     client: kube::Client,
     controller: Arc<dyn AnyController>,
     caches: Arc<Caches>,
+    wake_up: Arc<Notify>,
     options: DriverOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut local = controller.fresh_local();
-    let mut changes = caches.subscribe();
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut wake: Option<Time> = None;
@@ -86,7 +89,7 @@ async fn run_one(
             let snapshot = caches.snapshot();
             let step_time = now();
             let (op, asked) = {
-                let view = ClusterView::per_kind(|kind| snapshot.kind(kind), step_time);
+                let view = view_of(&snapshot, step_time);
                 let op = controller.step(&view, local.as_mut());
                 let asked = [view.requested_wake(), view.requested_heartbeat()].into_iter().flatten().min();
                 (op, asked)
@@ -97,7 +100,7 @@ async fn run_one(
             let known = snapshot.kind(target.kind).0.get(&target.name).cloned();
             let outcome = execute(&client, &op, known).await;
             controller.observe(&op, &outcome, now(), local.as_mut());
-            let view = ClusterView::per_kind(|kind| snapshot.kind(kind), step_time);
+            let view = view_of(&snapshot, step_time);
             if let Some(note) = themelios_controllers::events::for_request(&op, &outcome, &view) {
                 let client = client.clone();
                 // Events are best effort, as upstream's recorder: never delay the controller for one.
@@ -110,13 +113,8 @@ async fn run_one(
                     backoff = Duration::from_millis(100);
                     // Step again only once the informers show this write, as a controller's
                     // expectations assume; give up waiting after a while (the write may be filtered).
-                    let revision = object.revision();
                     let deadline = tokio::time::Instant::now() + options.read_own_writes;
-                    while !caches.has_seen(target.kind, revision) {
-                        if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
-                            break;
-                        }
-                    }
+                    caches.wait_seen(target.kind, object.revision(), deadline).await;
                 }
                 Err(_) => {
                     failed = true;
@@ -136,7 +134,7 @@ async fn run_one(
             (false, None) => Duration::from_secs(3600),
         };
         tokio::select! {
-            changed = changes.changed(), if !failed => if changed.is_err() { return },
+            _ = wake_up.notified(), if !failed => {}
             _ = tokio::time::sleep(sleep) => {}
             _ = shutdown.changed() => return,
         }

@@ -122,6 +122,7 @@ pub fn list(server: &Server, request: &ResourceRequest) -> Result<Response<Body>
         items.push(object);
     }
     let continue_token = more.then(|| {
+        server.store.hold_for_pagination(&snapshot);
         let last = items.last().map(|o| ObjectRef::of(o.object()).name).unwrap_or_default();
         encode_continue(snapshot.revision(), &last)
     });

@@ -48,6 +48,15 @@ pub trait Controller: Send + Sync + 'static {
         None
     }
 
+    /// The node this controller is the agent of (the kubelet), if it is one. Such a controller reads only
+    /// that node's pods (through [`ClusterView::pods_on_node`]), the Node and the Lease named for it, and
+    /// objects of its other kinds; a live driver running thousands of them wakes each only for changes to
+    /// those (see [`node_of_change`](super::node_of_change)), as upstream's kubelet watches through field
+    /// selectors.
+    fn node(&self) -> Option<&str> {
+        None
+    }
+
     /// The outcome of the request the last step issued, as the real client library would report it, at
     /// logical time `now`.
     fn observe(&self, _op: &Op, _outcome: &Outcome, _now: Time, _local: &mut Self::Local) {}
@@ -114,6 +123,8 @@ pub trait AnyController: Send + Sync {
     fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut dyn DynLocal);
     /// See [`Controller::reads`].
     fn reads(&self) -> Option<&'static [themelios_api::Kind]>;
+    /// See [`Controller::node`].
+    fn node(&self) -> Option<&str>;
 }
 
 impl<C: Controller> AnyController for C {
@@ -134,5 +145,8 @@ impl<C: Controller> AnyController for C {
     }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Controller::reads(self)
+    }
+    fn node(&self) -> Option<&str> {
+        Controller::node(self)
     }
 }

@@ -1,10 +1,13 @@
 //! [`ClusterView`]: what a controller sees in one step — its informers' objects and the logical time.
 
+use super::PodsByNode;
+use either::Either;
+use k8s_openapi::api::core::v1::Pod;
 use std::cell::Cell;
 use std::sync::Arc;
 use themelios_api::kind::KIND_COUNT;
 use themelios_api::store::{KindMap, Objects};
-use themelios_api::{Kind, ObjectName, Resource, StoredObject, Time};
+use themelios_api::{pod, Kind, ObjectName, Resource, StoredObject, Time};
 
 /// The objects a controller's informers hold (each kind possibly at a different revision), and the time.
 ///
@@ -18,6 +21,7 @@ pub struct ClusterView<'a> {
     heartbeat: Cell<Option<Time>>,
     /// The kinds read so far, one bit per kind.
     read: Cell<u32>,
+    pods_by_node: Option<&'a PodsByNode>,
 }
 
 impl<'a> ClusterView<'a> {
@@ -34,7 +38,22 @@ impl<'a> ClusterView<'a> {
             revisions[i] = revision;
             map
         });
-        Self { kinds, revisions, now, wake: Cell::new(None), heartbeat: Cell::new(None), read: Cell::new(0) }
+        Self {
+            kinds,
+            revisions,
+            now,
+            wake: Cell::new(None),
+            heartbeat: Cell::new(None),
+            read: Cell::new(0),
+            pods_by_node: None,
+        }
+    }
+
+    /// The same view, answering [`ClusterView::pods_on_node`] from `index`, which must index exactly the
+    /// pods this view holds.
+    pub fn with_pods_by_node(mut self, index: &'a PodsByNode) -> Self {
+        self.pods_by_node = Some(index);
+        self
     }
 
     /// The logical time of this step.
@@ -113,6 +132,32 @@ impl<'a> ClusterView<'a> {
             .range(from..)
             .take_while(move |(k, _)| k.namespace == namespace)
             .filter_map(|(_, o)| T::from_object(o.object()))
+    }
+
+    /// The pods bound to `node`, ordered by namespace and name.
+    pub fn pods_on_node<'n>(&self, node: &'n str) -> impl Iterator<Item = &'a Pod> + 'n
+    where
+        'a: 'n,
+    {
+        self.pods_by(node, Some(node))
+    }
+
+    /// The pods not yet bound to a node, ordered by namespace and name.
+    pub fn unscheduled_pods(&self) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.pods_by("", None)
+    }
+
+    fn pods_by<'n>(&self, key: &'n str, node: Option<&'n str>) -> impl Iterator<Item = &'a Pod> + 'n
+    where
+        'a: 'n,
+    {
+        let all = self.objects(Kind::Pod);
+        match self.pods_by_node {
+            Some(index) => Either::Left(index.on(key).into_iter().flat_map(|pods| pods.values())),
+            None => Either::Right(all.values()),
+        }
+        .filter_map(|o| Pod::from_object(o.object()))
+        .filter(move |p| pod::node_name(p) == node)
     }
 
     /// Every stored object of a kind.

@@ -82,9 +82,13 @@ impl Controller for Kubelet {
         format!("kubelet/{}", self.config.name)
     }
 
+    fn node(&self) -> Option<&str> {
+        Some(self.node_name())
+    }
+
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         // Containers run for the pods this node has started and not stopped, as its view shows them.
-        let mine: Vec<&Pod> = view.list::<Pod>().filter(|p| pod::node_name(p) == Some(self.node_name())).collect();
+        let mine: Vec<&Pod> = view.pods_on_node(self.node_name()).collect();
         let in_view: std::collections::BTreeSet<(String, String)> = mine.iter().map(|p| running_key(p)).collect();
         local.running.retain(|k| in_view.contains(k));
         for p in mine.iter().filter(|p| pod::phase(p) == "Running" && status::started_by_kubelet(p)) {
@@ -102,7 +106,6 @@ impl Controller for Kubelet {
         if let Some(op) = self.post_ready(view, node) {
             return Some(op);
         }
-        let mine = view.list::<Pod>().filter(|p| pod::node_name(p) == Some(self.node_name()));
         mine.into_iter().find_map(|p| self.sync_pod(view, p))
     }
 }

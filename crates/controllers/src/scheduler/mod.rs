@@ -50,10 +50,15 @@ struct Assumed {
     requests: Resources,
 }
 
-/// What the scheduler keeps in memory: its assumed bindings, by pod uid.
+/// What the scheduler keeps in memory: its assumed bindings, by pod uid, and where its next search for
+/// a node starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
     assumed: BTreeMap<String, Assumed>,
+    /// Upstream's `nextStartNodeIndex`: in a cluster large enough that a search stops early, the next one
+    /// starts where this one stopped, so every node gets its turn. It stays 0 in smaller clusters, where
+    /// every search visits every node.
+    next_start_node: usize,
 }
 
 /// Where a pod can go.
@@ -79,29 +84,28 @@ impl Controller for Scheduler {
                 .is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))
         });
         let mut pending: Vec<&Pod> = view
-            .list::<Pod>()
-            .filter(|p| pod::node_name(p).is_none() && !pod::is_deleting(p) && !pod::is_terminal(p))
+            .unscheduled_pods()
+            .filter(|p| !pod::is_deleting(p) && !pod::is_terminal(p))
             .filter(|p| {
                 p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER)
                     == self.scheduler_name
             })
             .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)))
             .collect();
-        pending.sort_by_key(|p| {
-            let priority = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
-            (
-                std::cmp::Reverse(priority),
-                p.metadata.creation_timestamp.as_ref().map(Time::from_k8s),
-                p.metadata.name.clone(),
-            )
-        });
         if pending.is_empty() {
             return None;
         }
+        let queue_order = |p: &Pod| {
+            let priority = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+            (std::cmp::Reverse(priority), p.metadata.creation_timestamp.as_ref().map(Time::from_k8s))
+        };
+        pending.sort_by(|a, b| queue_order(a).cmp(&queue_order(b)).then_with(|| a.metadata.name.cmp(&b.metadata.name)));
         let nodes: Vec<&Node> = view.list::<Node>().collect();
-        let usage = node_usage(view, local);
+        let usage = NodeUsage { view, assumed: assumed_per_node(local) };
         for p in pending {
-            match decide(p, &nodes, &usage) {
+            let (decision, next_start) = decide(p, &nodes, &usage, local.next_start_node);
+            local.next_start_node = next_start;
+            match decision {
                 Decision::Bind(node) => {
                     let name = ObjectName::new(
                         p.metadata.namespace.clone().unwrap_or_default(),
@@ -133,16 +137,9 @@ impl Controller for Scheduler {
     }
 }
 
-/// Requested resources and pod counts per node: every bound non-terminal pod, plus assumed bindings.
-fn node_usage(view: &ClusterView, local: &Local) -> BTreeMap<String, (Resources, usize)> {
+/// The requests and pod counts of the bindings this scheduler assumed, per node.
+fn assumed_per_node(local: &Local) -> BTreeMap<String, (Resources, usize)> {
     let mut usage: BTreeMap<String, (Resources, usize)> = BTreeMap::new();
-    for p in view.list::<Pod>().filter(|p| !pod::is_terminal(p)) {
-        if let Some(node) = pod::node_name(p) {
-            let entry = usage.entry(node.to_string()).or_default();
-            entry.0.add(&pod_requests(p));
-            entry.1 += 1;
-        }
-    }
     for a in local.assumed.values() {
         let entry = usage.entry(a.node.clone()).or_default();
         entry.0.add(&a.requests);
@@ -151,29 +148,73 @@ fn node_usage(view: &ClusterView, local: &Local) -> BTreeMap<String, (Resources,
     usage
 }
 
-fn decide(p: &Pod, nodes: &[&Node], usage: &BTreeMap<String, (Resources, usize)>) -> Decision {
-    let empty = (Resources::default(), 0);
+/// What is already placed on a node: its bound non-terminal pods plus assumed bindings, computed only for
+/// the nodes a search visits.
+struct NodeUsage<'v, 'a> {
+    view: &'v ClusterView<'a>,
+    assumed: BTreeMap<String, (Resources, usize)>,
+}
+
+impl NodeUsage<'_, '_> {
+    fn of(&self, node: &str) -> (Resources, usize) {
+        let (mut requested, mut count) = self.assumed.get(node).cloned().unwrap_or_default();
+        for p in self.view.pods_on_node(node).filter(|p| !pod::is_terminal(p)) {
+            requested.add(&pod_requests(p));
+            count += 1;
+        }
+        (requested, count)
+    }
+}
+
+/// Below this many nodes every search visits every node (upstream's `minFeasibleNodesToFind`).
+const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// The least share of nodes a search looks for, in percent (`minFeasibleNodesPercentageToFind`).
+const MIN_FEASIBLE_NODES_PERCENTAGE: usize = 5;
+
+/// How many feasible nodes a search stops at: all of them in a small cluster; in a large one upstream's
+/// adaptive `percentageOfNodesToScore` (50% less 1% per 125 nodes, at least 5% and 100 nodes).
+fn feasible_nodes_to_find(nodes: usize) -> usize {
+    if nodes < MIN_FEASIBLE_NODES_TO_FIND {
+        return nodes;
+    }
+    let percentage = 50usize.saturating_sub(nodes / 125).max(MIN_FEASIBLE_NODES_PERCENTAGE);
+    (nodes * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// Filters nodes from `start` on until enough are feasible, scores those, and returns the decision and
+/// where the next search starts.
+fn decide(p: &Pod, nodes: &[&Node], usage: &NodeUsage, start: usize) -> (Decision, usize) {
+    let wanted = feasible_nodes_to_find(nodes.len());
+    let start = if wanted < nodes.len() { start % nodes.len() } else { 0 };
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut best: Option<(i128, &str)> = None;
-    for node in nodes {
+    let (mut feasible, mut visited) = (0, 0);
+    for node in nodes[start..].iter().chain(&nodes[..start]) {
+        if feasible == wanted {
+            break;
+        }
+        visited += 1;
         let name = node.metadata.name.as_deref().unwrap_or("");
-        let (requested, count) = usage.get(name).unwrap_or(&empty);
-        let failures = filters::filter(p, node, requested, *count);
+        let (requested, count) = usage.of(name);
+        let failures = filters::filter(p, node, &requested, count);
         if !failures.is_empty() {
             for reason in failures {
                 *reasons.entry(reason).or_default() += 1;
             }
             continue;
         }
-        let score = least_allocated(p, node, requested);
+        feasible += 1;
+        let score = least_allocated(p, node, &requested);
         if best.is_none_or(|(s, n)| score > s || (score == s && name < n)) {
             best = Some((score, name));
         }
     }
-    match best {
+    let next_start = if wanted < nodes.len() { (start + visited) % nodes.len() } else { 0 };
+    let decision = match best {
         Some((_, node)) => Decision::Bind(node.to_string()),
         None => Decision::Unschedulable(unschedulable_message(nodes.len(), &reasons)),
-    }
+    };
+    (decision, next_start)
 }
 
 /// Upstream's LeastAllocated score (0–100 per resource, cpu and memory weighted equally), scaled by 1000
