@@ -222,3 +222,18 @@ fn a_live_owner_keeps_its_dependent() {
     assert!(exists(&h, "pod"));
     assert!(h.log().iter().all(|e| !(e.actor == "garbage-collector" && e.request.starts_with("delete"))));
 }
+
+/// Upstream's collector ignores Events: one whose owner is gone stays until it expires.
+#[test]
+fn events_are_not_collected() {
+    let mut h = harness();
+    let owner = rc(&mut h, "owner");
+    let mut event = k8s_openapi::api::core::v1::Event { metadata: meta(NS, "owner.1", &[]), ..Default::default() };
+    event.metadata.owner_references = Some(vec![owner.clone()]);
+    h.create(event).unwrap();
+    dependent(&mut h, "pod", vec![owner]);
+    delete(&mut h, Kind::ReplicationController, "owner", Some(Propagation::Background));
+    h.settle().unwrap();
+    assert!(!exists(&h, "pod"), "the pod of the deleted owner is collected");
+    assert!(h.get::<k8s_openapi::api::core::v1::Event>(NS, "owner.1").is_some(), "the event is left alone");
+}

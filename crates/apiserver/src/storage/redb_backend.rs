@@ -16,6 +16,9 @@ const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("history");
 /// `revision` (the latest) and `compacted`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// redb's page cache: enough for the pages one group commit writes.
+const REDB_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// A redb database holding objects, history and the revision counters.
 pub struct RedbBackend {
     db: Database,
@@ -24,7 +27,9 @@ pub struct RedbBackend {
 impl RedbBackend {
     /// Opens (creating if absent) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let db = Database::create(path).map_err(StorageError::database)?;
+        // The store serves every read from its in-memory snapshots and reads the database only when it
+        // opens, so redb's page cache (1 GiB by default) would only hold pages nobody reads again.
+        let db = Database::builder().set_cache_size(REDB_CACHE_BYTES).create(path).map_err(StorageError::database)?;
         Ok(Self { db })
     }
 }

@@ -34,6 +34,11 @@ pub struct CronJobController;
 impl Controller for CronJobController {
     type Local = ();
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        use themelios_api::Kind;
+        Some(&[Kind::CronJob, Kind::Job])
+    }
+
     fn name(&self) -> String {
         "cronjob-controller".into()
     }

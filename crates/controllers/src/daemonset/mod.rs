@@ -38,6 +38,11 @@ pub type Local = crate::common::backoff::Retries;
 impl Controller for DaemonSetController {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        use themelios_api::Kind;
+        Some(&[Kind::DaemonSet, Kind::Pod, Kind::Node, Kind::ControllerRevision])
+    }
+
     fn name(&self) -> String {
         "daemonset-controller".into()
     }

@@ -20,6 +20,11 @@ use themelios_api::{DeleteOptions, Kind, Object, ObjectName, ObjectRef, Op, Prop
 #[derive(Clone, Debug, Default)]
 pub struct GarbageCollector;
 
+/// The kinds the collector watches: every kind but Events, which upstream's collector ignores — there are
+/// as many of them as of everything else together, and they expire by themselves.
+static COLLECTED: std::sync::LazyLock<Vec<Kind>> =
+    std::sync::LazyLock::new(|| Kind::ALL.iter().copied().filter(|k| *k != Kind::Event).collect());
+
 /// What the collector keeps in memory: owners a live read confirmed absent, and the read in flight.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
@@ -91,8 +96,12 @@ impl Controller for GarbageCollector {
         "garbage-collector".into()
     }
 
+    fn reads(&self) -> Option<&'static [Kind]> {
+        Some(COLLECTED.as_slice())
+    }
+
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
-        let all: Vec<&std::sync::Arc<StoredObject>> = Kind::ALL.iter().flat_map(|k| view.stored(*k).values()).collect();
+        let all: Vec<&std::sync::Arc<StoredObject>> = COLLECTED.iter().flat_map(|k| view.stored(*k).values()).collect();
         // Forget confirmations once nothing refers to the uid any more.
         let referenced: BTreeSet<&str> = all
             .iter()

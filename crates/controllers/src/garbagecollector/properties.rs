@@ -3,7 +3,7 @@
 use super::{owner_state, OwnerState, FINALIZER_FOREGROUND};
 use crate::framework::{ClusterView, Property};
 use std::collections::BTreeSet;
-use themelios_api::{Kind, StoredObject};
+use themelios_api::StoredObject;
 
 /// Every garbage-collector property.
 pub fn properties() -> Vec<Property> {
@@ -17,8 +17,9 @@ pub fn properties() -> Vec<Property> {
     ]
 }
 
+/// The objects the collector is responsible for (not Events, which it ignores).
 fn objects<'a>(view: &ClusterView<'a>) -> Vec<&'a std::sync::Arc<StoredObject>> {
-    Kind::ALL.iter().flat_map(|k| view.stored(*k).values()).collect()
+    super::COLLECTED.iter().flat_map(|k| view.stored(*k).values()).collect()
 }
 
 fn started_deleting(before: &StoredObject, after: &ClusterView) -> bool {

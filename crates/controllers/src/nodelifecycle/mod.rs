@@ -60,6 +60,11 @@ fn wanted_taint(node: &Node) -> Option<&'static str> {
 impl Controller for NodeLifecycleController {
     type Local = ();
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        use themelios_api::Kind;
+        Some(&[Kind::Node, Kind::Lease, Kind::Pod])
+    }
+
     fn name(&self) -> String {
         "node-lifecycle-controller".into()
     }

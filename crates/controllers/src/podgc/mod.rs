@@ -50,6 +50,11 @@ pub struct Local {
 impl Controller for PodGc {
     type Local = Local;
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        use themelios_api::Kind;
+        Some(&[Kind::Pod, Kind::Node])
+    }
+
     fn name(&self) -> String {
         "pod-garbage-collector".into()
     }

@@ -15,7 +15,8 @@ pub use resources::{node_allocatable, pod_requests, Resources};
 
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use themelios_api::defaults::DEFAULT_SCHEDULER;
 use themelios_api::{pod, ObjectName, Op, Resource, Time};
 
@@ -61,6 +62,37 @@ pub struct Local {
     next_start_node: usize,
 }
 
+/// A pending pod in upstream's queue order: higher priority first, then older, then by name.
+struct Queued<'a> {
+    key: (Reverse<i32>, Option<Time>, &'a str),
+    pod: &'a Pod,
+}
+
+impl<'a> Queued<'a> {
+    fn of(p: &'a Pod) -> Self {
+        let priority = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+        let created = p.metadata.creation_timestamp.as_ref().map(Time::from_k8s);
+        Queued { key: (Reverse(priority), created, p.metadata.name.as_deref().unwrap_or("")), pod: p }
+    }
+}
+
+impl PartialEq for Queued<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Queued<'_> {}
+impl PartialOrd for Queued<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
 /// Where a pod can go.
 enum Decision {
     Bind(String),
@@ -83,23 +115,20 @@ impl Controller for Scheduler {
             view.get::<Pod>(&a.pod.namespace, &a.pod.name)
                 .is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))
         });
-        let mut pending: Vec<&Pod> = view
+        let pending = view
             .unscheduled_pods()
             .filter(|p| !pod::is_deleting(p) && !pod::is_terminal(p))
             .filter(|p| {
                 p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER)
                     == self.scheduler_name
             })
-            .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)))
-            .collect();
-        if pending.is_empty() {
+            .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)));
+        // The scheduling queue: usually only its head is taken, so heapify (linear) rather than sort.
+        let mut queue: BinaryHeap<Reverse<Queued>> = pending.map(|p| Reverse(Queued::of(p))).collect();
+        if queue.is_empty() {
             return None;
         }
-        let queue_order = |p: &Pod| {
-            let priority = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
-            (std::cmp::Reverse(priority), p.metadata.creation_timestamp.as_ref().map(Time::from_k8s))
-        };
-        pending.sort_by(|a, b| queue_order(a).cmp(&queue_order(b)).then_with(|| a.metadata.name.cmp(&b.metadata.name)));
+        let pending = std::iter::from_fn(|| queue.pop().map(|Reverse(q)| q.pod));
         let nodes: Vec<&Node> = view.list::<Node>().collect();
         let usage = NodeUsage { view, assumed: assumed_per_node(local) };
         for p in pending {

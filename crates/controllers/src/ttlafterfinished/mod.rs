@@ -19,6 +19,11 @@ pub fn expires_at(job: &Job) -> Option<Time> {
 impl Controller for TtlAfterFinishedController {
     type Local = ();
 
+    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
+        use themelios_api::Kind;
+        Some(&[Kind::Job])
+    }
+
     fn name(&self) -> String {
         "ttl-after-finished-controller".into()
     }
