@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(hash_of(&large), hash_of(&small));
         let keys: Vec<_> = large.keys().cloned().collect();
         assert_eq!(keys, small.keys().cloned().collect::<Vec<_>>());
-        assert_eq!(large.iter().rev().next().map(|(k, _)| k.clone()), Some(name(9)));
+        assert_eq!(large.iter().next_back().map(|(k, _)| k.clone()), Some(name(9)));
         assert_eq!(before.range(name(500)..).count(), super::LARGE_AT + 100 - 500);
         assert_eq!(before.get(&name(7)).map(|o| o.object().meta().name.clone()), Some(Some("cm-00007".into())));
         assert!(!large.contains_key(&name(10)));

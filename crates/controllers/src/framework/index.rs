@@ -92,7 +92,9 @@ mod tests {
 
     fn stored(name: &str, node: Option<&str>) -> Arc<StoredObject> {
         let mut p = pod("default", name, &[]);
-        p.spec.as_mut().map(|s| s.node_name = node.map(str::to_string));
+        if let Some(spec) = p.spec.as_mut() {
+            spec.node_name = node.map(str::to_string);
+        }
         StoredObject::new(p.into_object())
     }
 
@@ -106,7 +108,7 @@ mod tests {
     fn the_index_answers_as_a_scan_does() {
         let mut pods = KindMap::default();
         let mut index = PodsByNode::default();
-        let mut put = |pods: &mut KindMap, index: &mut PodsByNode, object: Option<Arc<StoredObject>>, name: &str| {
+        let put = |pods: &mut KindMap, index: &mut PodsByNode, object: Option<Arc<StoredObject>>, name: &str| {
             let key = ObjectRef::new(Kind::Pod, "default", name).name;
             let old = match &object {
                 Some(new) => pods.insert(key, new.clone()),
