@@ -158,10 +158,7 @@ impl Caches {
             inner.pods_by_node.update(old.as_ref(), Some(&stored));
         }
         drop(inner);
-        if let Some(old) = old.filter(|o| node_of_change(o.object()) != node_of_change(stored.object())) {
-            // A pod bound since: the agent of its old node (none, for a pod that was pending) hears of it.
-            self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).wake(reference.kind, Some(old.object()));
-        }
+        // A pod's node is set once, by its binding, so only the new version's node agent is concerned.
         self.wake(reference.kind, Some(stored.object()), revision);
     }
 

@@ -91,26 +91,26 @@ impl Drop for Cluster {
     }
 }
 
+/// Runs `change`, waits for the rollout of deployment/big to complete, and prints how long it took.
+fn timed_rollout(cluster: &Cluster, label: &str, change: &[&str], replicas: usize) {
+    let started = Instant::now();
+    cluster.kubectl(change);
+    cluster.kubectl(&["rollout", "status", "deployment/big", "--timeout", "600s"]);
+    let took = started.elapsed().as_secs_f64();
+    println!("{label} {took:>6.1} s  {:>6.0} pods/s  (target < 30 s: {:.2}x)", replicas as f64 / took, took / 30.0);
+}
+
 fn rollout() {
     let replicas = 1000;
     let cluster = Cluster::start(100);
-    let create = Instant::now();
-    cluster.kubectl(&["create", "deployment", "big", "--image", "nginx:1", "--replicas", &replicas.to_string()]);
-    cluster.kubectl(&["rollout", "status", "deployment/big", "--timeout", "600s"]);
-    let created = create.elapsed().as_secs_f64();
-    println!(
-        "create -> {replicas} available:   {created:>6.1} s  {:>6.0} pods/s  (target < 30 s: {:.2}x)",
-        replicas as f64 / created,
-        created / 30.0
-    );
-    let update = Instant::now();
-    cluster.kubectl(&["set", "image", "deployment/big", "nginx=nginx:2"]);
-    cluster.kubectl(&["rollout", "status", "deployment/big", "--timeout", "600s"]);
-    let updated = update.elapsed().as_secs_f64();
-    println!(
-        "set image -> rollout complete: {updated:>6.1} s  {:>6.0} pods/s  (target < 30 s: {:.2}x)",
-        replicas as f64 / updated,
-        updated / 30.0
+    let replicas_text = replicas.to_string();
+    let create = ["create", "deployment", "big", "--image", "nginx:1", "--replicas", &replicas_text];
+    timed_rollout(&cluster, "create -> 1000 available:  ", &create, replicas);
+    timed_rollout(
+        &cluster,
+        "set image -> rollout complete:",
+        &["set", "image", "deployment/big", "nginx=nginx:2"],
+        replicas,
     );
     println!("cluster peak RSS: {:.0} MiB", cluster.rss_mib().1);
 }
