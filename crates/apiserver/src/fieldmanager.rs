@@ -256,7 +256,7 @@ fn entries_of(object: &Value) -> Vec<Entry> {
             api_version: e["apiVersion"].as_str().unwrap_or("").to_string(),
             time: e.get("time").cloned(),
             subresource: e["subresource"].as_str().map(str::to_string),
-            fields: FieldSet::from_json(&e["fieldsV1"]),
+            fields: FieldSet::from_json(&crate::packed_fields::fields_of(&e["fieldsV1"])),
         })
         .collect()
 }
@@ -267,7 +267,7 @@ fn store_entries(object: &mut Value, entries: Vec<Entry>) {
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
             let mut entry = json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version,
-                "fieldsType": "FieldsV1", "fieldsV1": e.fields.to_json()});
+                "fieldsType": "FieldsV1", "fieldsV1": crate::packed_fields::pack(&e.fields.to_json())});
             if let Some(time) = e.time {
                 entry["time"] = time;
             }

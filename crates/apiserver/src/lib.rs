@@ -12,6 +12,7 @@
 pub mod credentials;
 pub mod fieldmanager;
 pub mod http;
+pub mod packed_fields;
 pub mod patch;
 pub mod schema;
 pub mod serve;

@@ -151,4 +151,7 @@ impl AnyController for Instance {
     fn node(&self) -> Option<&str> {
         self.inner.node()
     }
+    fn period(&self) -> Option<std::time::Duration> {
+        self.inner.period()
+    }
 }

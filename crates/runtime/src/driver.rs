@@ -2,11 +2,13 @@
 //! a wake-up it asked for comes due, one request per step, the outcome reported back.
 
 use crate::cache::{Caches, Snapshot};
+use crate::events::Correlator;
 use crate::request::execute;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use themelios_api::{Kind, ObjectRef, Time};
+use themelios_controllers::events::EventNote;
 use themelios_controllers::framework::{AnyController, ClusterView, Outcome};
 use tokio::sync::{watch, Notify, Semaphore};
 
@@ -37,6 +39,14 @@ impl Default for DriverOptions {
 
 /// Rests shorter than this are skipped: timers are not finer, and a step this cheap costs nothing to repeat.
 const MIN_IDLE_REST: Duration = Duration::from_millis(1);
+
+/// How long a controller rests after a step that found nothing to do: in proportion to what the step
+/// cost, and at least its period if upstream runs it as a periodic loop ([`Controller::period`]).
+///
+/// [`Controller::period`]: themelios_controllers::framework::Controller::period
+pub fn rest_after_idle(took: Duration, factor: u32, period: Option<Duration>) -> Duration {
+    (took * factor).max(period.unwrap_or_default())
+}
 
 /// The wall clock as the controllers' logical time.
 pub fn now() -> Time {
@@ -72,7 +82,8 @@ pub async fn run(
         _ = caches.wait_synced(&kinds) => {}
         _ = shutdown.changed() => return,
     }
-    let requests = Requests { client, in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))) };
+    let requests =
+        Requests { client, in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))), events: Arc::default() };
     for controller in controllers {
         let wake = caches.subscribe(controller.reads(), controller.node());
         let controller = Arc::from(controller);
@@ -86,17 +97,32 @@ fn view_of(snapshot: &Snapshot, now: Time) -> ClusterView<'_> {
     ClusterView::per_kind(|kind| snapshot.kind(kind), now).with_pods_by_node(snapshot.pods_by_node())
 }
 
-/// The client, with the bound on requests in flight.
+/// The client, with the bound on requests in flight and the process's event correlation.
 #[derive(Clone)]
 struct Requests {
     client: kube::Client,
     in_flight: Arc<Semaphore>,
+    events: Arc<std::sync::Mutex<Correlator>>,
 }
 
 impl Requests {
     async fn execute(&self, op: &themelios_api::Op, known: Option<Arc<themelios_api::StoredObject>>) -> Outcome {
         let _permit = self.in_flight.acquire().await;
         execute(&self.client, op, known).await
+    }
+
+    /// Posts the Event for `note`, correlated with the ones before it, without waiting for it: events are
+    /// best effort, as upstream's recorder's, and never delay a controller.
+    fn post_event(&self, note: &EventNote) {
+        let posting = self.events.lock().unwrap_or_else(|e| e.into_inner()).correlate(note, now());
+        let requests = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = requests.execute(&posting.op(), None).await {
+                if let Some(retry) = posting.retry(&error) {
+                    let _ = requests.execute(&retry, None).await;
+                }
+            }
+        });
     }
 }
 
@@ -133,11 +159,7 @@ async fn step_once(
     let outcome = requests.execute(&op, known).await;
     controller.observe(&op, &outcome, now(), local);
     if let Some(note) = themelios_controllers::events::for_request(&op, &outcome, &view_of(&snapshot, step_time)) {
-        let requests = requests.clone();
-        // Events are best effort, as upstream's recorder: never delay the controller for one.
-        tokio::spawn(async move {
-            let _ = requests.execute(&crate::events::event_op(&note, now()), None).await;
-        });
+        requests.post_event(&note);
     }
     drop(snapshot);
     match outcome {
@@ -174,7 +196,7 @@ async fn run_one(
             wake = asked;
             match stepped {
                 Stepped::Idle(took) => {
-                    idle_rest = took * options.idle_rest_factor;
+                    idle_rest = rest_after_idle(took, options.idle_rest_factor, controller.period());
                     break;
                 }
                 Stepped::Wrote => backoff = Duration::from_millis(100),
@@ -207,5 +229,26 @@ async fn run_one(
             _ = tokio::time::sleep(sleep) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use themelios_controllers::framework::AnyController;
+
+    #[test]
+    fn an_idle_controller_rests_by_its_cost_and_at_least_its_period() {
+        let ms = Duration::from_millis;
+        assert_eq!(rest_after_idle(ms(3), 4, None), ms(12));
+        assert_eq!(rest_after_idle(ms(3), 4, Some(ms(5000))), ms(5000));
+        assert_eq!(rest_after_idle(ms(2000), 4, Some(ms(5000))), ms(8000));
+        // The periodic controllers declare upstream's periods; the change-driven ones none.
+        let podgc: Box<dyn AnyController> = Box::new(themelios_controllers::podgc::PodGc::default());
+        let lifecycle: Box<dyn AnyController> = Box::new(themelios_controllers::nodelifecycle::NodeLifecycleController);
+        let replicaset: Box<dyn AnyController> = Box::new(themelios_controllers::replicaset::ReplicaSetController);
+        assert_eq!(podgc.period(), Some(Duration::from_secs(20)));
+        assert_eq!(lifecycle.period(), Some(Duration::from_secs(5)));
+        assert_eq!(replicaset.period(), None);
     }
 }

@@ -173,8 +173,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     })
 }
 
-async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
-    let config = match kubeconfig {
+/// A client that names `component` in its User-Agent, as upstream's components do, so the server
+/// records the component as the field manager of what it writes (not "unknown").
+async fn client(kubeconfig: Option<&Path>, component: &str) -> Result<kube::Client, String> {
+    let mut config = match kubeconfig {
         Some(path) => {
             let file = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
@@ -183,6 +185,10 @@ async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
         }
         None => kube::Config::infer().await.map_err(|e| format!("finding a kubeconfig: {e}"))?,
     };
+    let agent = format!("themelios-{component}/{}", env!("CARGO_PKG_VERSION"));
+    if let Ok(agent) = http::HeaderValue::from_str(&agent) {
+        config.headers.push((http::header::USER_AGENT, agent));
+    }
     kube::Client::try_from(config).map_err(|e| format!("connecting: {e}"))
 }
 
@@ -198,7 +204,7 @@ fn drive(
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let client = match client(connection.kubeconfig.as_deref()).await {
+        let client = match client(connection.kubeconfig.as_deref(), what).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -285,7 +291,7 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let client = match client(Some(&server.kubeconfig)).await {
+        let client = match client(Some(&server.kubeconfig), "cluster").await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -135,6 +135,25 @@ fn server_side_apply_conflicts_and_force() {
     assert!(server
         .ok(&["apply", "--server-side", "-f", path_str(&fresh)])
         .contains("configmap/fresh serverside-applied"));
+
+    // The server keeps field ownership packed; every read shows it as the tree kubectl expects.
+    let owned = |json: &str| -> Vec<(String, serde_json::Value)> {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        let object = value.get("items").and_then(|items| items.get(0)).unwrap_or(&value);
+        let entries = object["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+        entries.iter().map(|e| (e["manager"].as_str().unwrap_or("").to_string(), e["fieldsV1"].clone())).collect()
+    };
+    let got = owned(&server.ok(&["get", "deploy", "api", "-o", "json", "--show-managed-fields"]));
+    let managers: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
+    assert!(managers.contains(&"kubectl"), "the server-side applier owns fields: {managers:?}");
+    assert!(got.iter().all(|(_, fields)| fields.is_object()), "fieldsV1 is a JSON object on the wire: {got:?}");
+    assert!(got.iter().any(|(_, fields)| fields.pointer("/f:spec/f:replicas").is_some()), "{got:?}");
+    let listed = owned(&server.ok(&["get", "deploy", "-o", "json", "--show-managed-fields"]));
+    assert_eq!(listed, got, "a list shows the same ownership as a get");
+    let raw = server.ok(&["get", "--raw", "/apis/apps/v1/namespaces/default/deployments?watch=1&timeoutSeconds=1"]);
+    let first = raw.lines().next().unwrap_or_default();
+    let event: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    assert_eq!(owned(&event["object"].to_string()), got, "a watch shows the same ownership as a get");
 }
 
 const NODE_AND_POD: &str = "apiVersion: v1

@@ -154,7 +154,7 @@ pub fn list(server: &Server, request: &ResourceRequest) -> Result<Response<Body>
         if i > 0 {
             body.push(b',');
         }
-        let _ = serde_json::to_writer(&mut body, item.object());
+        crate::packed_fields::write_object(&mut body, item.object());
     }
     body.extend_from_slice(b"]}");
     Ok(respond::with_body(StatusCode::OK, respond::JSON, body))
@@ -190,7 +190,7 @@ struct Encoder {
 impl Encoder {
     fn event(&mut self, server: &Server, event_type: &str, object: &StoredObject) -> Bytes {
         let object_json = match self.table {
-            None => serde_json::to_value(object.object()).unwrap_or_default(),
+            None => crate::packed_fields::object_value(object.object()),
             Some(include) => {
                 let kind = object.object().kind();
                 let mut table = table::table(kind, &[object], object.revision(), server.now(), include);

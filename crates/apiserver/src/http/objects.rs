@@ -29,7 +29,9 @@ pub fn object_response(
         let revision = object.revision();
         respond::json(status, &table::table(object.object().kind(), &[object], revision, server.now(), include))
     } else {
-        respond::json(status, object.object())
+        let mut body = Vec::new();
+        crate::packed_fields::write_object(&mut body, object.object());
+        respond::with_body(status, respond::JSON, body)
     };
     for warning in warnings {
         if let Ok(value) = format!("299 - {warning:?}").parse() {
@@ -254,7 +256,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
                 resource_version: stored.object().meta().resource_version.clone(),
             });
         }
-        let mut doc = serde_json::to_value(stored.object()).unwrap_or_default();
+        let mut doc = crate::packed_fields::object_value(stored.object());
         apply_patch(patch_kind, &mut doc, &patch, &definition_of(kind))?;
         let decoded = decode_object(doc, kind, validation)?;
         warnings = decoded.warnings;
@@ -264,6 +266,8 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         }
         if subresource.is_none() {
             track_fields(Some(&stored), &mut object, &manager, now);
+        } else {
+            object.meta_mut().managed_fields = stored.object().meta().managed_fields.clone();
         }
         Ok(if subresource.is_some() { Op::UpdateStatus(object) } else { Op::Update(object) })
     })
@@ -386,7 +390,7 @@ async fn server_side_apply(server: &Server, request: &ResourceRequest) -> Result
     let mut created = false;
     let written = write(server, request, |state| {
         let live = state.get(kind, &name);
-        let live_value = live.as_ref().map(|o| serde_json::to_value(o.object()).unwrap_or_default());
+        let live_value = live.as_ref().map(|o| crate::packed_fields::object_value(o.object()));
         let merged = fieldmanager::apply(live_value.as_ref(), &config, kind, &manager, force, now)?;
         let mut object = decode_object(merged, kind, super::decode::FieldValidation::Ignore)?.object;
         match live {

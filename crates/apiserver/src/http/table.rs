@@ -167,7 +167,7 @@ pub fn column_definitions(kind: Kind) -> Value {
 
 /// One row: the cells and the object (as asked).
 pub fn row(object: &StoredObject, now: Time, include: IncludeObject) -> Value {
-    let value = serde_json::to_value(object.object()).unwrap_or_default();
+    let value = crate::packed_fields::object_value(object.object());
     let cells = cells(object.object().kind(), &value, now);
     let mut row = json!({"cells": cells});
     match include {

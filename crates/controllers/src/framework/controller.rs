@@ -57,6 +57,15 @@ pub trait Controller: Send + Sync + 'static {
         None
     }
 
+    /// How often upstream's controller looks for work, if it runs as a periodic loop rather than on
+    /// changes (pod GC every 20 s, node health every 5 s). A live driver then looks no more often than
+    /// this once a step has found nothing to do — a scan of every pod on each of hundreds of changes a
+    /// second is the cost upstream's period avoids. The model checker ignores it: it explores every
+    /// interleaving, including a look after any change.
+    fn period(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The outcome of the request the last step issued, as the real client library would report it, at
     /// logical time `now`.
     fn observe(&self, _op: &Op, _outcome: &Outcome, _now: Time, _local: &mut Self::Local) {}
@@ -125,6 +134,8 @@ pub trait AnyController: Send + Sync {
     fn reads(&self) -> Option<&'static [themelios_api::Kind]>;
     /// See [`Controller::node`].
     fn node(&self) -> Option<&str>;
+    /// See [`Controller::period`].
+    fn period(&self) -> Option<std::time::Duration>;
 }
 
 impl<C: Controller> AnyController for C {
@@ -148,5 +159,8 @@ impl<C: Controller> AnyController for C {
     }
     fn node(&self) -> Option<&str> {
         Controller::node(self)
+    }
+    fn period(&self) -> Option<std::time::Duration> {
+        Controller::period(self)
     }
 }

@@ -69,6 +69,11 @@ impl Controller for NodeLifecycleController {
         "node-lifecycle-controller".into()
     }
 
+    /// Upstream's nodeMonitorPeriod.
+    fn period(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(5))
+    }
+
     fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
         let now = view.now();
         for node in view.list::<Node>() {

@@ -59,6 +59,11 @@ impl Controller for PodGc {
         "pod-garbage-collector".into()
     }
 
+    /// Upstream's gcCheckPeriod.
+    fn period(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(20))
+    }
+
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         self.terminated_over_threshold(view)
             .or_else(|| terminating_out_of_service(view))
