@@ -154,4 +154,7 @@ impl AnyController for Instance {
     fn period(&self) -> Option<std::time::Duration> {
         self.inner.period()
     }
+    fn assumes_own_writes(&self) -> bool {
+        self.inner.assumes_own_writes()
+    }
 }

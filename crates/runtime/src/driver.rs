@@ -166,8 +166,10 @@ async fn step_once(
         Ok(object) => {
             // Step again only once the informers show this write, as a controller's expectations
             // assume; give up waiting after a while (the write may be filtered).
-            let deadline = tokio::time::Instant::now() + options.read_own_writes;
-            caches.wait_seen(target.kind, object.revision(), deadline).await;
+            if !controller.assumes_own_writes() {
+                let deadline = tokio::time::Instant::now() + options.read_own_writes;
+                caches.wait_seen(target.kind, object.revision(), deadline).await;
+            }
             (Stepped::Wrote, asked)
         }
         Err(_) => (Stepped::Failed, asked),
@@ -250,5 +252,8 @@ mod tests {
         assert_eq!(podgc.period(), Some(Duration::from_secs(20)));
         assert_eq!(lifecycle.period(), Some(Duration::from_secs(5)));
         assert_eq!(replicaset.period(), None);
+        // Only the scheduler keeps its own writes in mind (its assume cache).
+        let scheduler: Box<dyn AnyController> = Box::new(themelios_controllers::scheduler::Scheduler::default());
+        assert!(scheduler.assumes_own_writes() && !replicaset.assumes_own_writes() && !podgc.assumes_own_writes());
     }
 }

@@ -156,6 +156,26 @@ fn server_side_apply_conflicts_and_force() {
     assert_eq!(owned(&event["object"].to_string()), got, "a watch shows the same ownership as a get");
 }
 
+#[test]
+fn a_list_longer_than_a_thousand_items_streams_whole_and_in_order() {
+    let server = start();
+    let manifest: String = (0..1200)
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:04}\ndata: {{n: \"{i}\"}}\n---\n"))
+        .collect();
+    let file = server.write("many.yaml", &manifest);
+    server.ok(&["create", "-f", path_str(&file)]);
+    let raw = server.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps"]);
+    let list: serde_json::Value = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{e}: {}", &raw[..200]));
+    let names: Vec<&str> =
+        list["items"].as_array().into_iter().flatten().filter_map(|i| i["metadata"]["name"].as_str()).collect();
+    let expected: Vec<String> = (0..1200).map(|i| format!("cm-{i:04}")).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("cm-")).copied().collect::<Vec<_>>(), expected);
+    assert_eq!(list["kind"], "ConfigMapList");
+    assert!(list["metadata"]["resourceVersion"].as_str().is_some_and(|rv| !rv.is_empty()), "{}", list["metadata"]);
+    let listed = server.ok(&["get", "configmaps", "--chunk-size=0", "-o", "name"]);
+    assert_eq!(listed.lines().filter(|l| l.starts_with("configmap/cm-")).count(), 1200);
+}
+
 const NODE_AND_POD: &str = "apiVersion: v1
 kind: Node
 metadata:

@@ -66,6 +66,14 @@ pub trait Controller: Send + Sync + 'static {
         None
     }
 
+    /// Whether the controller's local state accounts for its own writes until its view shows them (the
+    /// scheduler's "assume" cache of its bindings). A live driver waits to see each write of any other
+    /// controller before its next step, as upstream's expectations do; one that assumes its writes steps
+    /// on at once, as upstream's scheduler binds while its cache catches up.
+    fn assumes_own_writes(&self) -> bool {
+        false
+    }
+
     /// The outcome of the request the last step issued, as the real client library would report it, at
     /// logical time `now`.
     fn observe(&self, _op: &Op, _outcome: &Outcome, _now: Time, _local: &mut Self::Local) {}
@@ -136,6 +144,8 @@ pub trait AnyController: Send + Sync {
     fn node(&self) -> Option<&str>;
     /// See [`Controller::period`].
     fn period(&self) -> Option<std::time::Duration>;
+    /// See [`Controller::assumes_own_writes`].
+    fn assumes_own_writes(&self) -> bool;
 }
 
 impl<C: Controller> AnyController for C {
@@ -162,5 +172,8 @@ impl<C: Controller> AnyController for C {
     }
     fn period(&self) -> Option<std::time::Duration> {
         Controller::period(self)
+    }
+    fn assumes_own_writes(&self) -> bool {
+        Controller::assumes_own_writes(self)
     }
 }

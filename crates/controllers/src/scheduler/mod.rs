@@ -110,6 +110,11 @@ impl Controller for Scheduler {
         self.scheduler_name.clone()
     }
 
+    /// Bindings wait in `Local::assumed` until the view shows them.
+    fn assumes_own_writes(&self) -> bool {
+        true
+    }
+
     fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
         local.assumed.retain(|_, a| {
             view.get::<Pod>(&a.pod.namespace, &a.pod.name)
