@@ -10,7 +10,7 @@ use std::time::Duration;
 use themelios_api::{Kind, ObjectRef, Time};
 use themelios_controllers::events::EventNote;
 use themelios_controllers::framework::{AnyController, ClusterView, Outcome};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 /// How the driver runs.
 #[derive(Clone, Debug)]
@@ -82,8 +82,9 @@ pub async fn run(
         _ = caches.wait_synced(&kinds) => {}
         _ = shutdown.changed() => return,
     }
-    let requests =
-        Requests { client, in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))), events: Arc::default() };
+    let (events, notes) = mpsc::channel(EVENT_QUEUE);
+    let requests = Requests { client, in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))), events };
+    tasks.spawn(post_events(requests.clone(), notes));
     for controller in controllers {
         let wake = caches.subscribe(controller.reads(), controller.node());
         let controller = Arc::from(controller);
@@ -97,12 +98,29 @@ fn view_of(snapshot: &Snapshot, now: Time) -> ClusterView<'_> {
     ClusterView::per_kind(|kind| snapshot.kind(kind), now).with_pods_by_node(snapshot.pods_by_node())
 }
 
-/// The client, with the bound on requests in flight and the process's event correlation.
+/// The client, with the bound on requests in flight and the queue of events to post.
 #[derive(Clone)]
 struct Requests {
     client: kube::Client,
     in_flight: Arc<Semaphore>,
-    events: Arc<std::sync::Mutex<Correlator>>,
+    events: mpsc::Sender<EventNote>,
+}
+
+/// Events waiting to be posted; past this many, new ones are dropped (upstream's broadcaster queue).
+const EVENT_QUEUE: usize = 1000;
+
+/// Posts the process's events one at a time, in order, correlated (see [`crate::events`]): in order, so an
+/// update of a combined event never overtakes its create.
+async fn post_events(requests: Requests, mut notes: mpsc::Receiver<EventNote>) {
+    let mut correlator = Correlator::default();
+    while let Some(note) = notes.recv().await {
+        let posting = correlator.correlate(&note, now());
+        if let Err(error) = requests.execute(&posting.op(), None).await {
+            if let Some(retry) = posting.retry(&error) {
+                let _ = requests.execute(&retry, None).await;
+            }
+        }
+    }
 }
 
 impl Requests {
@@ -111,18 +129,10 @@ impl Requests {
         execute(&self.client, op, known).await
     }
 
-    /// Posts the Event for `note`, correlated with the ones before it, without waiting for it: events are
-    /// best effort, as upstream's recorder's, and never delay a controller.
+    /// Queues the Event for `note` without waiting: events are best effort, as upstream's recorder's, and
+    /// never delay a controller (a full queue drops it).
     fn post_event(&self, note: &EventNote) {
-        let posting = self.events.lock().unwrap_or_else(|e| e.into_inner()).correlate(note, now());
-        let requests = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = requests.execute(&posting.op(), None).await {
-                if let Some(retry) = posting.retry(&error) {
-                    let _ = requests.execute(&retry, None).await;
-                }
-            }
-        });
+        let _ = self.events.try_send(note.clone());
     }
 }
 

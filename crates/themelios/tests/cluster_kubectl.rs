@@ -26,9 +26,10 @@ fn a_deployment_rolls_out_is_updated_scaled_and_rolled_back() {
     assert!(status.contains("successfully rolled out"), "{status}");
     let history = server.ok(&["rollout", "history", "deployment/web"]);
     assert!(history.contains("1 ") && history.contains("2 "), "{history}");
-    server.ok(&["scale", "deployment/web", "--replicas", "5"]);
+    // 14 pods: the new ReplicaSet's creates pass ten, so its events are combined as upstream's recorder does.
+    server.ok(&["scale", "deployment/web", "--replicas", "14"]);
     server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
-    assert_eq!(server.ok(&["get", "deploy", "web", "-o", "jsonpath={.status.availableReplicas}"]), "5");
+    assert_eq!(server.ok(&["get", "deploy", "web", "-o", "jsonpath={.status.availableReplicas}"]), "14");
     let described = server.ok(&["describe", "deployment", "web"]);
     assert!(described.contains("NewReplicaSet:"), "{described}");
     assert!(
@@ -41,6 +42,21 @@ fn a_deployment_rolls_out_is_updated_scaled_and_rolled_back() {
     for reason in ["SuccessfulCreate", "Scheduled", "ScalingReplicaSet"] {
         assert!(events.lines().any(|r| r == reason), "no {reason} event: {events}");
     }
+    let combined = server.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=SuccessfulCreate",
+        "-o",
+        "jsonpath={range .items[*]}{.count} {.message}{\"\\n\"}{end}",
+    ]);
+    let combined: Vec<&str> =
+        combined.lines().filter(|l| l.contains("(combined from similar events): Created pod: web-")).collect();
+    assert_eq!(combined.len(), 1, "one combined SuccessfulCreate event: {combined:?}");
+    assert!(
+        combined[0].split(' ').next().and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n >= 2),
+        "repeats count up: {combined:?}"
+    );
     server.ok(&["rollout", "undo", "deployment/web"]);
     server.ok(&["rollout", "status", "deployment/web", "--timeout", "60s"]);
     assert_eq!(
