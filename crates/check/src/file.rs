@@ -11,13 +11,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use themelios_api::{Kind, Object, Op};
-use themelios_controllers::framework::{Controller, Property};
+use themelios_controllers::framework::Property;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
-use themelios_controllers::{
-    cronjob, daemonset, deployment, fixtures, garbagecollector, job, namespace, nodelifecycle, podgc, replicaset,
-    scheduler, statefulset, ttlafterfinished,
-};
+use themelios_controllers::registry;
 
 /// A scenario file that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,61 +108,14 @@ struct ConsistencySpec {
     applies_to: Option<Vec<String>>,
 }
 
-/// The controllers a scenario file may name, with their properties.
-pub const CONTROLLERS: &[&str] = &[
-    "deployment",
-    "replicaset",
-    "statefulset",
-    "daemonset",
-    "job",
-    "cronjob",
-    "ttl-after-finished",
-    "garbage-collector",
-    "namespace",
-    "node-lifecycle",
-    "scheduler",
-    "podgc",
-    "pod-readier",
-];
-
 fn add_controller(h: &mut Harness, name: &str) {
-    fn add<C: Controller>(h: &mut Harness, c: C) {
-        h.add(c);
-    }
-    match name {
-        "deployment" => add(h, deployment::DeploymentController),
-        "replicaset" => add(h, replicaset::ReplicaSetController),
-        "statefulset" => add(h, statefulset::StatefulSetController),
-        "daemonset" => add(h, daemonset::DaemonSetController),
-        "job" => add(h, job::JobController),
-        "cronjob" => add(h, cronjob::CronJobController),
-        "ttl-after-finished" => add(h, ttlafterfinished::TtlAfterFinishedController),
-        "garbage-collector" => add(h, garbagecollector::GarbageCollector),
-        "namespace" => add(h, namespace::NamespaceController),
-        "node-lifecycle" => add(h, nodelifecycle::NodeLifecycleController),
-        "scheduler" => add(h, scheduler::Scheduler::default()),
-        "podgc" => add(h, podgc::PodGc::default()),
-        "pod-readier" => add(h, fixtures::PodReadier::default()),
-        _ => {}
+    if let Some(registered) = registry::by_name(name) {
+        h.add_boxed((registered.make)());
     }
 }
 
 fn properties_of(name: &str) -> Vec<Property> {
-    match name {
-        "deployment" => deployment::properties(),
-        "replicaset" => replicaset::properties(),
-        "statefulset" => statefulset::properties(),
-        "daemonset" => daemonset::properties(),
-        "job" => job::properties(),
-        "cronjob" => cronjob::properties(),
-        "ttl-after-finished" => ttlafterfinished::properties(),
-        "garbage-collector" => garbagecollector::properties(),
-        "namespace" => namespace::properties(),
-        "node-lifecycle" => nodelifecycle::properties(),
-        "scheduler" => scheduler::properties(),
-        "podgc" => podgc::properties(),
-        _ => Vec::new(),
-    }
+    registry::by_name(name).map(|r| (r.properties)()).unwrap_or_default()
 }
 
 /// The line of the `index`-th item of the top-level list `key`, or of the key itself.
@@ -200,11 +150,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }
     })?;
     for (i, name) in spec.controllers.iter().enumerate() {
-        if !CONTROLLERS.contains(&name.as_str()) {
+        if registry::by_name(name).is_none() {
             return Err(error(
                 item_line(text, "controllers", i),
                 &format!("controllers[{i}]"),
-                format!("unknown controller {name:?}; one of {}", CONTROLLERS.join(", ")),
+                format!(
+                    "unknown controller {name:?}; one of {}",
+                    registry::ALL.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
     }

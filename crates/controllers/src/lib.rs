@@ -20,6 +20,7 @@ pub mod kubelet;
 pub mod namespace;
 pub mod nodelifecycle;
 pub mod podgc;
+pub mod registry;
 pub mod replicaset;
 pub mod scheduler;
 pub mod statefulset;
@@ -29,17 +30,5 @@ use framework::Property;
 
 /// Every property of every controller in this crate.
 pub fn all_properties() -> Vec<Property> {
-    let mut all = replicaset::properties();
-    all.extend(deployment::properties());
-    all.extend(scheduler::properties());
-    all.extend(statefulset::properties());
-    all.extend(daemonset::properties());
-    all.extend(job::properties());
-    all.extend(cronjob::properties());
-    all.extend(ttlafterfinished::properties());
-    all.extend(garbagecollector::properties());
-    all.extend(namespace::properties());
-    all.extend(nodelifecycle::properties());
-    all.extend(podgc::properties());
-    all
+    registry::ALL.iter().flat_map(|r| (r.properties)()).collect()
 }

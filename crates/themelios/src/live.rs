@@ -3,53 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use themelios_controllers::cronjob::CronJobController;
-use themelios_controllers::daemonset::DaemonSetController;
-use themelios_controllers::deployment::DeploymentController;
 use themelios_controllers::framework::AnyController;
-use themelios_controllers::garbagecollector::GarbageCollector;
-use themelios_controllers::job::JobController;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
-use themelios_controllers::namespace::NamespaceController;
-use themelios_controllers::nodelifecycle::NodeLifecycleController;
-use themelios_controllers::podgc::PodGc;
-use themelios_controllers::replicaset::ReplicaSetController;
+use themelios_controllers::registry;
 use themelios_controllers::scheduler::Scheduler;
-use themelios_controllers::statefulset::StatefulSetController;
-use themelios_controllers::ttlafterfinished::TtlAfterFinishedController;
 use themelios_runtime::DriverOptions;
 use tokio::sync::watch;
 
-/// The controller-manager's controllers, by the names `--controllers` takes (upstream's names).
-const CONTROLLERS: &[&str] = &[
-    "deployment",
-    "replicaset",
-    "statefulset",
-    "daemonset",
-    "job",
-    "cronjob",
-    "ttl-after-finished",
-    "garbage-collector",
-    "namespace",
-    "node-lifecycle",
-    "pod-garbage-collector",
-];
-
+/// The controller-manager's controller called `name` (upstream's names, as `--controllers` takes them).
 fn controller(name: &str) -> Option<Box<dyn AnyController>> {
-    Some(match name {
-        "deployment" => Box::new(DeploymentController),
-        "replicaset" => Box::new(ReplicaSetController),
-        "statefulset" => Box::new(StatefulSetController),
-        "daemonset" => Box::new(DaemonSetController),
-        "job" => Box::new(JobController),
-        "cronjob" => Box::new(CronJobController),
-        "ttl-after-finished" => Box::new(TtlAfterFinishedController),
-        "garbage-collector" => Box::new(GarbageCollector),
-        "namespace" => Box::new(NamespaceController),
-        "node-lifecycle" => Box::new(NodeLifecycleController),
-        "pod-garbage-collector" => Box::new(PodGc::default()),
-        _ => return None,
-    })
+    registry::by_name(name).filter(|r| r.in_controller_manager).map(|r| (r.make)())
 }
 
 fn nodes(count: usize, prefix: &str) -> Vec<Box<dyn AnyController>> {
@@ -245,7 +208,7 @@ fn drive(
 /// `themelios controller-manager`
 pub fn controller_manager(args: ControllerManagerArgs) -> ExitCode {
     let names: Vec<String> = if args.controllers.is_empty() {
-        CONTROLLERS.iter().map(|s| s.to_string()).collect()
+        registry::controller_manager_names().map(str::to_string).collect()
     } else {
         args.controllers
     };
@@ -254,7 +217,10 @@ pub fn controller_manager(args: ControllerManagerArgs) -> ExitCode {
         match controller(name) {
             Some(c) => controllers.push(c),
             None => {
-                eprintln!("error: --controllers: unknown controller {name:?}; known: {}", CONTROLLERS.join(", "));
+                eprintln!(
+                    "error: --controllers: unknown controller {name:?}; known: {}",
+                    registry::controller_manager_names().collect::<Vec<_>>().join(", ")
+                );
                 return ExitCode::from(2);
             }
         }
@@ -298,7 +264,8 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let mut controllers: Vec<Box<dyn AnyController>> = CONTROLLERS.iter().filter_map(|n| controller(n)).collect();
+        let mut controllers: Vec<Box<dyn AnyController>> =
+            registry::controller_manager_names().filter_map(controller).collect();
         controllers.push(Box::new(Scheduler::default()));
         controllers.extend(nodes(args.nodes, "node"));
         let (stop, stopped) = watch::channel(false);

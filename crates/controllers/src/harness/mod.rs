@@ -202,7 +202,11 @@ impl Harness {
 
     /// Adds a running actor.
     pub fn add(&mut self, controller: impl Controller) -> ActorId {
-        let controller: Box<dyn AnyController> = Box::new(controller);
+        self.add_boxed(Box::new(controller))
+    }
+
+    /// Adds a controller behind a trait object (one made by [`crate::registry`]).
+    pub fn add_boxed(&mut self, controller: Box<dyn AnyController>) -> ActorId {
         let local = controller.fresh_local();
         self.actors.push(Actor { controller, local, running: true });
         ActorId(self.actors.len() - 1)
