@@ -127,19 +127,22 @@ impl Store {
             return Some(found.clone());
         }
         drop(recent);
+        self.paginated().get(&revision).map(|(snapshot, _)| snapshot.clone())
+    }
+
+    /// The revisions held for paginated lists, those past the retention dropped.
+    fn paginated(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, (Snapshot, std::time::Instant)>> {
         let mut paginated = self.published.paginated.lock().unwrap_or_else(|e| e.into_inner());
         let retention = self.published.pagination_retention;
         paginated.retain(|_, (_, used)| used.elapsed() < retention);
-        paginated.get(&revision).map(|(snapshot, _)| snapshot.clone())
+        paginated
     }
 
     /// Holds `snapshot` for the pagination retention from now: a list has handed out a `continue` token
     /// that reads it.
     pub fn hold_for_pagination(&self, snapshot: &Snapshot) {
-        let mut paginated = self.published.paginated.lock().unwrap_or_else(|e| e.into_inner());
+        let mut paginated = self.paginated();
         paginated.insert(snapshot.revision(), (snapshot.clone(), std::time::Instant::now()));
-        let retention = self.published.pagination_retention;
-        paginated.retain(|_, (_, used)| used.elapsed() < retention);
         while paginated.len() > MAX_PAGINATED {
             let oldest = paginated.iter().min_by_key(|(_, (_, used))| *used).map(|(revision, _)| *revision);
             oldest.map(|revision| paginated.remove(&revision));

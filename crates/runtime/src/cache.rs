@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use themelios_api::kind::KIND_COUNT;
-use themelios_api::store::KindMap;
+use themelios_api::store::{parse_revision, KindMap};
 use themelios_api::{Kind, Object, ObjectRef, StoredObject};
 use themelios_controllers::framework::{node_of_change, PodsByNode};
 use tokio::sync::{watch, Notify};
@@ -165,7 +165,7 @@ impl Caches {
     /// Records a deleted object.
     pub fn delete(&self, object: Object) {
         let reference = ObjectRef::of(&object);
-        let revision = StoredObject::new(object.clone()).revision();
+        let revision = parse_revision(object.meta().resource_version.as_deref()).unwrap_or(0);
         let mut inner = self.write();
         let index = reference.kind.index();
         inner.revisions[index] = inner.revisions[index].max(revision);

@@ -33,7 +33,7 @@ fn decode(kind: Kind, object: DynamicObject) -> Option<Object> {
 }
 
 /// What the caches keep of an object: see the module documentation.
-pub fn trim(mut object: Object) -> Object {
+fn trim(mut object: Object) -> Object {
     object.meta_mut().managed_fields = None;
     if let Object::Event(event) = object {
         let metadata = event.metadata;

@@ -169,9 +169,7 @@ pub fn list(server: &Server, request: &ResourceRequest) -> Result<Response<Body>
         chunk.extend_from_slice(b"]}");
         let _ = sender.send(chunk.into()).await;
     });
-    let mut response = Response::new(Body::Stream(receiver));
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(respond::JSON));
-    Ok(response)
+    Ok(respond::json_stream(receiver))
 }
 
 /// Lists of more items than this are streamed (see [`list`]).
@@ -362,7 +360,5 @@ pub fn watch(server: Arc<Server>, request: &ResourceRequest) -> Result<Response<
             }
         }
     });
-    let mut response = Response::new(Body::Stream(receiver));
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(respond::JSON));
-    Ok(response)
+    Ok(respond::json_stream(receiver))
 }

@@ -53,6 +53,13 @@ pub fn with_body(status: StatusCode, content_type: &str, body: impl Into<Bytes>)
     response
 }
 
+/// A 200 JSON response whose body is the chunks `receiver` yields (a watch, a long list).
+pub fn json_stream(receiver: mpsc::Receiver<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Body::Stream(receiver));
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(JSON));
+    response
+}
+
 /// A JSON response.
 pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
     with_body(status, JSON, serde_json::to_vec(value).unwrap_or_default())
