@@ -2,8 +2,8 @@
 //!
 //! A model checker keeps hundreds of thousands of states alive at once, each a small cluster. A B-tree
 //! with 64-entry nodes (imbl) allocates a full node for a map of three pods and copies it on every write;
-//! a shared sorted vector copied on write costs a few dozen bytes per object instead, and lookups are a
-//! binary search. Copying on write is O(n), which is cheap at the sizes a model holds but not for the live
+//! a shared sorted vector of object pointers, copied on write, costs eight bytes per object instead (each
+//! object carries its own name, so the vector holds no keys), and lookups are a binary search. Copying on write is O(n), which is cheap at the sizes a model holds but not for the live
 //! runtime's informer caches, where one write to a cache of 50,000 pods would copy them all: past
 //! [`LARGE_AT`] objects a map becomes a persistent B-tree, whose writes copy one path.
 
@@ -12,7 +12,8 @@ use std::hash::{Hash, Hasher};
 use std::ops::RangeFrom;
 use std::sync::Arc;
 
-type Entry = (ObjectName, Arc<StoredObject>);
+/// A small map's entry: the object, keyed by its own name ([`StoredObject::name`]).
+type Entry = Arc<StoredObject>;
 type Tree = imbl::OrdMap<ObjectName, Arc<StoredObject>>;
 
 /// The size at which a map turns from a shared vector into a persistent B-tree (it never turns back).
@@ -47,7 +48,7 @@ impl KindMap {
     /// The object under `name`.
     pub fn get(&self, name: &ObjectName) -> Option<&Arc<StoredObject>> {
         match &self.repr {
-            Repr::Small(entries) => entries.binary_search_by(|(k, _)| k.cmp(name)).ok().map(|i| &entries[i].1),
+            Repr::Small(entries) => entries.binary_search_by(|o| o.name().cmp(name)).ok().map(|i| &entries[i]),
             Repr::Large(tree) => tree.get(name),
         }
     }
@@ -55,33 +56,33 @@ impl KindMap {
     pub fn contains_key(&self, name: &ObjectName) -> bool {
         self.get(name).is_some()
     }
-    /// Puts an object under `name`, returning the one it replaces.
-    pub fn insert(&mut self, name: ObjectName, object: Arc<StoredObject>) -> Option<Arc<StoredObject>> {
+    /// Puts an object under its name, returning the one it replaces.
+    pub fn insert(&mut self, object: Arc<StoredObject>) -> Option<Arc<StoredObject>> {
         if let Repr::Small(entries) = &self.repr {
             if entries.len() >= LARGE_AT {
-                self.repr = Repr::Large(entries.iter().cloned().collect());
+                self.repr = Repr::Large(entries.iter().map(|o| (o.name().clone(), o.clone())).collect());
             }
         }
         match &mut self.repr {
             Repr::Small(entries) => {
                 let entries = Arc::make_mut(entries);
-                match entries.binary_search_by(|(k, _)| k.cmp(&name)) {
-                    Ok(i) => Some(std::mem::replace(&mut entries[i].1, object)),
+                match entries.binary_search_by(|o| o.name().cmp(object.name())) {
+                    Ok(i) => Some(std::mem::replace(&mut entries[i], object)),
                     Err(i) => {
-                        entries.insert(i, (name, object));
+                        entries.insert(i, object);
                         None
                     }
                 }
             }
-            Repr::Large(tree) => tree.insert(name, object),
+            Repr::Large(tree) => tree.insert(object.name().clone(), object),
         }
     }
     /// Removes the object under `name`, returning it.
     pub fn remove(&mut self, name: &ObjectName) -> Option<Arc<StoredObject>> {
         match &mut self.repr {
             Repr::Small(entries) => {
-                let i = entries.binary_search_by(|(k, _)| k.cmp(name)).ok()?;
-                Some(Arc::make_mut(entries).remove(i).1)
+                let i = entries.binary_search_by(|o| o.name().cmp(name)).ok()?;
+                Some(Arc::make_mut(entries).remove(i))
             }
             Repr::Large(tree) => tree.remove(name),
         }
@@ -116,7 +117,7 @@ impl KindMap {
     pub fn range(&self, range: RangeFrom<ObjectName>) -> Range<'_> {
         match &self.repr {
             Repr::Small(entries) => {
-                let start = entries.binary_search_by(|(k, _)| k.cmp(&range.start)).unwrap_or_else(|i| i);
+                let start = entries.binary_search_by(|o| o.name().cmp(&range.start)).unwrap_or_else(|i| i);
                 Range::Small(entries[start..].iter())
             }
             Repr::Large(tree) => Range::Large(tree.range(range)),
@@ -136,7 +137,7 @@ impl<'a> Iterator for Iter<'a> {
     type Item = (&'a ObjectName, &'a Arc<StoredObject>);
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Small(it) => it.next().map(|(k, v)| (k, v)),
+            Iter::Small(it) => it.next().map(|o| (o.name(), o)),
             Iter::Large(it) => it.next(),
         }
     }
@@ -151,7 +152,7 @@ impl<'a> Iterator for Iter<'a> {
 impl DoubleEndedIterator for Iter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Small(it) => it.next_back().map(|(k, v)| (k, v)),
+            Iter::Small(it) => it.next_back().map(|o| (o.name(), o)),
             Iter::Large(it) => it.next_back(),
         }
     }
@@ -171,7 +172,7 @@ impl<'a> Iterator for Range<'a> {
     type Item = (&'a ObjectName, &'a Arc<StoredObject>);
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Range::Small(it) => it.next().map(|(k, v)| (k, v)),
+            Range::Small(it) => it.next().map(|o| (o.name(), o)),
             Range::Large(it) => it.next(),
         }
     }
@@ -185,13 +186,14 @@ impl<'a> IntoIterator for &'a KindMap {
     }
 }
 
-impl FromIterator<(ObjectName, Arc<StoredObject>)> for KindMap {
-    fn from_iter<I: IntoIterator<Item = (ObjectName, Arc<StoredObject>)>>(iter: I) -> Self {
+/// Collects objects under their names; of two with one name, the first stays.
+impl FromIterator<Arc<StoredObject>> for KindMap {
+    fn from_iter<I: IntoIterator<Item = Arc<StoredObject>>>(iter: I) -> Self {
         let mut entries: Vec<Entry> = iter.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        entries.sort_by(|a, b| a.name().cmp(b.name()));
+        entries.dedup_by(|later, earlier| later.name() == earlier.name());
         let repr = if entries.len() > LARGE_AT {
-            Repr::Large(entries.into_iter().collect())
+            Repr::Large(entries.into_iter().map(|o| (o.name().clone(), o)).collect())
         } else {
             Repr::Small(Arc::new(entries))
         };
@@ -238,10 +240,10 @@ mod tests {
     fn writes_keep_order_and_do_not_touch_clones() {
         let mut map = KindMap::default();
         for name in ["c", "a", "b"] {
-            assert!(map.insert(ObjectName::new("default", name), config_map(name)).is_none());
+            assert!(map.insert(config_map(name)).is_none());
         }
         let before = map.clone();
-        assert!(map.insert(ObjectName::new("default", "a"), config_map("a")).is_some());
+        assert!(map.insert(config_map("a")).is_some());
         assert!(map.remove(&ObjectName::new("default", "b")).is_some());
         assert!(map.remove(&ObjectName::new("default", "zz")).is_none());
         let names: Vec<&str> = map.keys().map(|k| k.name.as_str()).collect();
@@ -269,14 +271,14 @@ mod tests {
         let name = |i: usize| ObjectName::new("default", format!("cm-{i:05}"));
         let mut large = KindMap::default();
         for i in (0..super::LARGE_AT + 100).rev() {
-            large.insert(name(i), config_map(&format!("cm-{i:05}")));
+            large.insert(config_map(&format!("cm-{i:05}")));
         }
         let before = large.clone();
         for i in 10..super::LARGE_AT + 100 {
             assert!(large.remove(&name(i)).is_some());
         }
         assert_eq!(before.len(), super::LARGE_AT + 100, "a clone is untouched by writes");
-        let small: KindMap = (0..10).map(|i| (name(i), config_map(&format!("cm-{i:05}")))).collect();
+        let small: KindMap = (0..10).map(|i| config_map(&format!("cm-{i:05}"))).collect();
         assert_eq!(large, small);
         assert_eq!(hash_of(&large), hash_of(&small));
         let keys: Vec<_> = large.keys().cloned().collect();

@@ -68,10 +68,11 @@ impl std::fmt::Display for ObjectRef {
     }
 }
 
-/// One stored version of an object, with its content hash and [`Shape`] computed once.
+/// One stored version of an object, with its name, content hash and [`Shape`] computed once.
 #[derive(Debug)]
 pub struct StoredObject {
     object: Object,
+    name: ObjectName,
     hash: u64,
     shape: Shape,
 }
@@ -94,7 +95,12 @@ impl StoredObject {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         hasher.write(&json);
         let shape = Shape::of(&object, &json);
-        Arc::new(Self { hash: hasher.finish(), shape, object })
+        let name = ObjectRef::of(&object).name;
+        Arc::new(Self { hash: hasher.finish(), shape, name, object })
+    }
+    /// Its namespace and name (what a [`KindMap`] keys it by).
+    pub fn name(&self) -> &ObjectName {
+        &self.name
     }
     /// The object with its revision tokens cut out (see [`crate::identity`]).
     pub fn shape(&self) -> &Shape {
@@ -259,14 +265,13 @@ impl ApiState {
             return Err(StaleChange { expected: self.revision + 1, got: change.revision });
         }
         for write in &change.writes {
-            let reference = ObjectRef::of(write.object().object());
-            let map = self.objects.of_kind_mut(reference.kind);
+            let map = self.objects.of_kind_mut(write.object().object().kind());
             match write {
                 Write::Put(o) => {
-                    map.insert(reference.name, o.clone());
+                    map.insert(o.clone());
                 }
-                Write::Remove(_) => {
-                    map.remove(&reference.name);
+                Write::Remove(o) => {
+                    map.remove(o.name());
                 }
             }
         }
@@ -278,8 +283,7 @@ impl ApiState {
     pub fn seed(&mut self, mut object: Object) {
         self.revision += 1;
         object.meta_mut().resource_version = Some(self.revision.to_string());
-        let reference = ObjectRef::of(&object);
-        self.objects.of_kind_mut(reference.kind).insert(reference.name, StoredObject::new(object));
+        self.objects.of_kind_mut(object.kind()).insert(StoredObject::new(object));
     }
 }
 

@@ -120,9 +120,38 @@ impl Graph {
 
 /// What one state leads to, computed on a worker thread.
 struct Expansion {
-    successors: Vec<(u64, u16, State)>,
+    successors: Vec<Successor>,
     terminal: bool,
+    found: Option<Found>,
 }
+
+/// One edge out of an expanded state: the target's fingerprint, the action's fairness class, and the
+/// target — its number if it was already known when the batch started (the worker drops the state), else
+/// the state itself.
+struct Successor {
+    fingerprint: u64,
+    class: u16,
+    target: Result<StateId, State>,
+}
+
+/// What a worker found in a state, before the state has its number.
+enum Found {
+    Unsafe(&'static str, String),
+    GoalFails(Vec<(&'static str, String)>),
+    Settled,
+}
+
+impl Found {
+    fn at(self, id: StateId) -> Finding {
+        match self {
+            Found::Unsafe(property, detail) => Finding::Unsafe(id, property, detail),
+            Found::GoalFails(goals) => Finding::GoalFails(id, goals),
+            Found::Settled => Finding::Settled(id),
+        }
+    }
+}
+
+type Index = HashMap<u64, StateId, BuildHasherDefault<Identity>>;
 
 /// Something found in a state while exploring.
 pub enum Finding {
@@ -158,7 +187,7 @@ pub fn explore(
     let start = Instant::now();
     let mut last_report = Duration::ZERO;
     let mut graph = Graph::default();
-    let mut index: HashMap<u64, StateId, BuildHasherDefault<Identity>> = HashMap::default();
+    let mut index = Index::default();
     let mut findings = Vec::new();
     let mut states = 0usize;
     let mut level: Vec<State> = Vec::new();
@@ -185,25 +214,29 @@ pub fn explore(
         let mut first_id = graph.expanded() as StateId;
         while !pending.is_empty() {
             let rest = pending.split_off(batch.min(pending.len()));
-            let expansions = expand_all(model, &pending, threads);
+            let batch_len = pending.len();
+            let expansions = expand_all(model, pending, &index, threads);
             for (offset, expansion) in expansions.into_iter().enumerate() {
                 let id = first_id + offset as StateId;
                 graph.terminal.push(expansion.terminal);
-                classify(model, &pending[offset], id, expansion.terminal, &mut findings);
-                for (fp, class, next) in expansion.successors {
+                findings.extend(expansion.found.map(|found| found.at(id)));
+                for Successor { fingerprint: fp, class, target } in expansion.successors {
                     states += 1;
-                    let target = *index.entry(fp).or_insert_with(|| {
-                        graph.fingerprints.push(fp);
-                        graph.parents.push(id);
-                        next_level.push(next);
-                        (graph.fingerprints.len() - 1) as StateId
-                    });
+                    let target = match target {
+                        Ok(known) => known,
+                        Err(next) => *index.entry(fp).or_insert_with(|| {
+                            graph.fingerprints.push(fp);
+                            graph.parents.push(id);
+                            next_level.push(next);
+                            (graph.fingerprints.len() - 1) as StateId
+                        }),
+                    };
                     graph.targets.push(target);
                     graph.classes.push(class);
                 }
                 graph.edge_start.push(graph.targets.len() as u32);
             }
-            first_id += pending.len() as StateId;
+            first_id += batch_len as StateId;
             pending = rest;
             if start.elapsed() - last_report >= Duration::from_secs(1) {
                 last_report = start.elapsed();
@@ -229,42 +262,55 @@ pub fn explore(
     Exploration { graph, states, depth, complete, findings }
 }
 
-fn classify(model: &ClusterModel, state: &State, id: StateId, terminal: bool, findings: &mut Vec<Finding>) {
+fn classify(model: &ClusterModel, state: &State, terminal: bool) -> Option<Found> {
     if let Some((property, detail)) = &state.violation {
-        findings.push(Finding::Unsafe(id, property, detail.clone()));
+        Some(Found::Unsafe(property, detail.clone()))
     } else if terminal {
         let failed = model.failed_goals(state);
-        findings.push(if failed.is_empty() { Finding::Settled(id) } else { Finding::GoalFails(id, failed) });
+        Some(if failed.is_empty() { Found::Settled } else { Found::GoalFails(failed) })
+    } else {
+        None
     }
 }
 
-fn expand_all(model: &ClusterModel, states: &[State], threads: usize) -> Vec<Expansion> {
+/// Expands a batch of states on `threads` threads. Workers own their share of the batch, so the states are
+/// dropped in parallel, and they drop successors already in `index` (read-only while they run): the merge,
+/// which is serial, handles only new fingerprints.
+fn expand_all(model: &ClusterModel, states: Vec<State>, index: &Index, threads: usize) -> Vec<Expansion> {
     if threads <= 1 || states.len() < 64 {
-        return states.iter().map(|s| expand(model, s)).collect();
+        return states.into_iter().map(|s| expand(model, s, index)).collect();
     }
     let chunk = states.len().div_ceil(threads);
+    let mut shares = Vec::with_capacity(threads);
+    let mut states = states.into_iter();
+    loop {
+        let share: Vec<State> = states.by_ref().take(chunk).collect();
+        if share.is_empty() {
+            break;
+        }
+        shares.push(share);
+    }
     std::thread::scope(|scope| {
-        let workers: Vec<_> = states
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|s| expand(model, s)).collect::<Vec<_>>()))
+        let workers: Vec<_> = shares
+            .into_iter()
+            .map(|share| scope.spawn(move || share.into_iter().map(|s| expand(model, s, index)).collect::<Vec<_>>()))
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     })
 }
 
-fn expand(model: &ClusterModel, state: &State) -> Expansion {
-    let mut actions = Vec::new();
-    model.actions(state, &mut actions);
-    let terminal = actions.is_empty();
-    let successors = actions
+fn expand(model: &ClusterModel, state: State, index: &Index) -> Expansion {
+    let successors: Vec<Successor> = model
+        .successors(&state)
         .into_iter()
-        .filter_map(|action| {
-            let class = model.fairness_class(&action);
-            let next = model.next_state(state, action)?;
-            Some((fingerprint(&next), class, next))
+        .map(|(action, next)| {
+            let fingerprint = fingerprint(&next);
+            let target = index.get(&fingerprint).copied().ok_or(next);
+            Successor { fingerprint, class: model.fairness_class(&action), target }
         })
         .collect();
-    Expansion { successors, terminal }
+    let terminal = successors.is_empty() && model.is_quiescent(&state);
+    Expansion { terminal, found: classify(model, &state, terminal), successors }
 }
 
 /// The action that leads from `from` to the state with fingerprint `to`, and that state.

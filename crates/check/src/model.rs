@@ -195,18 +195,13 @@ impl ClusterModel {
         }
     }
 
-    /// The request an actor would issue now (reading the lagging cache if `lagging`), and its next memory.
-    fn attempt_from(
-        &self,
-        state: &State,
-        actor: usize,
-        lagging: bool,
-    ) -> (Option<Op>, Box<dyn DynLocal>, Option<Time>) {
+    /// What an actor would do now, reading the lagging cache if `lagging`.
+    fn attempt_from(&self, state: &State, actor: usize, lagging: bool) -> Attempt {
         let a = &state.actors[actor];
         if self.consistency[actor].read_your_writes
             && a.cache.as_ref().is_some_and(|c| !c.has_seen(a.last_write, &state.store))
         {
-            return (None, a.local.clone_box(), None);
+            return Attempt { op: None, local: a.local.clone_box(), wake: None };
         }
         let view = if lagging {
             ClusterView::new(state.lagging.objects(), state.lagging.revision(), state.now)
@@ -215,11 +210,11 @@ impl ClusterModel {
         };
         let mut local = a.local.clone_box();
         let op = self.controllers[actor].step(&view, local.as_mut());
-        (op, local, view.requested_wake())
+        Attempt { op, local, wake: view.requested_wake() }
     }
 
-    /// The request an actor would issue now from its own view, and its next memory.
-    fn attempt(&self, state: &State, actor: usize) -> (Option<Op>, Box<dyn DynLocal>, Option<Time>) {
+    /// What an actor would do now from its own view.
+    fn attempt(&self, state: &State, actor: usize) -> Attempt {
         self.attempt_from(state, actor, false)
     }
 
@@ -308,7 +303,7 @@ impl ClusterModel {
         let (actor, read, request, outcome) = match action {
             Action::Step(i) | Action::StepLagging(i) => {
                 let lagging = matches!(action, Action::StepLagging(_));
-                let (op, _, _) = self.attempt_from(state, *i, lagging);
+                let op = self.attempt_from(state, *i, lagging).op;
                 let read = if lagging { state.lagging.revision() } else { self.read_revision(state, *i) };
                 let request = op.as_ref().map(ToString::to_string).unwrap_or_else(|| "nothing".into());
                 let outcome = match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
@@ -341,7 +336,7 @@ impl ClusterModel {
                 (self.controllers[*i].name(), None, "crashes and restarts".to_string(), from)
             }
             Action::Fault(i, fault) => {
-                let (op, _, _) = self.attempt(state, *i);
+                let op = self.attempt(state, *i).op;
                 let request = op.as_ref().map(ToString::to_string).unwrap_or_default();
                 let outcome = match fault {
                     Fault::Conflict => "Conflict (injected; nothing written)".to_string(),
@@ -369,52 +364,20 @@ impl ClusterModel {
     pub fn describe(&self, state: &State, action: &Action) -> String {
         self.account(state, action).to_string()
     }
-}
 
-/// What happened in one step: who acted, the revision it read, its request and the outcome.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Account {
-    /// The actor (a controller's name, `user`, `clock`, or a cache).
-    pub actor: String,
-    /// The revision of the view the actor read, for a controller's step.
-    pub read: Option<u64>,
-    /// What it did or asked.
-    pub request: String,
-    /// What came of it.
-    pub outcome: String,
-}
-
-impl std::fmt::Display for Account {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.actor)?;
-        if let Some(read) = self.read {
-            write!(f, " @rv{read}")?;
-        }
-        write!(f, ": {}", self.request)?;
-        if !self.outcome.is_empty() {
-            write!(f, " -> {}", self.outcome)?;
-        }
-        Ok(())
-    }
-}
-
-impl Model for ClusterModel {
-    type State = State;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<State> {
-        vec![self.init.clone()]
-    }
-
-    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+    /// Pushes the actions enabled in a state, and returns the attempts it computed to know them, so that
+    /// taking an action need not step its controller again.
+    fn enabled(&self, state: &State, actions: &mut Vec<Action>) -> Attempts {
+        let mut attempts = Attempts::default();
         if state.violation.is_some() {
-            return;
+            return attempts;
         }
         let mut stepping = false;
         let mut wake: Option<Time> = None;
         for i in 0..self.controllers.len() {
-            let (op, _, at) = self.attempt(state, i);
-            if op.is_some() {
+            let attempt = self.attempt(state, i);
+            let at = attempt.wake;
+            if attempt.op.is_some() {
                 actions.push(Action::Step(i));
                 stepping = true;
                 if state.actors[i].conflicts_left > 0 {
@@ -423,12 +386,14 @@ impl Model for ClusterModel {
                 if state.actors[i].timeouts_left > 0 {
                     actions.push(Action::Fault(i, Fault::Timeout));
                 }
+                attempts.own.push((i, attempt));
             }
-            if self.consistency[i].reads == Reads::Any
-                && state.lagging != state.store
-                && self.attempt_from(state, i, true).0.is_some()
-            {
-                actions.push(Action::StepLagging(i));
+            if self.consistency[i].reads == Reads::Any && state.lagging != state.store {
+                let lagging = self.attempt_from(state, i, true);
+                if lagging.op.is_some() {
+                    actions.push(Action::StepLagging(i));
+                    attempts.lagging.push((i, lagging));
+                }
             }
             if let Some(at) = at {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
@@ -462,13 +427,30 @@ impl Model for ClusterModel {
                 actions.push(Action::Tick(at));
             }
         }
+        attempts
     }
 
-    fn next_state(&self, state: &State, action: Action) -> Option<State> {
+    /// Every action enabled in a state with the state it leads to, stepping each controller once.
+    pub fn successors(&self, state: &State) -> Vec<(Action, State)> {
+        let mut actions = Vec::new();
+        let mut attempts = self.enabled(state, &mut actions);
+        let mut out = Vec::with_capacity(actions.len());
+        for (at, action) in actions.iter().enumerate() {
+            let attempt = attempts.for_action(action, &actions[at + 1..]);
+            if let Some(next) = self.transition(state, action.clone(), attempt) {
+                out.push((action.clone(), next));
+            }
+        }
+        out
+    }
+
+    /// The state an action leads to, given the attempt of the actor taking it if already known.
+    fn transition(&self, state: &State, action: Action, attempt: Option<Attempt>) -> Option<State> {
         let mut next = state.clone();
         match action {
             Action::Step(i) | Action::StepLagging(i) | Action::Fault(i, _) => {
-                let (op, mut local, _) = self.attempt_from(state, i, matches!(action, Action::StepLagging(_)));
+                let Attempt { op, mut local, .. } =
+                    attempt.unwrap_or_else(|| self.attempt_from(state, i, matches!(action, Action::StepLagging(_))));
                 let op = op?;
                 let response = match action {
                     Action::Fault(_, Fault::Conflict) => {
@@ -529,6 +511,91 @@ impl Model for ClusterModel {
         }
         self.sync_unwatched(&mut next);
         Some(next)
+    }
+}
+
+/// What an actor would do from a state: its request (none if it has nothing to do), its memory after the
+/// step, and the time it asked to be woken at.
+struct Attempt {
+    op: Option<Op>,
+    local: Box<dyn DynLocal>,
+    wake: Option<Time>,
+}
+
+impl Clone for Attempt {
+    fn clone(&self) -> Self {
+        Self { op: self.op.clone(), local: self.local.clone_box(), wake: self.wake }
+    }
+}
+
+/// The attempts computed while finding a state's enabled actions: per actor, from its own view and from
+/// the lagging cache.
+#[derive(Default)]
+struct Attempts {
+    own: Vec<(usize, Attempt)>,
+    lagging: Vec<(usize, Attempt)>,
+}
+
+impl Attempts {
+    /// The attempt an action takes; moved out when none of the `later` actions needs it, copied otherwise.
+    fn for_action(&mut self, action: &Action, later: &[Action]) -> Option<Attempt> {
+        let (list, actor) = match action {
+            Action::Step(i) | Action::Fault(i, _) => (&mut self.own, *i),
+            Action::StepLagging(i) => (&mut self.lagging, *i),
+            _ => return None,
+        };
+        let at = list.iter().position(|(i, _)| *i == actor)?;
+        let needed_later = later.iter().any(|a| match (action, a) {
+            (Action::StepLagging(_), Action::StepLagging(j)) => *j == actor,
+            (Action::StepLagging(_), _) => false,
+            (_, Action::Step(j) | Action::Fault(j, _)) => *j == actor,
+            _ => false,
+        });
+        Some(if needed_later { list[at].1.clone() } else { list.swap_remove(at).1 })
+    }
+}
+
+/// What happened in one step: who acted, the revision it read, its request and the outcome.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    /// The actor (a controller's name, `user`, `clock`, or a cache).
+    pub actor: String,
+    /// The revision of the view the actor read, for a controller's step.
+    pub read: Option<u64>,
+    /// What it did or asked.
+    pub request: String,
+    /// What came of it.
+    pub outcome: String,
+}
+
+impl std::fmt::Display for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.actor)?;
+        if let Some(read) = self.read {
+            write!(f, " @rv{read}")?;
+        }
+        write!(f, ": {}", self.request)?;
+        if !self.outcome.is_empty() {
+            write!(f, " -> {}", self.outcome)?;
+        }
+        Ok(())
+    }
+}
+
+impl Model for ClusterModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.init.clone()]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        self.enabled(state, actions);
+    }
+
+    fn next_state(&self, state: &State, action: Action) -> Option<State> {
+        self.transition(state, action, None)
     }
 
     fn format_step(&self, last_state: &State, action: Action) -> Option<String> {

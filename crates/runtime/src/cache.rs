@@ -133,7 +133,7 @@ impl Caches {
             .map(|o| {
                 let stored = StoredObject::new(o);
                 max = max.max(stored.revision());
-                (ObjectRef::of(stored.object()).name, stored)
+                stored
             })
             .collect();
         if kind == Kind::Pod {
@@ -153,7 +153,7 @@ impl Caches {
         let (index, revision) = (reference.kind.index(), stored.revision());
         let mut inner = self.write();
         inner.revisions[index] = inner.revisions[index].max(revision);
-        let old = inner.kinds[index].insert(reference.name, stored.clone());
+        let old = inner.kinds[index].insert(stored.clone());
         if reference.kind == Kind::Pod {
             inner.pods_by_node.update(old.as_ref(), Some(&stored));
         }

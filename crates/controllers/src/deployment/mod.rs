@@ -127,7 +127,7 @@ fn claim_replica_sets(view: &ClusterView, d: &Deployment) -> Option<Op> {
 }
 
 /// The freshest copy of an object: what this sync's writes returned, else the view's.
-fn freshest<T: Resource>(view: &ClusterView, plan: &Plan, name: &ObjectName) -> Option<T> {
+fn freshest<'a, T: Resource>(view: &ClusterView<'a>, plan: &'a Plan, name: &ObjectName) -> Option<&'a T> {
     let reference = ObjectRef { kind: T::KIND, name: name.clone() };
     let from_view = view.get_stored(T::KIND, name);
     let from_plan = plan.returned.get(&reference);
@@ -135,7 +135,7 @@ fn freshest<T: Resource>(view: &ClusterView, plan: &Plan, name: &ObjectName) -> 
         (Some(v), Some(p)) => Some(if p.revision() > v.revision() { p } else { v }),
         (v, p) => v.or(p),
     };
-    newest.and_then(|s| s.typed::<T>().cloned())
+    newest.and_then(|s| s.typed::<T>())
 }
 
 /// Issues the next write of the sync in progress, skipping intents that turn out to change nothing.
@@ -158,41 +158,48 @@ fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
     match intent {
         Intent::CreateReplicaSet(rs) => Some(Op::Create(rs.object().clone())),
         Intent::UpdateReplicaSet { name, replicas, annotations, min_ready_seconds } => {
-            let mut rs: ReplicaSet = freshest(view, plan, &ObjectName::new(&namespace, &name))?;
-            let before = rs.clone();
+            let current: &ReplicaSet = freshest(view, plan, &ObjectName::new(&namespace, &name))?;
+            let spec = current.spec.as_ref();
+            let unchanged = spec.and_then(|s| s.replicas) == Some(replicas)
+                && spec.and_then(|s| s.min_ready_seconds) == Some(min_ready_seconds)
+                && current.metadata.annotations.as_ref() == Some(&annotations);
+            if unchanged {
+                return None;
+            }
+            let mut rs = current.clone();
             let spec = rs.spec.get_or_insert_with(Default::default);
             spec.replicas = Some(replicas);
             spec.min_ready_seconds = Some(min_ready_seconds);
             rs.metadata.annotations = Some(annotations);
-            (rs != before).then(|| Op::Update(rs.into_object()))
+            Some(Op::Update(rs.into_object()))
         }
         Intent::DeleteReplicaSet { name, uid } => Some(Op::Delete {
             target: ObjectRef::new(Kind::ReplicaSet, namespace, name),
             options: DeleteOptions { uid: Some(uid), ..Default::default() },
         }),
         Intent::SetDeploymentRevision(revision) => {
-            let mut d: Deployment = freshest(view, plan, &plan.deployment)?;
-            let annotations = d.metadata.annotations.get_or_insert_with(BTreeMap::new);
-            if annotations.get(REVISION) == Some(&revision) {
+            let current: &Deployment = freshest(view, plan, &plan.deployment)?;
+            if current.metadata.annotations.as_ref().and_then(|a| a.get(REVISION)) == Some(&revision) {
                 return None;
             }
-            annotations.insert(REVISION.into(), revision);
+            let mut d = current.clone();
+            d.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(REVISION.into(), revision);
             Some(Op::Update(d.into_object()))
         }
         Intent::Status(mode) => {
-            let d: Deployment = freshest(view, plan, &plan.deployment)?;
+            let d: &Deployment = freshest(view, plan, &plan.deployment)?;
             // The Deployment's ReplicaSets as this sync left them, including one it created that the view
             // may not show yet.
             let uid = d.metadata.uid.clone().unwrap_or_default();
             let mut names: Vec<String> =
-                owned_sets(view, &d).into_iter().filter_map(|rs| rs.metadata.name.clone()).collect();
+                owned_sets(view, d).into_iter().filter_map(|rs| rs.metadata.name.clone()).collect();
             for (reference, object) in &plan.returned {
                 let controlled = owner::is_controlled_by(object.object().meta(), &uid);
                 if reference.kind == Kind::ReplicaSet && controlled && !names.contains(&reference.name.name) {
                     names.push(reference.name.name.clone());
                 }
             }
-            let mut sets: Vec<ReplicaSet> = names
+            let mut sets: Vec<&ReplicaSet> = names
                 .iter()
                 .filter_map(|name| freshest::<ReplicaSet>(view, plan, &ObjectName::new(&namespace, name)))
                 .filter(|rs| {
@@ -202,9 +209,8 @@ fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
             sets.sort_by_key(|rs| {
                 (rs.metadata.creation_timestamp.as_ref().map(Time::from_k8s), rs.metadata.name.clone())
             });
-            let refs: Vec<&ReplicaSet> = sets.iter().collect();
-            let new_rs = find_new(&d, &refs);
-            let status = status::compute(&d, &refs, new_rs, &mode, view);
+            let new_rs = find_new(d, &sets);
+            let status = status::compute(d, &sets, new_rs, &mode, view);
             (d.status.as_ref() != Some(&status)).then(|| {
                 let mut updated = d.clone();
                 updated.status = Some(status);

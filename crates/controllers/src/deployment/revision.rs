@@ -3,6 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
@@ -38,23 +39,52 @@ pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -
     crate::common::hash::short_hash(&serde_json::to_vec(template).unwrap_or_default(), collision_count)
 }
 
-/// The template without the pod-template-hash label.
-fn without_hash(template: &PodTemplateSpec) -> PodTemplateSpec {
-    let mut t = template.clone();
-    if let Some(labels) = t.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
-        labels.remove(POD_TEMPLATE_HASH);
-    }
-    if t.metadata.as_ref().and_then(|m| m.labels.as_ref()).is_some_and(|l| l.is_empty()) {
-        if let Some(m) = t.metadata.as_mut() {
-            m.labels = None;
-        }
-    }
-    t
+/// Whether two templates are equal apart from the pod-template-hash label (absent metadata counts as
+/// empty, as in upstream's semantic equality). Compares in place: this runs on every ReplicaSet at every
+/// step, and cloning two pod templates to drop one label was a sixth of the model checker's time.
+pub fn equal_ignoring_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
+    a.spec == b.spec && metadata_equal_ignoring_hash(a.metadata.as_ref(), b.metadata.as_ref())
 }
 
-/// Whether two templates are equal apart from the pod-template-hash label.
-pub fn equal_ignoring_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
-    without_hash(a) == without_hash(b)
+fn metadata_equal_ignoring_hash(a: Option<&ObjectMeta>, b: Option<&ObjectMeta>) -> bool {
+    let empty = ObjectMeta::default();
+    let (a, b) = (a.unwrap_or(&empty), b.unwrap_or(&empty));
+    fn labels(m: &ObjectMeta) -> impl Iterator<Item = (&String, &String)> {
+        m.labels.iter().flatten().filter(|(k, _)| k.as_str() != POD_TEMPLATE_HASH)
+    }
+    // Every other field, named so that a field added to ObjectMeta fails to compile here.
+    let ObjectMeta {
+        annotations,
+        creation_timestamp,
+        deletion_grace_period_seconds,
+        deletion_timestamp,
+        finalizers,
+        generate_name,
+        generation,
+        labels: _,
+        managed_fields,
+        name,
+        namespace,
+        owner_references,
+        resource_version,
+        self_link,
+        uid,
+    } = a;
+    *annotations == b.annotations
+        && *creation_timestamp == b.creation_timestamp
+        && *deletion_grace_period_seconds == b.deletion_grace_period_seconds
+        && *deletion_timestamp == b.deletion_timestamp
+        && *finalizers == b.finalizers
+        && *generate_name == b.generate_name
+        && *generation == b.generation
+        && *managed_fields == b.managed_fields
+        && *name == b.name
+        && *namespace == b.namespace
+        && *owner_references == b.owner_references
+        && *resource_version == b.resource_version
+        && *self_link == b.self_link
+        && *uid == b.uid
+        && labels(a).eq(labels(b))
 }
 
 /// The revision number a ReplicaSet carries (0 if none).
@@ -157,4 +187,44 @@ pub fn max_unavailable(d: &Deployment) -> i32 {
         return 0;
     }
     fenceposts(d).1.min(replicas(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{Container, PodSpec};
+
+    fn template(labels: &[(&str, &str)], image: &str) -> PodTemplateSpec {
+        PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                ..Default::default()
+            }),
+            spec: Some(PodSpec {
+                containers: vec![Container { name: "app".into(), image: Some(image.into()), ..Default::default() }],
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn templates_equal_apart_from_the_hash_label() {
+        let plain = template(&[("app", "web")], "nginx:1");
+        let hashed = template(&[("app", "web"), (POD_TEMPLATE_HASH, "abc")], "nginx:1");
+        let rehashed = template(&[(POD_TEMPLATE_HASH, "def"), ("app", "web")], "nginx:1");
+        assert!(equal_ignoring_hash(&plain, &hashed));
+        assert!(equal_ignoring_hash(&hashed, &rehashed));
+        assert!(!equal_ignoring_hash(&plain, &template(&[("app", "web")], "nginx:2")));
+        assert!(!equal_ignoring_hash(&hashed, &template(&[("app", "api"), (POD_TEMPLATE_HASH, "abc")], "nginx:1")));
+        assert!(!equal_ignoring_hash(&plain, &template(&[("app", "web"), ("tier", "a")], "nginx:1")));
+    }
+
+    #[test]
+    fn absent_metadata_is_empty_metadata() {
+        let only_hash = PodTemplateSpec { metadata: None, ..template(&[], "nginx:1") };
+        assert!(equal_ignoring_hash(&only_hash, &template(&[(POD_TEMPLATE_HASH, "abc")], "nginx:1")));
+        let mut annotated = template(&[], "nginx:1");
+        annotated.metadata.as_mut().map(|m| m.annotations = Some([("a".to_string(), "b".to_string())].into()));
+        assert!(!equal_ignoring_hash(&only_hash, &annotated));
+    }
 }

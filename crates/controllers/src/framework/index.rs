@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::Pod;
 use std::sync::Arc;
 use themelios_api::store::KindMap;
-use themelios_api::{pod, Kind, Object, ObjectRef, Resource, StoredObject};
+use themelios_api::{pod, Kind, Object, Resource, StoredObject};
 
 /// The pods of a cache grouped by the node they are bound to, pods not yet bound under the empty name.
 ///
@@ -63,15 +63,14 @@ impl PodsByNode {
         if let Some(old) = old {
             let node = node_of(old);
             if let Some(pods) = self.nodes.get_mut(node) {
-                pods.remove(&ObjectRef::of(old.object()).name);
+                pods.remove(old.name());
                 if pods.is_empty() {
                     self.nodes.remove(node);
                 }
             }
         }
         if let Some(new) = new {
-            let name = ObjectRef::of(new.object()).name;
-            self.nodes.entry(node_of(new).to_string()).or_default().insert(name, new.clone());
+            self.nodes.entry(node_of(new).to_string()).or_default().insert(new.clone());
         }
     }
 
@@ -111,7 +110,7 @@ mod tests {
         let put = |pods: &mut KindMap, index: &mut PodsByNode, object: Option<Arc<StoredObject>>, name: &str| {
             let key = ObjectRef::new(Kind::Pod, "default", name).name;
             let old = match &object {
-                Some(new) => pods.insert(key, new.clone()),
+                Some(new) => pods.insert(new.clone()),
                 None => pods.remove(&key),
             };
             index.update(old.as_ref(), object.as_ref());
