@@ -201,14 +201,20 @@ impl FromIterator<Arc<StoredObject>> for KindMap {
     }
 }
 
-impl PartialEq for KindMap {
-    fn eq(&self, other: &Self) -> bool {
-        let shared = match (&self.repr, &other.repr) {
+impl KindMap {
+    /// Whether two maps share their storage, which makes them equal without comparing.
+    pub fn shares_storage(&self, other: &KindMap) -> bool {
+        match (&self.repr, &other.repr) {
             (Repr::Small(a), Repr::Small(b)) => Arc::ptr_eq(a, b),
             (Repr::Large(a), Repr::Large(b)) => a.ptr_eq(b),
             _ => false,
-        };
-        shared
+        }
+    }
+}
+
+impl PartialEq for KindMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.shares_storage(other)
             || (self.len() == other.len()
                 && self.iter().zip(other.iter()).all(|(a, b)| a.0 == b.0 && (Arc::ptr_eq(a.1, b.1) || a.1 == b.1)))
     }

@@ -137,7 +137,7 @@ impl Hash for StoredObject {
 
 impl PartialEq for StoredObject {
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.object == other.object
+        std::ptr::eq(self, other) || (self.hash == other.hash && self.object == other.object)
     }
 }
 impl Eq for StoredObject {}
@@ -277,6 +277,17 @@ impl ApiState {
         }
         self.revision = change.revision;
         Ok(())
+    }
+
+    /// Makes this state's objects of `kind` share storage with `equal`, if the two are equal (a model checker
+    /// keeping one copy of each map); returns whether they were.
+    pub fn share_kind(&mut self, kind: Kind, equal: &KindMap) -> bool {
+        let map = self.objects.of_kind_mut(kind);
+        let same = map == equal;
+        if same {
+            *map = equal.clone();
+        }
+        same
     }
 
     /// Inserts an object as-is at the next revision, bypassing the API rules: for seeding fixtures only.

@@ -20,6 +20,7 @@ pub mod counterexample;
 pub mod environment;
 pub mod explore;
 pub mod file;
+pub mod intern;
 pub mod liveness;
 pub mod model;
 pub mod model_checks;

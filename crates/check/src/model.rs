@@ -10,7 +10,8 @@ use crate::consistency::{Consistency, Reads, Relist};
 use stateright::{Model, Property as StaterightProperty};
 use std::sync::Arc;
 use themelios_api::store::KindMap;
-use themelios_api::{apply, ApiError, ApiState, ApplyContext, Kind, Op, Reason, StateRead, Time};
+use crate::intern::Interner;
+use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
     first_safety_violation, AnyController, Check, ClusterView, DynLocal, Property, PropertyKind,
 };
@@ -156,6 +157,8 @@ pub struct ClusterModel {
     pub properties: Vec<Property>,
     /// Properties over the model state.
     pub model_checks: Vec<(&'static str, ModelCheck)>,
+    /// One copy of each object version, memory and kind map that states hold.
+    pub interner: Interner,
 }
 
 impl ClusterModel {
@@ -219,13 +222,31 @@ impl ClusterModel {
     }
 
     /// Applies an actor's request to the latest state with the shared `apply()` and commits it.
-    fn write(state: &mut State, actor: usize, op: &Op) -> themelios_controllers::framework::Outcome {
+    fn write(&self, state: &mut State, actor: usize, op: &Op) -> themelios_controllers::framework::Outcome {
         let change = apply(&state.store, op, &ApplyContext { now: state.now })?;
-        let _ = state.store.commit(&change);
+        let change = self.commit(&mut state.store, change);
         if !change.writes.is_empty() {
             state.actors[actor].last_write = change.revision;
         }
         Ok(change.response)
+    }
+
+    /// Commits a change computed by `apply()`, keeping one copy of each object version and kind map (see
+    /// [`crate::intern`]).
+    fn commit(&self, store: &mut ApiState, mut change: Change) -> Change {
+        for write in &mut change.writes {
+            if let Write::Put(object) = write {
+                *object = self.interner.object(object.clone());
+            }
+        }
+        change.response = self.interner.object(change.response);
+        let _ = store.commit(&change);
+        for write in &change.writes {
+            let kind = write.object().object().kind();
+            let shared = self.interner.map(store.objects().of_kind(kind));
+            store.share_kind(kind, &shared);
+        }
+        change
     }
 
     fn check(&self, before: &State, after: &State, actor: &str) -> Option<(&'static str, String)> {
@@ -460,16 +481,16 @@ impl ClusterModel {
                     }
                     Action::Fault(_, Fault::Timeout) => {
                         next.actors[i].timeouts_left -= 1;
-                        let _ = Self::write(&mut next, i, &op);
+                        let _ = self.write(&mut next, i, &op);
                         Err(ApiError::new(
                             Reason::Timeout,
                             "the server was unable to return a response in the time allotted, but may still be processing the request",
                         ))
                     }
-                    _ => Self::write(&mut next, i, &op),
+                    _ => self.write(&mut next, i, &op),
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
-                next.actors[i].local = Arc::from(local);
+                next.actors[i].local = self.interner.local(local);
                 next.violation = self.check(state, &next, &self.controllers[i].name());
             }
             Action::CatchUp(i, kind) => {
@@ -486,7 +507,7 @@ impl ClusterModel {
             Action::Restart(i) => {
                 let actor = &mut next.actors[i];
                 actor.restarts_left -= 1;
-                actor.local = Arc::from(self.controllers[i].fresh_local());
+                actor.local = self.interner.local(self.controllers[i].fresh_local());
                 actor.last_write = 0;
                 match self.consistency[i].relist {
                     Relist::Latest => actor.cache = actor.cache.as_ref().map(|_| Cache::of(&state.store)),
@@ -499,7 +520,7 @@ impl ClusterModel {
                 next.user_done[u] = true;
                 if let Some(op) = (self.user_ops[u].request)(&state.store) {
                     if let Ok(change) = apply(&state.store, &op, &ApplyContext { now: state.now }) {
-                        let _ = next.store.commit(&change);
+                        self.commit(&mut next.store, change);
                     }
                 }
             }

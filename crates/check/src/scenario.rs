@@ -112,6 +112,7 @@ impl Scenario {
             user_ops,
             properties: (self.properties)(),
             model_checks: self.model_checks.clone(),
+            interner: Default::default(),
         }
     }
 }
