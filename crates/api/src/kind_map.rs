@@ -202,6 +202,15 @@ impl FromIterator<Arc<StoredObject>> for KindMap {
 }
 
 impl KindMap {
+    /// A number for hashing maps by identity: maps that share storage have equal ids; a small map's id is
+    /// the address of its storage, every large map's is 0. Equal ids do not make maps equal.
+    pub fn storage_id(&self) -> usize {
+        match &self.repr {
+            Repr::Small(entries) => Arc::as_ptr(entries) as usize,
+            Repr::Large(_) => 0,
+        }
+    }
+
     /// Whether two maps share their storage, which makes them equal without comparing.
     pub fn shares_storage(&self, other: &KindMap) -> bool {
         match (&self.repr, &other.repr) {
@@ -221,12 +230,12 @@ impl PartialEq for KindMap {
 }
 impl Eq for KindMap {}
 
+/// Hashes the objects only: each object's hash covers its name already.
 impl Hash for KindMap {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_usize(self.len());
-        for (k, v) in self.iter() {
-            k.hash(state);
-            v.hash(state);
+        for object in self.values() {
+            object.hash(state);
         }
     }
 }

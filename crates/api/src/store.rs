@@ -177,10 +177,17 @@ pub struct ApiState {
     objects: Objects,
 }
 
-/// Every object, per kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// Every object, per kind. The maps sit behind one shared pointer, copied on write: a model checker holds
+/// many states, most of them sharing all their maps with another.
+#[derive(Clone, Debug, Default, Eq, Hash)]
 pub struct Objects {
-    kinds: [KindMap; KIND_COUNT],
+    kinds: Arc<[KindMap; KIND_COUNT]>,
+}
+
+impl PartialEq for Objects {
+    fn eq(&self, other: &Self) -> bool {
+        self.shares_storage(other) || self.kinds == other.kinds
+    }
 }
 
 impl Objects {
@@ -189,7 +196,11 @@ impl Objects {
         &self.kinds[kind.index()]
     }
     fn of_kind_mut(&mut self, kind: Kind) -> &mut KindMap {
-        &mut self.kinds[kind.index()]
+        &mut Arc::make_mut(&mut self.kinds)[kind.index()]
+    }
+    /// Whether two sets of objects share their storage, which makes them equal without comparing.
+    pub fn shares_storage(&self, other: &Objects) -> bool {
+        Arc::ptr_eq(&self.kinds, &other.kinds)
     }
     /// How many objects in all.
     pub fn len(&self) -> usize {
@@ -286,6 +297,16 @@ impl ApiState {
         let same = map == equal;
         if same {
             *map = equal.clone();
+        }
+        same
+    }
+
+    /// Makes this state's objects share storage with `equal`, if the two are equal (a model checker keeping
+    /// one copy of each set of maps); returns whether they were.
+    pub fn share_objects(&mut self, equal: &Objects) -> bool {
+        let same = self.objects == *equal;
+        if same {
+            self.objects = equal.clone();
         }
         same
     }

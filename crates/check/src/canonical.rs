@@ -47,7 +47,7 @@ fn feed(state: &State, h: &mut impl Hasher) {
     token(h, state.lagging.revision());
     state.lagging.objects().hash(h);
     state.now.hash(h);
-    for actor in &state.actors {
+    for actor in state.actors.iter() {
         actor.local.dyn_hash(h);
         match &actor.cache {
             Some(cache) => {

@@ -11,6 +11,7 @@ use crate::model::{Action, ClusterModel, State};
 use stateright::Model;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{mpsc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// A state's number in the graph, in BFS order (the initial state is 0).
@@ -178,44 +179,58 @@ pub struct Exploration {
 }
 
 /// Explores every state reachable in `model` breadth-first.
-pub fn explore(
+pub fn explore(model: &ClusterModel, threads: usize, bounds: Bounds, progress: impl FnMut(Progress)) -> Exploration {
+    let index = RwLock::new(Index::default());
+    std::thread::scope(|scope| {
+        let pool = Pool::start(scope, model, &index, threads);
+        explore_with(model, &pool, &index, bounds, progress)
+    })
+}
+
+fn explore_with(
     model: &ClusterModel,
-    threads: usize,
+    pool: &Pool,
+    index: &RwLock<Index>,
     bounds: Bounds,
     mut progress: impl FnMut(Progress),
 ) -> Exploration {
     let start = Instant::now();
     let mut last_report = Duration::ZERO;
     let mut graph = Graph::default();
-    let mut index = Index::default();
     let mut findings = Vec::new();
     let mut states = 0usize;
     let mut level: Vec<State> = Vec::new();
+    let mut index_guard = write(index);
     for init in model.init_states() {
         let fp = fingerprint(&init);
-        if index.insert(fp, graph.len() as StateId).is_none() {
+        if index_guard.insert(fp, graph.len() as StateId).is_none() {
             graph.fingerprints.push(fp);
             graph.parents.push(0);
             level.push(init);
             states += 1;
         }
     }
+    drop(index_guard);
     graph.edge_start.push(0);
     let mut depth = 0;
     let mut complete = true;
-    let batch = 512 * threads.max(1);
+    let batch = 512 * pool.threads();
     while !level.is_empty() {
         if bounds.max_depth.is_some_and(|d| depth >= d) {
             complete = false;
             break;
         }
         let mut next_level = Vec::new();
-        let mut pending = std::mem::take(&mut level);
+        let mut pending = std::mem::take(&mut level).into_iter();
         let mut first_id = graph.expanded() as StateId;
-        while !pending.is_empty() {
-            let rest = pending.split_off(batch.min(pending.len()));
-            let batch_len = pending.len();
-            let expansions = expand_all(model, pending, &index, threads);
+        loop {
+            let batch: Vec<State> = pending.by_ref().take(batch).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let batch_len = batch.len();
+            let expansions = pool.expand(model, batch, index);
+            let mut index = write(index);
             for (offset, expansion) in expansions.into_iter().enumerate() {
                 let id = first_id + offset as StateId;
                 graph.terminal.push(expansion.terminal);
@@ -236,8 +251,8 @@ pub fn explore(
                 }
                 graph.edge_start.push(graph.targets.len() as u32);
             }
+            drop(index);
             first_id += batch_len as StateId;
-            pending = rest;
             if start.elapsed() - last_report >= Duration::from_secs(1) {
                 last_report = start.elapsed();
                 progress(Progress {
@@ -273,30 +288,73 @@ fn classify(model: &ClusterModel, state: &State, terminal: bool) -> Option<Found
     }
 }
 
-/// Expands a batch of states on `threads` threads. Workers own their share of the batch, so the states are
-/// dropped in parallel, and they drop successors already in `index` (read-only while they run): the merge,
-/// which is serial, handles only new fingerprints.
-fn expand_all(model: &ClusterModel, states: Vec<State>, index: &Index, threads: usize) -> Vec<Expansion> {
-    if threads <= 1 || states.len() < 64 {
-        return states.into_iter().map(|s| expand(model, s, index)).collect();
-    }
-    let chunk = states.len().div_ceil(threads);
-    let mut shares = Vec::with_capacity(threads);
-    let mut states = states.into_iter();
-    loop {
-        let share: Vec<State> = states.by_ref().take(chunk).collect();
-        if share.is_empty() {
-            break;
+/// Worker threads that live for one exploration and expand batches of states. Each owns its share of a
+/// batch, so the states are dropped in parallel, and drops successors already in the index (read-locked
+/// while workers run; the serial merge write-locks it between batches), so the merge handles only new
+/// fingerprints.
+struct Pool {
+    jobs: Vec<mpsc::Sender<Vec<State>>>,
+    results: Vec<mpsc::Receiver<Vec<Expansion>>>,
+}
+
+impl Pool {
+    /// Starts `threads` workers in `scope` (none for one thread: the caller expands).
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        model: &'scope ClusterModel,
+        index: &'scope RwLock<Index>,
+        threads: usize,
+    ) -> Self {
+        let mut pool = Pool { jobs: Vec::new(), results: Vec::new() };
+        for _ in 0..threads.max(1) {
+            if threads <= 1 {
+                break;
+            }
+            let (job_tx, job_rx) = mpsc::channel::<Vec<State>>();
+            let (result_tx, result_rx) = mpsc::channel();
+            scope.spawn(move || {
+                while let Ok(share) = job_rx.recv() {
+                    let index = index.read().unwrap_or_else(PoisonError::into_inner);
+                    let expanded: Vec<Expansion> = share.into_iter().map(|s| expand(model, s, &index)).collect();
+                    drop(index);
+                    if result_tx.send(expanded).is_err() {
+                        break;
+                    }
+                }
+            });
+            pool.jobs.push(job_tx);
+            pool.results.push(result_rx);
         }
-        shares.push(share);
+        pool
     }
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = shares
-            .into_iter()
-            .map(|share| scope.spawn(move || share.into_iter().map(|s| expand(model, s, index)).collect::<Vec<_>>()))
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+
+    fn threads(&self) -> usize {
+        self.jobs.len().max(1)
+    }
+
+    /// Expands a batch, its states' expansions in order.
+    fn expand(&self, model: &ClusterModel, states: Vec<State>, index: &RwLock<Index>) -> Vec<Expansion> {
+        if self.jobs.len() <= 1 || states.len() < 64 {
+            let index = index.read().unwrap_or_else(PoisonError::into_inner);
+            return states.into_iter().map(|s| expand(model, s, &index)).collect();
+        }
+        let share_len = states.len().div_ceil(self.jobs.len());
+        let mut states = states.into_iter();
+        let mut sent = 0;
+        for job in &self.jobs {
+            let share: Vec<State> = states.by_ref().take(share_len).collect();
+            if share.is_empty() || job.send(share).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        // A worker that panicked closed its channel; its panic resurfaces when the scope joins it.
+        self.results[..sent].iter().flat_map(|r| r.recv().expect("a worker thread panicked")).collect()
+    }
+}
+
+fn write(index: &RwLock<Index>) -> std::sync::RwLockWriteGuard<'_, Index> {
+    index.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn expand(model: &ClusterModel, state: State, index: &Index) -> Expansion {

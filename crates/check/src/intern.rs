@@ -25,8 +25,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
-use themelios_api::store::KindMap;
-use themelios_api::StoredObject;
+use themelios_api::store::{KindMap, Objects};
+use themelios_api::{Kind, StoredObject};
 use themelios_controllers::framework::DynLocal;
 
 /// The tables of one exploration, shared by its worker threads.
@@ -35,6 +35,7 @@ pub struct Interner {
     objects: Table<Arc<StoredObject>>,
     locals: Table<Arc<dyn DynLocal>>,
     maps: Table<KindMap>,
+    all_maps: Table<Objects>,
 }
 
 impl Interner {
@@ -55,6 +56,16 @@ impl Interner {
         let mut hasher = DefaultHasher::new();
         map.hash(&mut hasher);
         self.maps.intern(hasher.finish(), map.clone(), |a, b| a == b)
+    }
+
+    /// The one copy of a state's maps equal to `objects` (whose maps are interned already, so hashing
+    /// their identities is enough).
+    pub fn objects(&self, objects: &Objects) -> Objects {
+        let mut hasher = DefaultHasher::new();
+        for kind in Kind::ALL {
+            hasher.write_usize(objects.of_kind(*kind).storage_id());
+        }
+        self.all_maps.intern(hasher.finish(), objects.clone(), |a, b| a == b)
     }
 
     /// How many distinct object versions, memories and maps are held.

@@ -7,10 +7,10 @@
 //! revision. Step properties are evaluated in `next_state` and a violation is recorded in the state.
 
 use crate::consistency::{Consistency, Reads, Relist};
+use crate::intern::Interner;
 use stateright::{Model, Property as StaterightProperty};
 use std::sync::Arc;
 use themelios_api::store::KindMap;
-use crate::intern::Interner;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
     first_safety_violation, AnyController, Check, ClusterView, DynLocal, Property, PropertyKind,
@@ -43,7 +43,7 @@ pub struct ActorState {
     pub local: Arc<dyn DynLocal>,
     /// Its informer caches.
     pub cache: Option<Cache>,
-    /// The revision of its last write.
+    /// The revision of its last write, kept only under read-your-writes (0 otherwise).
     pub last_write: u64,
     /// Restarts left in the scenario's fault budget.
     pub restarts_left: u8,
@@ -85,12 +85,19 @@ pub struct State {
     pub lagging: ApiState,
     /// Logical time.
     pub now: Time,
-    /// The actors.
-    pub actors: Vec<ActorState>,
+    /// The actors, shared between states until one of them changes (see [`State::actor_mut`]).
+    pub actors: Arc<Vec<ActorState>>,
     /// Which user operations have happened.
     pub user_done: Vec<bool>,
     /// The first safety property violated, if any, and what was wrong.
     pub violation: Option<(&'static str, String)>,
+}
+
+impl State {
+    /// One actor's state, for writing: the actors are copied first if another state shares them.
+    pub fn actor_mut(&mut self, actor: usize) -> &mut ActorState {
+        &mut Arc::make_mut(&mut self.actors)[actor]
+    }
 }
 
 impl std::hash::Hash for State {
@@ -190,10 +197,20 @@ impl ClusterModel {
     /// Keeps the caches of kinds an actor does not watch equal to the latest state, so that they never
     /// tell two states apart.
     fn sync_unwatched(&self, state: &mut State) {
-        for (i, actor) in state.actors.iter_mut().enumerate() {
-            let Some(cache) = actor.cache.as_mut() else { continue };
+        let revision = state.store.revision();
+        for i in 0..state.actors.len() {
+            let Some(cache) = &state.actors[i].cache else { continue };
+            let stale = |kind: &Kind| {
+                let (map, seen) = &cache.kinds[kind.index()];
+                *seen != revision || !map.shares_storage(state.store.objects().of_kind(*kind))
+            };
+            if !Kind::ALL.iter().any(|k| !self.watches(i, *k) && stale(k)) {
+                continue;
+            }
+            let store = state.store.objects().clone();
+            let Some(cache) = state.actor_mut(i).cache.as_mut() else { continue };
             for kind in Kind::ALL.iter().copied().filter(|k| !self.watches(i, *k)) {
-                cache.kinds[kind.index()] = (state.store.objects().of_kind(kind).clone(), state.store.revision());
+                cache.kinds[kind.index()] = (store.of_kind(kind).clone(), revision);
             }
         }
     }
@@ -225,8 +242,9 @@ impl ClusterModel {
     fn write(&self, state: &mut State, actor: usize, op: &Op) -> themelios_controllers::framework::Outcome {
         let change = apply(&state.store, op, &ApplyContext { now: state.now })?;
         let change = self.commit(&mut state.store, change);
-        if !change.writes.is_empty() {
-            state.actors[actor].last_write = change.revision;
+        // Only read-your-writes looks at it: recorded for others, it would tell apart states that behave alike.
+        if !change.writes.is_empty() && self.consistency[actor].read_your_writes {
+            state.actor_mut(actor).last_write = change.revision;
         }
         Ok(change.response)
     }
@@ -246,6 +264,8 @@ impl ClusterModel {
             let shared = self.interner.map(store.objects().of_kind(kind));
             store.share_kind(kind, &shared);
         }
+        let shared = self.interner.objects(store.objects());
+        store.share_objects(&shared);
         change
     }
 
@@ -261,7 +281,7 @@ impl ClusterModel {
     pub fn reads_lagging_cache(&self) -> bool {
         self.consistency
             .iter()
-            .zip(&self.init.actors)
+            .zip(self.init.actors.iter())
             .any(|(c, a)| c.reads == Reads::Any || (c.relist == Relist::LaggingCache && a.restarts_left > 0))
     }
 
@@ -475,12 +495,12 @@ impl ClusterModel {
                 let op = op?;
                 let response = match action {
                     Action::Fault(_, Fault::Conflict) => {
-                        next.actors[i].conflicts_left -= 1;
+                        next.actor_mut(i).conflicts_left -= 1;
                         let target = op.target();
                         Err(ApiError::stale(target.kind, &target.name.name))
                     }
                     Action::Fault(_, Fault::Timeout) => {
-                        next.actors[i].timeouts_left -= 1;
+                        next.actor_mut(i).timeouts_left -= 1;
                         let _ = self.write(&mut next, i, &op);
                         Err(ApiError::new(
                             Reason::Timeout,
@@ -490,11 +510,11 @@ impl ClusterModel {
                     _ => self.write(&mut next, i, &op),
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
-                next.actors[i].local = self.interner.local(local);
+                next.actor_mut(i).local = self.interner.local(local);
                 next.violation = self.check(state, &next, &self.controllers[i].name());
             }
             Action::CatchUp(i, kind) => {
-                let cache = next.actors[i].cache.as_mut()?;
+                let cache = next.actor_mut(i).cache.as_mut()?;
                 match self.consistency[i].reads {
                     Reads::PerKind | Reads::Any => {
                         cache.kinds[kind.index()] =
@@ -505,7 +525,7 @@ impl ClusterModel {
             }
             Action::LaggingCatchUp => next.lagging = state.store.clone(),
             Action::Restart(i) => {
-                let actor = &mut next.actors[i];
+                let actor = next.actor_mut(i);
                 actor.restarts_left -= 1;
                 actor.local = self.interner.local(self.controllers[i].fresh_local());
                 actor.last_write = 0;

@@ -105,7 +105,7 @@ impl Scenario {
                 lagging: store.clone(),
                 store,
                 now,
-                actors: states,
+                actors: Arc::new(states),
                 user_done: vec![false; user_ops.len()],
                 violation: None,
             },

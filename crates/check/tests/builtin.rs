@@ -27,7 +27,9 @@ fn every_built_in_scenario_holds_with_two_instances_of_each_controller() {
         let two = check(scenario.with_instances(linearizable(), 2), 2);
         assert!(two.complete, "{name}: explored to the end");
         assert!(!two.violated(), "{name}: {:?}", two.violation());
-        assert!(two.unique_states > one.unique_states, "{name}: a second instance adds interleavings");
+        // Two instances of a controller with no memory that matters reach the same states by more paths.
+        assert!(two.states > one.states, "{name}: a second instance adds transitions");
+        assert!(two.unique_states >= one.unique_states, "{name}: and loses no state");
     }
 }
 
@@ -38,7 +40,7 @@ fn a_scenario_whose_goal_cannot_be_reached_is_reported() {
     let mut model = scenario.model(linearizable());
     model.controllers.clear();
     model.consistency.clear();
-    model.init.actors.clear();
+    std::sync::Arc::make_mut(&mut model.init.actors).clear();
     let report = check(model, 1);
     let (why, _) = report.violation().expect("the Job never completes");
     assert!(why.starts_with("job: every Job ends Complete or Failed"), "{why}");

@@ -206,9 +206,7 @@ fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
                     rs.metadata.deletion_timestamp.is_none() || rs.spec.as_ref().and_then(|s| s.replicas) != Some(0)
                 })
                 .collect();
-            sets.sort_by_key(|rs| {
-                (rs.metadata.creation_timestamp.as_ref().map(Time::from_k8s), rs.metadata.name.clone())
-            });
+            sets.sort_by(|a, b| strategy::created(a).cmp(&strategy::created(b)));
             let new_rs = find_new(d, &sets);
             let status = status::compute(d, &sets, new_rs, &mode, view);
             (d.status.as_ref() != Some(&status)).then(|| {

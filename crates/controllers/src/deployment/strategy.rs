@@ -51,8 +51,9 @@ fn available(rs: &ReplicaSet) -> i32 {
     rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)
 }
 
-fn created(rs: &ReplicaSet) -> (Option<Time>, Option<String>) {
-    (rs.metadata.creation_timestamp.as_ref().map(Time::from_k8s), rs.metadata.name.clone())
+/// The age order of ReplicaSets: creation time, then name. Borrows the name: sorting calls it often.
+pub fn created(rs: &ReplicaSet) -> (Option<Time>, Option<&str>) {
+    (rs.metadata.creation_timestamp.as_ref().map(Time::from_k8s), rs.metadata.name.as_deref())
 }
 
 impl Work<'_> {
