@@ -224,7 +224,9 @@ mod tests {
         let only_hash = PodTemplateSpec { metadata: None, ..template(&[], "nginx:1") };
         assert!(equal_ignoring_hash(&only_hash, &template(&[(POD_TEMPLATE_HASH, "abc")], "nginx:1")));
         let mut annotated = template(&[], "nginx:1");
-        annotated.metadata.as_mut().map(|m| m.annotations = Some([("a".to_string(), "b".to_string())].into()));
+        if let Some(meta) = annotated.metadata.as_mut() {
+            meta.annotations = Some([("a".to_string(), "b".to_string())].into());
+        }
         assert!(!equal_ignoring_hash(&only_hash, &annotated));
     }
 }
