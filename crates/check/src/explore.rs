@@ -278,7 +278,8 @@ fn explore_with(
 }
 
 fn classify(model: &ClusterModel, state: &State, terminal: bool) -> Option<Found> {
-    if let Some((property, detail)) = &state.violation {
+    if let Some(violation) = &state.violation {
+        let (property, detail) = violation.as_ref();
         Some(Found::Unsafe(property, detail.clone()))
     } else if terminal {
         let failed = model.failed_goals(state);

@@ -4,7 +4,7 @@
 
 use crate::consistency::Consistency;
 use crate::environment::{user_op, UserSpec};
-use crate::model::{ModelCheck, UserOp};
+use crate::model::{ModelCheck, UserDone, UserOp};
 use crate::scenario::Scenario;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -164,6 +164,13 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let objects = manifests(text, "objects", &spec.objects, &error)?;
     let then = manifests(text, "then", &spec.then, &error)?;
     let mut user: Vec<Box<dyn Fn() -> UserOp + Send + Sync>> = Vec::new();
+    if spec.user.len() > UserDone::MAX {
+        return Err(error(
+            item_line(text, "user", UserDone::MAX),
+            &format!("user[{}]", UserDone::MAX),
+            format!("a scenario lists at most {} user operations", UserDone::MAX),
+        ));
+    }
     for (i, op) in spec.user.iter().enumerate() {
         let Some(kind) = Kind::lookup(&op.target().kind) else {
             return Err(error(

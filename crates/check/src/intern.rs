@@ -68,9 +68,9 @@ impl Interner {
         self.all_maps.intern(hasher.finish(), objects.clone(), |a, b| a == b)
     }
 
-    /// How many distinct object versions, memories and maps are held.
-    pub fn sizes(&self) -> (usize, usize, usize) {
-        (self.objects.len(), self.locals.len(), self.maps.len())
+    /// How many distinct object versions, memories, kind maps and sets of maps are held.
+    pub fn sizes(&self) -> [usize; 4] {
+        [self.objects.len(), self.locals.len(), self.maps.len(), self.all_maps.len()]
     }
 }
 

@@ -42,7 +42,7 @@ pub struct ActorState {
     /// The controller's memory, shared between states until the actor steps.
     pub local: Arc<dyn DynLocal>,
     /// Its informer caches.
-    pub cache: Option<Cache>,
+    pub cache: Option<Arc<Cache>>,
     /// The revision of its last write, kept only under read-your-writes (0 otherwise).
     pub last_write: u64,
     /// Restarts left in the scenario's fault budget.
@@ -86,11 +86,28 @@ pub struct State {
     /// Logical time.
     pub now: Time,
     /// The actors, shared between states until one of them changes (see [`State::actor_mut`]).
-    pub actors: Arc<Vec<ActorState>>,
+    pub actors: Arc<[ActorState]>,
     /// Which user operations have happened.
-    pub user_done: Vec<bool>,
-    /// The first safety property violated, if any, and what was wrong.
-    pub violation: Option<(&'static str, String)>,
+    pub user_done: UserDone,
+    /// The first safety property violated, if any, and what was wrong (boxed: almost every state has none).
+    pub violation: Option<Box<(&'static str, String)>>,
+}
+
+/// Which of a scenario's user operations have happened, one bit each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct UserDone(u64);
+
+impl UserDone {
+    /// How many user operations a scenario may list.
+    pub const MAX: usize = 64;
+    /// Whether operation `u` has happened.
+    pub fn has(self, u: usize) -> bool {
+        self.0 & (1 << u) != 0
+    }
+    /// Records that operation `u` happened.
+    pub fn mark(&mut self, u: usize) {
+        self.0 |= 1 << u;
+    }
 }
 
 impl State {
@@ -208,7 +225,7 @@ impl ClusterModel {
                 continue;
             }
             let store = state.store.objects().clone();
-            let Some(cache) = state.actor_mut(i).cache.as_mut() else { continue };
+            let Some(cache) = state.actor_mut(i).cache.as_mut().map(Arc::make_mut) else { continue };
             for kind in Kind::ALL.iter().copied().filter(|k| !self.watches(i, *k)) {
                 cache.kinds[kind.index()] = (store.of_kind(kind).clone(), revision);
             }
@@ -458,8 +475,8 @@ impl ClusterModel {
             actions.push(Action::LaggingCatchUp);
         }
         // A user operation is enabled while it applies (a pod to finish exists, say).
-        for (u, done) in state.user_done.iter().enumerate() {
-            if !done && (self.user_ops[u].request)(&state.store).is_some() {
+        for u in 0..self.user_ops.len() {
+            if !state.user_done.has(u) && (self.user_ops[u].request)(&state.store).is_some() {
                 actions.push(Action::User(u));
             }
         }
@@ -511,10 +528,10 @@ impl ClusterModel {
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
                 next.actor_mut(i).local = self.interner.local(local);
-                next.violation = self.check(state, &next, &self.controllers[i].name());
+                next.violation = self.check(state, &next, &self.controllers[i].name()).map(Box::new);
             }
             Action::CatchUp(i, kind) => {
-                let cache = next.actor_mut(i).cache.as_mut()?;
+                let cache = Arc::make_mut(next.actor_mut(i).cache.as_mut()?);
                 match self.consistency[i].reads {
                     Reads::PerKind | Reads::Any => {
                         cache.kinds[kind.index()] =
@@ -530,14 +547,14 @@ impl ClusterModel {
                 actor.local = self.interner.local(self.controllers[i].fresh_local());
                 actor.last_write = 0;
                 match self.consistency[i].relist {
-                    Relist::Latest => actor.cache = actor.cache.as_ref().map(|_| Cache::of(&state.store)),
-                    Relist::LaggingCache => actor.cache = Some(Cache::of(&state.lagging)),
+                    Relist::Latest => actor.cache = actor.cache.as_ref().map(|_| Arc::new(Cache::of(&state.store))),
+                    Relist::LaggingCache => actor.cache = Some(Arc::new(Cache::of(&state.lagging))),
                     Relist::Own => {}
                 }
-                next.violation = self.check(state, &next, &self.controllers[i].name());
+                next.violation = self.check(state, &next, &self.controllers[i].name()).map(Box::new);
             }
             Action::User(u) => {
-                next.user_done[u] = true;
+                next.user_done.mark(u);
                 if let Some(op) = (self.user_ops[u].request)(&state.store) {
                     if let Ok(change) = apply(&state.store, &op, &ApplyContext { now: state.now }) {
                         self.commit(&mut next.store, change);
@@ -654,6 +671,6 @@ impl Model for ClusterModel {
 }
 
 /// Builds the initial cache for an actor under a consistency model.
-pub fn initial_cache(consistency: &Consistency, store: &ApiState) -> Option<Cache> {
-    (consistency.reads != Reads::Latest).then(|| Cache::of(store))
+pub fn initial_cache(consistency: &Consistency, store: &ApiState) -> Option<Arc<Cache>> {
+    (consistency.reads != Reads::Latest).then(|| Arc::new(Cache::of(store)))
 }

@@ -2,7 +2,7 @@
 //! models, turned into a [`ClusterModel`].
 
 use crate::consistency::Consistency;
-use crate::model::{initial_cache, ActorState, ClusterModel, ModelCheck, State, UserOp};
+use crate::model::{initial_cache, ActorState, ClusterModel, ModelCheck, State, UserDone, UserOp};
 use std::sync::Arc;
 use themelios_controllers::framework::{AnyController, Property};
 use themelios_controllers::harness::Harness;
@@ -105,8 +105,8 @@ impl Scenario {
                 lagging: store.clone(),
                 store,
                 now,
-                actors: Arc::new(states),
-                user_done: vec![false; user_ops.len()],
+                actors: Arc::from(states),
+                user_done: UserDone::default(),
                 violation: None,
             },
             user_ops,

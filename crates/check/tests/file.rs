@@ -68,6 +68,11 @@ fn malformed_files_name_file_line_and_field() {
     let e = error(unknown_model);
     assert!(e.starts_with("bad.yaml:4: consistency.model: unknown consistency model \"eventual\""), "{e}");
 
+    let many_ops: String =
+        (0..65).map(|i| format!("  - scale: {{kind: ReplicaSet, name: web, replicas: {i}}}\n")).collect();
+    let e = error(&format!("name: x\ncontrollers: [replicaset]\nuser:\n{many_ops}"));
+    assert!(e.starts_with("bad.yaml:68: user[64]: a scenario lists at most 64 user operations"), "{e}");
+
     let bad_object = "name: x\ncontrollers: [replicaset]\nobjects:\n  - apiVersion: apps/v1\n    kind: ReplicaSet\n    spec: {replicas: three}\n";
     let e = error(bad_object);
     assert!(e.starts_with("bad.yaml:4: objects[0]:") && e.contains("invalid type"), "{e}");

@@ -55,7 +55,8 @@ fn outcome(checker: impl Checker<ClusterModel>, start: Instant) -> Outcome {
             for (i, (state, action)) in path.into_vec().into_iter().enumerate() {
                 if let Some(action) = action {
                     found.push(format!("{:>3}. {}", i + 1, model.describe(&state, &action)));
-                } else if let Some((name, detail)) = &state.violation {
+                } else if let Some(violation) = &state.violation {
+                    let (name, detail) = violation.as_ref();
                     found.push(format!("     {name}: {detail}"));
                 }
             }
