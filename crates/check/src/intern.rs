@@ -21,6 +21,7 @@
 //! assert!(std::sync::Arc::ptr_eq(&first, &second));
 //! ```
 
+use crate::model::Cache;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -36,6 +37,7 @@ pub struct Interner {
     locals: Table<Arc<dyn DynLocal>>,
     maps: Table<KindMap>,
     all_maps: Table<Objects>,
+    caches: Table<Arc<Cache>>,
 }
 
 impl Interner {
@@ -68,9 +70,20 @@ impl Interner {
         self.all_maps.intern(hasher.finish(), objects.clone(), |a, b| a == b)
     }
 
-    /// How many distinct object versions, memories, kind maps and sets of maps are held.
-    pub fn sizes(&self) -> [usize; 4] {
-        [self.objects.len(), self.locals.len(), self.maps.len(), self.all_maps.len()]
+    /// The one copy of an actor's cache equal to `cache` (whose maps come from interned states, so hashing
+    /// their identities is enough).
+    pub fn cache(&self, cache: &Arc<Cache>) -> Arc<Cache> {
+        let mut hasher = DefaultHasher::new();
+        for (map, revision) in &cache.kinds {
+            hasher.write_usize(map.storage_id());
+            hasher.write_u64(*revision);
+        }
+        self.caches.intern(hasher.finish(), cache.clone(), |a, b| Arc::ptr_eq(a, b) || a == b)
+    }
+
+    /// How many distinct object versions, memories, kind maps, sets of maps and caches are held.
+    pub fn sizes(&self) -> [usize; 5] {
+        [self.objects.len(), self.locals.len(), self.maps.len(), self.all_maps.len(), self.caches.len()]
     }
 }
 

@@ -568,6 +568,13 @@ impl ClusterModel {
             next.lagging = next.store.clone();
         }
         self.sync_unwatched(&mut next);
+        for i in 0..next.actors.len() {
+            let (Some(new), Some(old)) = (&next.actors[i].cache, &state.actors[i].cache) else { continue };
+            if !Arc::ptr_eq(new, old) {
+                let shared = self.interner.cache(new);
+                next.actor_mut(i).cache = Some(shared);
+            }
+        }
         Some(next)
     }
 }
