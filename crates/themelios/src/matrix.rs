@@ -12,7 +12,7 @@ use themelios_check::{check_with, scenarios};
 /// Distinct states per cell under the weaker models unless `--max-states` says otherwise: keeps the whole
 /// matrix within minutes on two cores; a cell that reaches it is reported as "unknown (bound)", never as
 /// holding. Linearizable cells run without a bound.
-pub const DEFAULT_BOUND: usize = 150_000;
+pub const DEFAULT_BOUND: usize = 250_000;
 
 /// One cell of the matrix.
 pub struct Cell {
