@@ -3,8 +3,8 @@
 //! A model checker keeps hundreds of thousands of states alive at once, each a small cluster. A B-tree
 //! with 64-entry nodes (imbl) allocates a full node for a map of three pods and copies it on every write;
 //! a shared sorted vector of object pointers, copied on write, costs eight bytes per object instead (each
-//! object carries its own name, so the vector holds no keys), and lookups are a binary search. Copying on write is O(n), which is cheap at the sizes a model holds but not for the live
-//! runtime's informer caches, where one write to a cache of 50,000 pods would copy them all: past
+//! object carries its own name, so the vector holds no keys), and lookups are a binary search. Copying on
+//! write is O(n), which is cheap at the sizes a model holds but not for the live runtime's informer caches, where one write to a cache of 50,000 pods would copy them all: past
 //! [`LARGE_AT`] objects a map becomes a persistent B-tree, whose writes copy one path.
 
 use crate::store::{ObjectName, StoredObject};

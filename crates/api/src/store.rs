@@ -297,24 +297,20 @@ impl ApiState {
     }
 
     /// Makes this state's objects of `kind` share storage with `equal`, if the two are equal (a model checker
-    /// keeping one copy of each map); returns whether they were.
-    pub fn share_kind(&mut self, kind: Kind, equal: &KindMap) -> bool {
+    /// keeping one copy of each map); a different map is left as it is.
+    pub fn share_kind(&mut self, kind: Kind, equal: &KindMap) {
         let map = self.objects.of_kind_mut(kind);
-        let same = map == equal;
-        if same {
+        if map == equal {
             *map = equal.clone();
         }
-        same
     }
 
     /// Makes this state's objects share storage with `equal`, if the two are equal (a model checker keeping
-    /// one copy of each set of maps); returns whether they were.
-    pub fn share_objects(&mut self, equal: &Objects) -> bool {
-        let same = self.objects == *equal;
-        if same {
+    /// one copy of each set of maps); different objects are left as they are.
+    pub fn share_objects(&mut self, equal: &Objects) {
+        if self.objects == *equal {
             self.objects = equal.clone();
         }
-        same
     }
 
     /// Inserts an object as-is at the next revision, bypassing the API rules: for seeding fixtures only.

@@ -307,10 +307,8 @@ impl Pool {
         threads: usize,
     ) -> Self {
         let mut pool = Pool { jobs: Vec::new(), results: Vec::new() };
-        for _ in 0..threads.max(1) {
-            if threads <= 1 {
-                break;
-            }
+        let workers = if threads > 1 { threads } else { 0 };
+        for _ in 0..workers {
             let (job_tx, job_rx) = mpsc::channel::<Vec<State>>();
             let (result_tx, result_rx) = mpsc::channel();
             scope.spawn(move || {
@@ -335,7 +333,7 @@ impl Pool {
 
     /// Expands a batch, its states' expansions in order.
     fn expand(&self, model: &ClusterModel, states: Vec<State>, index: &RwLock<Index>) -> Vec<Expansion> {
-        if self.jobs.len() <= 1 || states.len() < 64 {
+        if self.jobs.is_empty() || states.len() < 64 {
             let index = index.read().unwrap_or_else(PoisonError::into_inner);
             return states.into_iter().map(|s| expand(model, s, &index)).collect();
         }
