@@ -204,6 +204,11 @@ impl Objects {
     fn of_kind_mut(&mut self, kind: Kind) -> &mut KindMap {
         &mut Arc::make_mut(&mut self.kinds)[kind.index()]
     }
+    /// A number for hashing sets of objects by identity: sets that share storage have equal ids. Equal ids
+    /// do not make sets equal once the storage is freed, so only use it while holding the set.
+    pub fn storage_id(&self) -> usize {
+        Arc::as_ptr(&self.kinds) as *const KindMap as usize
+    }
     /// Whether two sets of objects share their storage, which makes them equal without comparing.
     pub fn shares_storage(&self, other: &Objects) -> bool {
         Arc::ptr_eq(&self.kinds, &other.kinds)

@@ -9,189 +9,476 @@
 //!
 //! The revisions a state mentions — the store's and caches' revisions, the actors' last writes, and every
 //! token of every object (see [`themelios_api::identity`]) — are ranked, and the fingerprint hashes each
-//! by its rank. Controller memory is opaque, so it is hashed through [`Ranking`], which recognises uids,
-//! generated names (by the objects in the state that carry them) and tagged tokens as it goes. A name in
-//! memory whose object is gone from every cache is hashed as written, which can only make two equivalent
-//! states look different, never the reverse: that is the sound direction.
+//! by its rank. Controller memory is opaque, so it is hashed through a recording [`Hasher`] that
+//! recognises uids and tagged tokens, and keeps every other string aside: a string is a generated name —
+//! hashed by its rank — exactly when an object in the state carries that name. A name in memory whose
+//! object is gone from every cache is hashed as written, which can only make two equivalent states look
+//! different, never the reverse: that is the sound direction.
+//!
+//! Each part of a state (a kind map, a controller's memory) is summarised once — the hash of everything
+//! that is not a revision, and its revisions and strings in order — and, in an exploration, the summary
+//! is kept per interned part ([`Summaries`]): a state's fingerprint then only ranks the revisions of the
+//! parts it is made of.
 
+use crate::intern::{hash_words, Prehashed};
 use crate::model::State;
+use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
 use themelios_api::identity::{revision_of_uid, Bucket, GLOBAL_BUCKET, UID_BUCKET};
-use themelios_api::store::{revision_token, KindMap, REVISION_TOKEN_TAG};
+use themelios_api::store::{KindMap, Objects, REVISION_TOKEN_TAG};
 use themelios_api::{Kind, StateRead};
+use themelios_controllers::framework::DynLocal;
+use thread_local::ThreadLocal;
 
-/// The canonical fingerprint of a state.
+/// The canonical fingerprint of a state, summarising its parts afresh.
 pub fn fingerprint(state: &State) -> u64 {
-    let names = generated_names(state);
-    let mut collect = Collect { names: &names, tokens: Vec::with_capacity(256) };
-    feed(state, &mut collect);
-    let mut tokens = collect.tokens;
-    tokens.sort_unstable();
-    tokens.dedup();
-    let mut rank = Ranking { names: &names, ranks: &tokens, inner: DefaultHasher::new() };
-    feed(state, &mut rank);
-    rank.inner.finish()
+    Front::default().fingerprint(state)
 }
 
-/// Writes a datastore-wide revision as a token.
-fn token(h: &mut impl Hasher, revision: u64) {
-    h.write_u128(revision_token(GLOBAL_BUCKET, revision));
+/// A part of a state, summarised: the hash of everything in it that is not a revision or a string, and
+/// its revisions and strings in the order they occur.
+#[derive(Default)]
+struct Summary {
+    skeleton: u64,
+    variables: Vec<Variable>,
 }
 
-/// Feeds every part of a state into a hasher, revisions as tokens. A map that shares storage with the
-/// latest state's (the usual case: objects and maps are interned, see [`crate::intern`]) is fed as a mark
-/// instead of its objects; equal marks mean equal content, so this only saves time.
-fn feed(state: &State, h: &mut impl Hasher) {
-    let latest = state.store.objects();
-    token(h, state.store.revision());
-    latest.hash(h);
-    token(h, state.lagging.revision());
-    if state.lagging.objects().shares_storage(latest) {
-        h.write_u64(SAME_AS_LATEST);
-    } else {
-        state.lagging.objects().hash(h);
-    }
-    state.now.hash(h);
-    for actor in state.actors.iter() {
-        actor.local.dyn_hash(h);
-        match &actor.cache {
-            Some(cache) => {
-                h.write_u8(1);
-                for (kind, (map, revision)) in Kind::ALL.iter().zip(&cache.kinds) {
-                    if map.shares_storage(latest.of_kind(*kind)) {
-                        h.write_u64(SAME_AS_LATEST);
-                    } else {
-                        map.hash(h);
-                    }
-                    token(h, *revision);
-                }
-            }
-            None => h.write_u8(0),
-        }
-        // 0 means "no write yet", not a revision.
-        match actor.last_write {
-            0 => h.write_u8(0),
-            revision => token(h, revision),
-        }
-        h.write_u8(actor.restarts_left);
-        h.write_u8(actor.conflicts_left);
-        h.write_u8(actor.timeouts_left);
-    }
-    state.user_done.hash(h);
-    state.violation.hash(h);
+/// What a summary keeps aside.
+#[derive(Clone)]
+enum Variable {
+    /// A revision: a uid, or a tagged token.
+    Token(Bucket, u64),
+    /// A string that may be a generated name, with its hash.
+    Text(u64, Box<str>),
 }
 
-/// What [`feed`] writes for a map that is the latest state's: the hash of a map or of a state's maps starts
-/// with a length, which is never this.
-const SAME_AS_LATEST: u64 = u64::MAX - 0x5a;
+/// A generated name an object carries (as `name` and as `namespace/name`): its hash, the name, and the
+/// revision it names.
+type Name = (u64, Box<str>, u64);
 
-/// Generated names (as `name` and `namespace/name`) of every object the state holds, with their revision.
-fn generated_names<'a>(state: &'a State) -> HashMap<&'a str, u64> {
-    let mut names = HashMap::new();
-    let mut add = |map: &'a KindMap| {
+/// A kind map's summary, with the generated names its objects carry.
+struct MapSummary {
+    summary: Summary,
+    names: Vec<Name>,
+}
+
+impl MapSummary {
+    fn of(map: &KindMap) -> Self {
+        let summary = Summary::of(map);
+        let mut names = Vec::new();
         for (name, object) in map {
             if let (Some(revision), Some(qualified)) = (object.shape().generated, &object.shape().qualified_name) {
-                names.insert(name.name.as_str(), revision);
-                names.insert(&**qualified, revision);
+                for text in [name.name.as_str(), &**qualified] {
+                    names.push((text_hash(text), text.into(), revision));
+                }
             }
         }
-    };
-    let latest = state.store.objects();
-    for kind in Kind::ALL {
-        let latest = latest.of_kind(*kind);
-        add(latest);
-        let others = std::iter::once(state.lagging.objects().of_kind(*kind))
-            .chain(state.actors.iter().filter_map(|a| a.cache.as_ref()).map(|c| &c.kinds[kind.index()].0));
-        for map in others.filter(|m| !m.shares_storage(latest)) {
-            add(map);
-        }
+        Self { summary, names }
     }
-    names
 }
 
-/// The revision a string written by `Hash for str` names, if any: a uid or a generated name.
-fn string_token(bytes: &[u8], names: &HashMap<&str, u64>) -> Option<(Bucket, u64)> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    revision_of_uid(text).or_else(|| names.get(text).copied()).map(|r| (UID_BUCKET, r))
-}
-
-fn tagged(value: u128) -> Option<(Bucket, u64)> {
-    (value >> 96 == REVISION_TOKEN_TAG >> 96).then_some(((value >> 64) as u32, value as u64))
-}
-
-/// Pass one: collects every revision the state mentions.
-struct Collect<'a> {
-    names: &'a HashMap<&'a str, u64>,
+/// The summary of a state's whole set of maps, ready for ranking: its names sorted by hash, and its
+/// revisions sorted and deduplicated.
+struct ObjectsSummary {
+    summary: Summary,
+    names: Vec<Name>,
     tokens: Vec<(Bucket, u64)>,
 }
+
+impl ObjectsSummary {
+    fn of(maps: &[MapSummary]) -> Self {
+        let mut skeleton = DefaultHasher::new();
+        let mut summary = Summary::default();
+        let mut names = Vec::new();
+        for map in maps {
+            skeleton.write_u64(map.summary.skeleton);
+            summary.variables.extend(map.summary.variables.iter().cloned());
+            names.extend(map.names.iter().cloned());
+        }
+        summary.skeleton = skeleton.finish();
+        names.sort_unstable_by_key(|n| n.0);
+        let mut tokens: Vec<(Bucket, u64)> = summary
+            .variables
+            .iter()
+            .filter_map(|v| match v {
+                Variable::Token(bucket, revision) => Some((*bucket, *revision)),
+                Variable::Text(..) => None,
+            })
+            .collect();
+        tokens.sort_unstable();
+        tokens.dedup();
+        Self { summary, names, tokens }
+    }
+}
+
+impl Summary {
+    fn of(part: &impl Hash) -> Self {
+        let mut record = Record { skeleton: DefaultHasher::new(), variables: Vec::new() };
+        part.hash(&mut record);
+        Self { skeleton: record.skeleton.finish(), variables: record.variables }
+    }
+
+    fn of_local(local: &dyn DynLocal) -> Self {
+        let mut record = Record { skeleton: DefaultHasher::new(), variables: Vec::new() };
+        local.dyn_hash(&mut record);
+        Self { skeleton: record.skeleton.finish(), variables: record.variables }
+    }
+}
+
+fn text_hash(text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(text.as_bytes());
+    hasher.finish()
+}
+
+/// Summaries of the parts of states, kept for one exploration by each thread (no locks, no shared
+/// counters), keyed by identity; each entry holds its part, so identities are not reused.
+#[derive(Default)]
+pub struct Summaries {
+    fronts: ThreadLocal<RefCell<Front>>,
+}
+
+impl Summaries {
+    /// The canonical fingerprint of a state.
+    pub fn fingerprint(&self, state: &State) -> u64 {
+        let front = self.fronts.get_or(|| RefCell::new(Front { keep: true, ..Front::default() }));
+        front.borrow_mut().fingerprint(state)
+    }
+}
+
+/// One thread's summaries, and its buffers.
+#[derive(Default)]
+struct Front {
+    maps: HashMap<usize, (KindMap, Arc<MapSummary>), Prehashed>,
+    objects: HashMap<usize, (Objects, Arc<ObjectsSummary>), Prehashed>,
+    locals: HashMap<usize, (Arc<dyn DynLocal>, Arc<Summary>), Prehashed>,
+    /// Whether to keep summaries (not for a one-off fingerprint).
+    keep: bool,
+    events: Vec<Event>,
+    extra: Vec<(Bucket, u64)>,
+    ranks: Vec<(Bucket, u64)>,
+}
+
+/// The key of an identity map: spread, since addresses end in zero bits and maps index by the low bits.
+fn spread(id: usize) -> usize {
+    hash_words([id as u64]) as usize
+}
+
+impl Front {
+    fn map(&mut self, map: &KindMap) -> Arc<MapSummary> {
+        let id = map.storage_id();
+        if !self.keep || id == 0 {
+            return Arc::new(MapSummary::of(map));
+        }
+        let entry = self.maps.entry(spread(id)).or_insert_with(|| (map.clone(), Arc::new(MapSummary::of(map))));
+        match entry.0.shares_storage(map) {
+            true => entry.1.clone(),
+            false => Arc::new(MapSummary::of(map)),
+        }
+    }
+
+    fn objects(&mut self, objects: &Objects) -> Arc<ObjectsSummary> {
+        let id = spread(objects.storage_id());
+        if let Some((held, summary)) = self.objects.get(&id) {
+            if held.shares_storage(objects) {
+                return summary.clone();
+            }
+        }
+        let maps: Vec<MapSummary> = Kind::ALL.iter().map(|k| MapSummary::of(objects.of_kind(*k))).collect();
+        let summary = Arc::new(ObjectsSummary::of(&maps));
+        if self.keep {
+            self.objects.entry(id).or_insert_with(|| (objects.clone(), summary.clone()));
+        }
+        summary
+    }
+
+    fn local(&mut self, local: &Arc<dyn DynLocal>) -> Arc<Summary> {
+        let address = |l: &Arc<dyn DynLocal>| Arc::as_ptr(l) as *const () as usize;
+        if !self.keep {
+            return Arc::new(Summary::of_local(local.as_ref()));
+        }
+        let entry = self
+            .locals
+            .entry(spread(address(local)))
+            .or_insert_with(|| (local.clone(), Arc::new(Summary::of_local(local.as_ref()))));
+        match address(&entry.0) == address(local) {
+            true => entry.1.clone(),
+            false => Arc::new(Summary::of_local(local.as_ref())),
+        }
+    }
+
+    /// Flattens the state into events, collecting the revisions it mentions beyond the latest maps', then
+    /// hashes the events with every revision replaced by its rank among all of them.
+    fn fingerprint(&mut self, state: &State) -> u64 {
+        let parts = self.parts(state);
+        let mut others = parts.other_maps().flat_map(|m| &m.names).peekable();
+        let names = match others.peek() {
+            None => Names::Sorted(&parts.latest.names),
+            Some(_) => {
+                let mut all: Vec<&Name> = parts.latest.names.iter().chain(others).collect();
+                all.sort_unstable_by_key(|n| n.0);
+                Names::Gathered(all)
+            }
+        };
+        let mut flat =
+            Flatten { names: &names, events: std::mem::take(&mut self.events), extra: std::mem::take(&mut self.extra) };
+        flat.events.clear();
+        flat.extra.clear();
+        parts.feed(state, &mut flat);
+        let Flatten { mut events, mut extra, .. } = flat;
+        extra.sort_unstable();
+        extra.dedup();
+        let mut ranks = std::mem::take(&mut self.ranks);
+        merge_sorted(&parts.latest.tokens, &extra, &mut ranks);
+        let mut hasher = FINGERPRINT_HASHER.build_hasher();
+        for event in &events {
+            match *event {
+                Event::Plain(value) => hasher.write_u64(value),
+                Event::Token(bucket, revision) => {
+                    // Equal for two states exactly when each bucket's revisions are in the same order.
+                    let rank = ranks.partition_point(|t| *t < (bucket, revision));
+                    hasher.write_u8(TOKEN_MARK);
+                    hasher.write_u32(bucket);
+                    hasher.write_usize(rank);
+                }
+                Event::Text(hash) => {
+                    hasher.write_u8(TEXT_MARK);
+                    hasher.write_u64(hash);
+                }
+            }
+        }
+        events.clear();
+        (self.events, self.extra, self.ranks) = (events, extra, ranks);
+        hasher.finish()
+    }
+
+    fn parts(&mut self, state: &State) -> Parts {
+        let latest = state.store.objects();
+        let mut other = |map: &KindMap, kind: Kind| (!map.shares_storage(latest.of_kind(kind))).then(|| self.map(map));
+        let lagging = (!state.lagging.objects().shares_storage(latest))
+            .then(|| Kind::ALL.iter().map(|k| other(state.lagging.objects().of_kind(*k), *k)).collect());
+        let caches = state
+            .actors
+            .iter()
+            .map(|a| a.cache.as_ref().map(|c| Kind::ALL.iter().zip(&c.kinds).map(|(k, (m, _))| other(m, *k)).collect()))
+            .collect();
+        Parts {
+            latest: self.objects(latest),
+            lagging,
+            locals: state.actors.iter().map(|a| self.local(&a.local)).collect(),
+            caches,
+        }
+    }
+}
+
+/// The fingerprint's hasher: fixed, so fingerprints are the same in every run.
+const FINGERPRINT_HASHER: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x7e4e_1105);
+
+/// Merges two sorted, deduplicated lists into `out`, sorted and deduplicated.
+fn merge_sorted<T: Ord + Copy>(a: &[T], b: &[T], out: &mut Vec<T>) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => (out.push(a[i]), i += 1),
+            std::cmp::Ordering::Greater => (out.push(b[j]), j += 1),
+            std::cmp::Ordering::Equal => (out.push(a[i]), (i, j) = (i + 1, j + 1)),
+        };
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+}
+
+/// The generated names of a state, sorted by hash: the latest maps' alone (the usual case), or gathered
+/// from every map the state holds.
+enum Names<'a> {
+    Sorted(&'a [Name]),
+    Gathered(Vec<&'a Name>),
+}
+
+impl Names<'_> {
+    /// The revision a string names as a generated name in this state, if it is one.
+    fn revision(&self, hash: u64, text: &str) -> Option<u64> {
+        let is = |n: &Name| n.0 == hash && &*n.1 == text;
+        match self {
+            Names::Sorted(names) => {
+                let from = names.partition_point(|n| n.0 < hash);
+                names[from..].iter().take_while(|n| n.0 == hash).find(|n| is(n)).map(|n| n.2)
+            }
+            Names::Gathered(names) => {
+                let from = names.partition_point(|n| n.0 < hash);
+                names[from..].iter().take_while(|n| n.0 == hash).find(|n| is(n)).map(|n| n.2)
+            }
+        }
+    }
+}
+
+/// The summaries of one state's parts. A map that shares storage with the latest state's has none: it is
+/// fed as a mark (equal marks mean equal content, so this only saves time).
+struct Parts {
+    latest: Arc<ObjectsSummary>,
+    /// Per kind, for a lagging API server whose maps are not all the latest.
+    lagging: Option<Vec<Option<Arc<MapSummary>>>>,
+    locals: Vec<Arc<Summary>>,
+    /// Per actor with caches, per kind.
+    caches: Vec<Option<Vec<Option<Arc<MapSummary>>>>>,
+}
+
+/// What [`Parts::feed`] writes for a map that is the latest state's.
+const SAME_AS_LATEST: u64 = u64::MAX - 0x5a;
+
+impl Parts {
+    /// The maps summarised besides the latest ones, for their generated names.
+    fn other_maps(&self) -> impl Iterator<Item = &MapSummary> {
+        let lagging = self.lagging.iter().flatten().flatten();
+        let caches = self.caches.iter().flatten().flatten().flatten();
+        lagging.chain(caches).map(|m| m.as_ref())
+    }
+
+    /// Feeds every part of a state into a sink, revisions as tokens.
+    fn feed(&self, state: &State, sink: &mut Flatten) {
+        let feed_map = |sink: &mut Flatten, map: &Option<Arc<MapSummary>>| match map {
+            Some(map) => sink.summary(&map.summary),
+            None => sink.plain(SAME_AS_LATEST),
+        };
+        sink.token(GLOBAL_BUCKET, state.store.revision());
+        sink.latest(&self.latest.summary);
+        sink.token(GLOBAL_BUCKET, state.lagging.revision());
+        match &self.lagging {
+            None => sink.plain(SAME_AS_LATEST),
+            Some(maps) => maps.iter().for_each(|m| feed_map(sink, m)),
+        }
+        sink.plain(state.now.0 as u64);
+        for ((actor, local), cache) in state.actors.iter().zip(&self.locals).zip(&self.caches) {
+            sink.summary(local);
+            match (cache, &actor.cache) {
+                (Some(maps), Some(cache)) => {
+                    sink.plain(1);
+                    for (map, (_, revision)) in maps.iter().zip(&cache.kinds) {
+                        feed_map(sink, map);
+                        sink.token(GLOBAL_BUCKET, *revision);
+                    }
+                }
+                _ => sink.plain(0),
+            }
+            // 0 means "no write yet", not a revision.
+            match actor.last_write {
+                0 => sink.plain(0),
+                revision => sink.token(GLOBAL_BUCKET, revision),
+            }
+            let budgets = [actor.restarts_left, actor.conflicts_left, actor.timeouts_left];
+            sink.plain(budgets.iter().fold(0, |all, b| all << 8 | u64::from(*b)));
+        }
+        let mut rest = DefaultHasher::new();
+        state.user_done.hash(&mut rest);
+        state.violation.hash(&mut rest);
+        sink.plain(rest.finish());
+    }
+}
+
+/// One step of a flattened state.
+#[derive(Clone, Copy)]
+enum Event {
+    /// Data that is no revision.
+    Plain(u64),
+    /// A revision, hashed by its rank.
+    Token(Bucket, u64),
+    /// A string that names no revision in this state, by its hash.
+    Text(u64),
+}
+
+/// Flattens a state into events, resolving strings against the state's generated names, and collects
+/// the revisions the latest maps do not mention.
+struct Flatten<'a> {
+    names: &'a Names<'a>,
+    events: Vec<Event>,
+    extra: Vec<(Bucket, u64)>,
+}
+
+impl Flatten<'_> {
+    fn plain(&mut self, value: u64) {
+        self.events.push(Event::Plain(value));
+    }
+    fn token(&mut self, bucket: Bucket, revision: u64) {
+        self.events.push(Event::Token(bucket, revision));
+        self.extra.push((bucket, revision));
+    }
+    fn text(&mut self, hash: u64, text: &str) {
+        match self.names.revision(hash, text) {
+            Some(revision) => self.token(UID_BUCKET, revision),
+            None => self.events.push(Event::Text(hash)),
+        }
+    }
+    fn summary(&mut self, summary: &Summary) {
+        self.plain(summary.skeleton);
+        for variable in &summary.variables {
+            match variable {
+                Variable::Token(bucket, revision) => self.token(*bucket, *revision),
+                Variable::Text(hash, text) => self.text(*hash, text),
+            }
+        }
+    }
+    /// The latest maps: their revisions are ranked already (see [`ObjectsSummary`]).
+    fn latest(&mut self, summary: &Summary) {
+        self.plain(summary.skeleton);
+        for variable in &summary.variables {
+            match variable {
+                Variable::Token(bucket, revision) => self.events.push(Event::Token(*bucket, *revision)),
+                Variable::Text(hash, text) => self.text(*hash, text),
+            }
+        }
+    }
+}
+
+/// Records a part's hash: integers and untagged data into the skeleton, revisions and strings aside
+/// (with a mark in the skeleton where each was).
+struct Record {
+    skeleton: DefaultHasher,
+    variables: Vec<Variable>,
+}
+
+/// Marks in a skeleton where a revision or a string was kept aside.
+const TOKEN_MARK: u8 = 0xfd;
+const TEXT_MARK: u8 = 0xfe;
 
 /// Integers are never strings: keep them away from `write`, which looks for uids and names.
 macro_rules! integers {
     ($($method:ident: $ty:ty),*) => {
-        $(fn $method(&mut self, value: $ty) { self.integer(&value.to_ne_bytes()) })*
+        $(fn $method(&mut self, value: $ty) { self.skeleton.write(&value.to_ne_bytes()) })*
     };
 }
 
-impl Hasher for Collect<'_> {
+impl Hasher for Record {
     fn finish(&self) -> u64 {
-        0
+        self.skeleton.finish()
     }
     integers!(write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64, write_usize: usize,
         write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_i128: i128, write_isize: isize);
     fn write(&mut self, bytes: &[u8]) {
-        self.tokens.extend(string_token(bytes, self.names));
-    }
-    fn write_u128(&mut self, value: u128) {
-        self.tokens.extend(tagged(value));
-    }
-}
-
-impl Collect<'_> {
-    fn integer(&mut self, _: &[u8]) {}
-}
-
-/// Pass two: hashes every revision by its rank among the state's revisions.
-struct Ranking<'a> {
-    names: &'a HashMap<&'a str, u64>,
-    ranks: &'a [(Bucket, u64)],
-    inner: DefaultHasher,
-}
-
-impl Ranking<'_> {
-    /// Hashes a token by its bucket and its place in the sorted tokens: equal for two states exactly when
-    /// each bucket's tokens are in the same order.
-    fn rank(&mut self, token: (Bucket, u64)) {
-        let rank = self.ranks.binary_search(&token).unwrap_or_else(|at| at);
-        self.inner.write_u8(0xfd);
-        self.inner.write_u32(token.0);
-        self.inner.write_usize(rank);
-    }
-}
-
-impl Hasher for Ranking<'_> {
-    fn finish(&self) -> u64 {
-        self.inner.finish()
-    }
-    integers!(write_u8: u8, write_u16: u16, write_u32: u32, write_u64: u64, write_usize: usize,
-        write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_i128: i128, write_isize: isize);
-    fn write(&mut self, bytes: &[u8]) {
-        match string_token(bytes, self.names) {
-            Some(revision) => self.rank(revision),
-            None => self.inner.write(bytes),
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            self.skeleton.write(bytes);
+            return;
+        };
+        match revision_of_uid(text) {
+            Some(revision) => {
+                self.skeleton.write_u8(TOKEN_MARK);
+                self.variables.push(Variable::Token(UID_BUCKET, revision));
+            }
+            None => {
+                self.skeleton.write_u8(TEXT_MARK);
+                self.variables.push(Variable::Text(text_hash(text), text.into()));
+            }
         }
     }
     fn write_u128(&mut self, value: u128) {
-        match tagged(value) {
-            Some(revision) => self.rank(revision),
-            None => self.inner.write_u128(value),
+        if value >> 96 == REVISION_TOKEN_TAG >> 96 {
+            self.skeleton.write_u8(TOKEN_MARK);
+            self.variables.push(Variable::Token((value >> 64) as u32, value as u64));
+        } else {
+            self.skeleton.write(&value.to_ne_bytes());
         }
-    }
-}
-
-impl Ranking<'_> {
-    fn integer(&mut self, bytes: &[u8]) {
-        self.inner.write(bytes);
     }
 }

@@ -6,33 +6,15 @@
 //! while full states live only in the current BFS level. Levels are expanded in batches: threads compute
 //! successors, one thread merges them, so state numbers follow BFS order and runs are deterministic.
 
-use crate::canonical::fingerprint;
+use crate::intern::Prehashed;
 use crate::model::{Action, ClusterModel, State};
 use stateright::Model;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{mpsc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// A state's number in the graph, in BFS order (the initial state is 0).
 pub type StateId = u32;
-
-/// The index is keyed by fingerprints, which are already hashes: rehashing them would only cost time.
-#[derive(Default)]
-struct Identity(u64);
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
 
 /// What the checker saw while exploring, about once a second.
 #[derive(Clone, Copy, Debug)]
@@ -152,7 +134,8 @@ impl Found {
     }
 }
 
-type Index = HashMap<u64, StateId, BuildHasherDefault<Identity>>;
+/// The index is keyed by fingerprints, which are already hashes: rehashing them would only cost time.
+type Index = HashMap<u64, StateId, Prehashed>;
 
 /// Something found in a state while exploring.
 pub enum Finding {
@@ -202,7 +185,7 @@ fn explore_with(
     let mut level: Vec<State> = Vec::new();
     let mut index_guard = write(index);
     for init in model.init_states() {
-        let fp = fingerprint(&init);
+        let fp = model.summaries.fingerprint(&init);
         if index_guard.insert(fp, graph.len() as StateId).is_none() {
             graph.fingerprints.push(fp);
             graph.parents.push(0);
@@ -361,7 +344,7 @@ fn expand(model: &ClusterModel, state: State, index: &Index) -> Expansion {
         .successors(&state)
         .into_iter()
         .map(|(action, next)| {
-            let fingerprint = fingerprint(&next);
+            let fingerprint = model.summaries.fingerprint(&next);
             let target = index.get(&fingerprint).copied().ok_or(next);
             Successor { fingerprint, class: model.fairness_class(&action), target }
         })
@@ -376,7 +359,7 @@ pub fn step_to(model: &ClusterModel, from: &State, to: u64) -> Option<(Action, S
     model.actions(from, &mut actions);
     actions.into_iter().find_map(|a| {
         let next = model.next_state(from, a.clone())?;
-        (fingerprint(&next) == to).then_some((a, next))
+        (model.summaries.fingerprint(&next) == to).then_some((a, next))
     })
 }
 

@@ -24,7 +24,7 @@
 use crate::model::Cache;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use themelios_api::store::{KindMap, Objects};
 use themelios_api::{Kind, StoredObject};
@@ -88,8 +88,36 @@ impl Interner {
 }
 
 /// A table from hash to the distinct values with that hash, in shards so that threads rarely wait.
-struct Table<T> {
-    shards: [Mutex<HashMap<u64, Vec<T>>>; SHARDS],
+pub(crate) struct Table<T> {
+    shards: [Mutex<HashMap<u64, Vec<T>, Prehashed>>; SHARDS],
+}
+
+/// Builds hashers for maps keyed by values that are hashes already: rehashing them would only cost time.
+pub(crate) type Prehashed = BuildHasherDefault<Identity>;
+
+/// Passes a `u64` key through as its own hash.
+#[derive(Default)]
+pub(crate) struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Hashes a key made of a few pointers and integers (FxHash's step per value, then the high bits folded
+/// down: addresses end in zero bits, and hash maps index by the low bits).
+pub(crate) fn hash_words(words: impl IntoIterator<Item = u64>) -> u64 {
+    let hash = words.into_iter().fold(0u64, |h, w| (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95));
+    hash ^ (hash >> 29)
 }
 
 const SHARDS: usize = 16;
@@ -101,7 +129,14 @@ impl<T> Default for Table<T> {
 }
 
 impl<T: Clone> Table<T> {
-    fn intern(&self, hash: u64, value: T, equal: impl Fn(&T, &T) -> bool) -> T {
+    /// The value with this hash that `is` accepts, if any.
+    pub(crate) fn find(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<T> {
+        let shard = self.shards[(hash >> 60) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
+        shard.get(&hash)?.iter().find(|v| is(v)).cloned()
+    }
+
+    /// The value with this hash equal to `value`, inserting `value` if there is none.
+    pub(crate) fn intern(&self, hash: u64, value: T, equal: impl Fn(&T, &T) -> bool) -> T {
         // A panic while holding a shard cannot leave it half-written: pushing is the only write.
         let mut shard = self.shards[(hash >> 60) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
         let same_hash = shard.entry(hash).or_default();
@@ -112,7 +147,7 @@ impl<T: Clone> Table<T> {
         value
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).values().map(Vec::len).sum::<usize>())

@@ -22,6 +22,7 @@ pub mod explore;
 pub mod file;
 pub mod intern;
 pub mod liveness;
+pub mod memo;
 pub mod model;
 pub mod model_checks;
 pub mod scenario;

@@ -6,8 +6,10 @@
 //! of reads, writes and catch-ups is explored. Writes go through the shared `apply()` against the latest
 //! revision. Step properties are evaluated in `next_state` and a violation is recorded in the state.
 
+use crate::canonical::Summaries;
 use crate::consistency::{Consistency, Reads, Relist};
 use crate::intern::Interner;
+use crate::memo::{Step, StepInputs, Steps, Taken};
 use stateright::{Model, Property as StaterightProperty};
 use std::sync::Arc;
 use themelios_api::store::KindMap;
@@ -183,6 +185,10 @@ pub struct ClusterModel {
     pub model_checks: Vec<(&'static str, ModelCheck)>,
     /// One copy of each object version, memory and kind map that states hold.
     pub interner: Interner,
+    /// Each actor's step from each distinct input, computed once.
+    pub steps: Steps,
+    /// The fingerprint summaries of the parts states are made of.
+    pub summaries: Summaries,
 }
 
 impl ClusterModel {
@@ -289,8 +295,12 @@ impl ClusterModel {
     fn check(&self, before: &State, after: &State, actor: &str) -> Option<(&'static str, String)> {
         let old = ClusterView::new(before.store.objects(), before.store.revision(), before.now);
         let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
-        first_safety_violation(&self.properties, actor, &old, &new)
-            .or_else(|| self.model_checks.iter().find_map(|(name, f)| f(self, after).err().map(|d| (*name, d))))
+        first_safety_violation(&self.properties, actor, &old, &new).or_else(|| self.model_violation(after).map(|b| *b))
+    }
+
+    /// The first property over the model state (not only the API's) that a state violates.
+    fn model_violation(&self, state: &State) -> Option<Box<(&'static str, String)>> {
+        self.model_checks.iter().find_map(|(name, f)| f(self, state).err().map(|d| Box::new((*name, d))))
     }
 
     /// Whether any actor may read the lagging API server's cache: one that reads any retained revision,
@@ -423,19 +433,55 @@ impl ClusterModel {
         self.account(state, action).to_string()
     }
 
-    /// Pushes the actions enabled in a state, and returns the attempts it computed to know them, so that
-    /// taking an action need not step its controller again.
-    fn enabled(&self, state: &State, actions: &mut Vec<Action>) -> Attempts {
-        let mut attempts = Attempts::default();
+    /// Calls `with` on an actor's step from a state (from the lagging API server's cache if `lagging`),
+    /// computed once per distinct input (see [`crate::memo`]).
+    fn with_step<R>(&self, state: &State, actor: usize, lagging: bool, with: impl FnOnce(&Step) -> R) -> R {
+        let a = &state.actors[actor];
+        let inputs = StepInputs {
+            actor,
+            local: &a.local,
+            cache: a.cache.as_ref(),
+            store: &state.store,
+            lagging: lagging.then_some(&state.lagging),
+            now: state.now,
+            last_write: a.last_write,
+        };
+        let attempt = || {
+            let Attempt { op, local, wake } = self.attempt_from(state, actor, lagging);
+            (op, local, wake)
+        };
+        self.steps.with(&inputs, attempt, with)
+    }
+
+    /// What taking a step leads to: the write applied to the latest state, the response shown to the
+    /// actor, and the controller properties checked across the write.
+    fn take(&self, state: &State, actor: usize, op: Op, mut local: Box<dyn DynLocal>) -> Taken {
+        let mut store = state.store.clone();
+        let (response, wrote) = match apply(&state.store, &op, &ApplyContext { now: state.now }) {
+            Ok(change) => {
+                let change = self.commit(&mut store, change);
+                (Ok(change.response), (!change.writes.is_empty()).then_some(change.revision))
+            }
+            Err(e) => (Err(e), None),
+        };
+        self.controllers[actor].observe(&op, &response, state.now, local.as_mut());
+        let old = ClusterView::new(state.store.objects(), state.store.revision(), state.now);
+        let new = ClusterView::new(store.objects(), store.revision(), state.now);
+        let violation =
+            first_safety_violation(&self.properties, &self.controllers[actor].name(), &old, &new).map(Box::new);
+        Taken { store, wrote, local: self.interner.local(local), violation }
+    }
+
+    /// Pushes the actions enabled in a state.
+    fn enabled(&self, state: &State, actions: &mut Vec<Action>) {
         if state.violation.is_some() {
-            return attempts;
+            return;
         }
         let mut stepping = false;
         let mut wake: Option<Time> = None;
         for i in 0..self.controllers.len() {
-            let attempt = self.attempt(state, i);
-            let at = attempt.wake;
-            if attempt.op.is_some() {
+            let (requests, step_wake) = self.with_step(state, i, false, |s| (s.requests, s.wake));
+            if requests {
                 actions.push(Action::Step(i));
                 stepping = true;
                 if state.actors[i].conflicts_left > 0 {
@@ -444,16 +490,14 @@ impl ClusterModel {
                 if state.actors[i].timeouts_left > 0 {
                     actions.push(Action::Fault(i, Fault::Timeout));
                 }
-                attempts.own.push((i, attempt));
             }
-            if self.consistency[i].reads == Reads::Any && state.lagging != state.store {
-                let lagging = self.attempt_from(state, i, true);
-                if lagging.op.is_some() {
-                    actions.push(Action::StepLagging(i));
-                    attempts.lagging.push((i, lagging));
-                }
+            if self.consistency[i].reads == Reads::Any
+                && state.lagging != state.store
+                && self.with_step(state, i, true, |s| s.requests)
+            {
+                actions.push(Action::StepLagging(i));
             }
-            if let Some(at) = at {
+            if let Some(at) = step_wake {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
             if let Some(cache) = &state.actors[i].cache {
@@ -485,38 +529,42 @@ impl ClusterModel {
                 actions.push(Action::Tick(at));
             }
         }
-        attempts
     }
 
-    /// Every action enabled in a state with the state it leads to, stepping each controller once.
+    /// Every action enabled in a state with the state it leads to.
     pub fn successors(&self, state: &State) -> Vec<(Action, State)> {
         let mut actions = Vec::new();
-        let mut attempts = self.enabled(state, &mut actions);
-        let mut out = Vec::with_capacity(actions.len());
-        for (at, action) in actions.iter().enumerate() {
-            let attempt = attempts.for_action(action, &actions[at + 1..]);
-            if let Some(next) = self.transition(state, action.clone(), attempt) {
-                out.push((action.clone(), next));
-            }
-        }
-        out
+        self.enabled(state, &mut actions);
+        actions.into_iter().filter_map(|action| Some((action.clone(), self.transition(state, action)?))).collect()
     }
 
-    /// The state an action leads to, given the attempt of the actor taking it if already known.
-    fn transition(&self, state: &State, action: Action, attempt: Option<Attempt>) -> Option<State> {
+    /// The state an action leads to.
+    fn transition(&self, state: &State, action: Action) -> Option<State> {
         let mut next = state.clone();
         match action {
-            Action::Step(i) | Action::StepLagging(i) | Action::Fault(i, _) => {
-                let Attempt { op, mut local, .. } =
-                    attempt.unwrap_or_else(|| self.attempt_from(state, i, matches!(action, Action::StepLagging(_))));
+            Action::Step(i) | Action::StepLagging(i) => {
+                let lagging = matches!(action, Action::StepLagging(_));
+                let taken = self
+                    .with_step(state, i, lagging, |s| s.taken(|op, local| self.take(state, i, op, local)).cloned())?;
+                next.store = taken.store;
+                if let (Some(revision), true) = (taken.wrote, self.consistency[i].read_your_writes) {
+                    // Only read-your-writes looks at it: recorded for others, it would tell apart states
+                    // that behave alike.
+                    next.actor_mut(i).last_write = revision;
+                }
+                next.actor_mut(i).local = taken.local;
+                next.violation = taken.violation.or_else(|| self.model_violation(&next));
+            }
+            Action::Fault(i, fault) => {
+                let Attempt { op, mut local, .. } = self.attempt_from(state, i, false);
                 let op = op?;
-                let response = match action {
-                    Action::Fault(_, Fault::Conflict) => {
+                let response = match fault {
+                    Fault::Conflict => {
                         next.actor_mut(i).conflicts_left -= 1;
                         let target = op.target();
                         Err(ApiError::stale(target.kind, &target.name.name))
                     }
-                    Action::Fault(_, Fault::Timeout) => {
+                    Fault::Timeout => {
                         next.actor_mut(i).timeouts_left -= 1;
                         let _ = self.write(&mut next, i, &op);
                         Err(ApiError::new(
@@ -524,7 +572,6 @@ impl ClusterModel {
                             "the server was unable to return a response in the time allotted, but may still be processing the request",
                         ))
                     }
-                    _ => self.write(&mut next, i, &op),
                 };
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
                 next.actor_mut(i).local = self.interner.local(local);
@@ -587,39 +634,6 @@ struct Attempt {
     wake: Option<Time>,
 }
 
-impl Clone for Attempt {
-    fn clone(&self) -> Self {
-        Self { op: self.op.clone(), local: self.local.clone_box(), wake: self.wake }
-    }
-}
-
-/// The attempts computed while finding a state's enabled actions: per actor, from its own view and from
-/// the lagging cache.
-#[derive(Default)]
-struct Attempts {
-    own: Vec<(usize, Attempt)>,
-    lagging: Vec<(usize, Attempt)>,
-}
-
-impl Attempts {
-    /// The attempt an action takes; moved out when none of the `later` actions needs it, copied otherwise.
-    fn for_action(&mut self, action: &Action, later: &[Action]) -> Option<Attempt> {
-        let (list, actor) = match action {
-            Action::Step(i) | Action::Fault(i, _) => (&mut self.own, *i),
-            Action::StepLagging(i) => (&mut self.lagging, *i),
-            _ => return None,
-        };
-        let at = list.iter().position(|(i, _)| *i == actor)?;
-        let needed_later = later.iter().any(|a| match (action, a) {
-            (Action::StepLagging(_), Action::StepLagging(j)) => *j == actor,
-            (Action::StepLagging(_), _) => false,
-            (_, Action::Step(j) | Action::Fault(j, _)) => *j == actor,
-            _ => false,
-        });
-        Some(if needed_later { list[at].1.clone() } else { list.swap_remove(at).1 })
-    }
-}
-
 /// What happened in one step: who acted, the revision it read, its request and the outcome.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Account {
@@ -660,7 +674,7 @@ impl Model for ClusterModel {
     }
 
     fn next_state(&self, state: &State, action: Action) -> Option<State> {
-        self.transition(state, action, None)
+        self.transition(state, action)
     }
 
     fn format_step(&self, last_state: &State, action: Action) -> Option<String> {

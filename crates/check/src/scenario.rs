@@ -113,6 +113,8 @@ impl Scenario {
             properties: (self.properties)(),
             model_checks: self.model_checks.clone(),
             interner: Default::default(),
+            steps: Default::default(),
+            summaries: Default::default(),
         }
     }
 }

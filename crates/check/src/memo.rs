@@ -1,0 +1,223 @@
+//! Memoised steps: what a controller does from what it can see, computed once per exploration.
+//!
+//! A controller's step is a pure function of its memory and its view, and the write it issues is decided
+//! by the shared `apply()` against the latest revision. With every object version, memory, map and cache
+//! interned (see [`crate::intern`]), "the same inputs" is a handful of pointer comparisons, and the same
+//! inputs recur all the time: a state differs from its neighbours in one actor's memory, so every *other*
+//! actor steps from exactly what it stepped from in the neighbour. In the Deployment rolling update with
+//! two instances of each controller, 200,000 steps taken had 12,466 distinct inputs.
+//!
+//! So each distinct input — the actor, its memory, its caches, the latest revision (and the lagging API
+//! server's, for a step that reads it), the time, its last write — is stepped once: whether it has a
+//! request and when it wants to be woken, and, the first time the step is taken, the resulting store,
+//! the actor's memory after seeing the response, and the first controller property the write violates.
+//! Entries hold the interned values they are keyed by, so a key's pointers stay valid and unique for the
+//! whole exploration.
+
+use crate::intern::{hash_words, Prehashed, Table};
+use crate::model::Cache;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use themelios_api::{ApiState, Op, StateRead, Time};
+use themelios_controllers::framework::DynLocal;
+use thread_local::ThreadLocal;
+
+/// Everything an actor's step depends on, by identity.
+pub(crate) struct StepInputs<'a> {
+    /// The actor's index.
+    pub actor: usize,
+    /// Its memory.
+    pub local: &'a Arc<dyn DynLocal>,
+    /// Its caches, if it has any.
+    pub cache: Option<&'a Arc<Cache>>,
+    /// The latest state: what the write is checked against (and read, for an actor without caches).
+    pub store: &'a ApiState,
+    /// The lagging API server's state, for a step that reads it instead of the actor's own view.
+    pub lagging: Option<&'a ApiState>,
+    /// Logical time.
+    pub now: Time,
+    /// The revision of its last write (read-your-writes only; 0 otherwise).
+    pub last_write: u64,
+}
+
+impl StepInputs<'_> {
+    fn hash(&self) -> u64 {
+        let lagging = self.lagging.map_or((0, 0), |l| (l.objects().storage_id(), l.revision()));
+        hash_words([
+            self.actor as u64,
+            address(self.local) as u64,
+            self.cache.map_or(0, |c| Arc::as_ptr(c) as usize) as u64,
+            self.store.objects().storage_id() as u64,
+            self.store.revision(),
+            lagging.0 as u64,
+            lagging.1,
+            self.now.0 as u64,
+            self.last_write,
+        ])
+    }
+
+    fn owned(&self) -> StepKey {
+        StepKey {
+            actor: self.actor,
+            local: self.local.clone(),
+            cache: self.cache.cloned(),
+            store: self.store.clone(),
+            lagging: self.lagging.cloned(),
+            now: self.now,
+            last_write: self.last_write,
+        }
+    }
+}
+
+/// The data address of a memory (the vtable half of the pointer says nothing about identity).
+fn address(local: &Arc<dyn DynLocal>) -> usize {
+    Arc::as_ptr(local) as *const () as usize
+}
+
+/// [`StepInputs`] held by an entry: holding the values keeps their addresses from being reused.
+struct StepKey {
+    actor: usize,
+    local: Arc<dyn DynLocal>,
+    cache: Option<Arc<Cache>>,
+    store: ApiState,
+    lagging: Option<ApiState>,
+    now: Time,
+    last_write: u64,
+}
+
+impl StepKey {
+    fn matches(&self, inputs: &StepInputs) -> bool {
+        let same_state = |held: &ApiState, state: &ApiState| {
+            held.revision() == state.revision() && held.objects().shares_storage(state.objects())
+        };
+        self.actor == inputs.actor
+            && address(&self.local) == address(inputs.local)
+            && match (&self.cache, inputs.cache) {
+                (Some(held), Some(cache)) => Arc::ptr_eq(held, cache),
+                (None, None) => true,
+                _ => false,
+            }
+            && same_state(&self.store, inputs.store)
+            && match (&self.lagging, inputs.lagging) {
+                (Some(held), Some(lagging)) => same_state(held, lagging),
+                (None, None) => true,
+                _ => false,
+            }
+            && self.now == inputs.now
+            && self.last_write == inputs.last_write
+    }
+}
+
+/// One actor's step from one [`StepInputs`].
+pub(crate) struct Step {
+    key: StepKey,
+    /// Whether the controller has a request to make.
+    pub requests: bool,
+    /// The time it asked to be woken at, if any.
+    pub wake: Option<Time>,
+    /// The request and the memory after stepping, until the step is first taken (boxed: most steps have no
+    /// request, and an entry is kept for the whole exploration).
+    attempt: Mutex<Option<Pending>>,
+    taken: OnceLock<Taken>,
+}
+
+/// A step's request and the controller's memory after it, not yet taken.
+type Pending = Box<(Op, Box<dyn DynLocal>)>;
+
+/// The steps one thread has looked up, by the hash of their inputs.
+type KnownSteps = HashMap<u64, Vec<Arc<Step>>, Prehashed>;
+
+/// What taking a step leads to.
+#[derive(Clone)]
+pub(crate) struct Taken {
+    /// The latest state after the write.
+    pub store: ApiState,
+    /// The revision written, if the request changed anything.
+    pub wrote: Option<u64>,
+    /// The actor's memory after seeing the response.
+    pub local: Arc<dyn DynLocal>,
+    /// The first controller property the write violates, and how.
+    pub violation: Option<Box<(&'static str, String)>>,
+}
+
+impl Step {
+    /// What taking the step leads to: computed by `take` from the request and the memory after stepping,
+    /// the first time only.
+    pub fn taken(&self, take: impl FnOnce(Op, Box<dyn DynLocal>) -> Taken) -> Option<&Taken> {
+        if !self.requests {
+            return None;
+        }
+        Some(self.taken.get_or_init(|| {
+            let attempt = self.attempt.lock().unwrap_or_else(PoisonError::into_inner).take();
+            // `get_or_init` runs this once, and only for a step with a request: the attempt is there.
+            let (op, local) = *attempt.expect("a step with a request keeps it until taken");
+            take(op, local)
+        }))
+    }
+}
+
+/// The steps of one exploration: one table shared by the worker threads, and in front of it one per
+/// thread, so that finding a known step takes no lock and touches no shared counter.
+#[derive(Default)]
+pub struct Steps {
+    table: Table<Arc<Step>>,
+    fronts: ThreadLocal<RefCell<KnownSteps>>,
+}
+
+impl Steps {
+    /// Calls `with` on the step from `inputs`, computed by `attempt` (request, memory after, wake time) if
+    /// no thread has computed it yet.
+    pub(crate) fn with<R>(
+        &self,
+        inputs: &StepInputs,
+        attempt: impl FnOnce() -> (Option<Op>, Box<dyn DynLocal>, Option<Time>),
+        with: impl FnOnce(&Step) -> R,
+    ) -> R {
+        let hash = inputs.hash();
+        let front = self.fronts.get_or_default();
+        if let Some(found) = front.borrow().get(&hash).and_then(|v| v.iter().find(|s| s.key.matches(inputs))) {
+            return with(found);
+        }
+        let step = match self.table.find(hash, |s| s.key.matches(inputs)) {
+            Some(found) => found,
+            None => {
+                let (op, local, wake) = attempt();
+                let step = Arc::new(Step {
+                    key: inputs.owned(),
+                    requests: op.is_some(),
+                    wake,
+                    attempt: Mutex::new(op.map(|op| Box::new((op, local)))),
+                    taken: OnceLock::new(),
+                });
+                self.table.intern(hash, step, |a, b| a.key.matches(&b.key.inputs()))
+            }
+        };
+        front.borrow_mut().entry(hash).or_default().push(step.clone());
+        with(&step)
+    }
+
+    /// How many distinct steps are held.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl StepKey {
+    fn inputs(&self) -> StepInputs<'_> {
+        StepInputs {
+            actor: self.actor,
+            local: &self.local,
+            cache: self.cache.as_ref(),
+            store: &self.store,
+            lagging: self.lagging.as_ref(),
+            now: self.now,
+            last_write: self.last_write,
+        }
+    }
+}
