@@ -43,6 +43,7 @@ fn run_one(name: &str, instances: usize) {
 }
 
 fn main() {
+    themelios_check::memory::tune_for_exploring();
     if let (Ok(name), Ok(instances)) =
         (std::env::var("THEMELIOS_BENCH_SCENARIO"), std::env::var("THEMELIOS_BENCH_INSTANCES"))
     {

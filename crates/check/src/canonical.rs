@@ -258,13 +258,15 @@ impl Front {
     fn parts(&mut self, state: &State) -> Parts {
         let latest = state.store.objects();
         let mut other = |map: &KindMap, kind: Kind| (!map.shares_storage(latest.of_kind(kind))).then(|| self.map(map));
-        let lagging = (!state.lagging.objects().shares_storage(latest))
-            .then(|| Kind::ALL.iter().map(|k| other(state.lagging.objects().of_kind(*k), *k)).collect());
         let caches = state
             .actors
             .iter()
             .map(|a| a.cache.as_ref().map(|c| Kind::ALL.iter().zip(&c.kinds).map(|(k, (m, _))| other(m, *k)).collect()))
             .collect();
+        // A lagging API server's maps are fed whole, whichever kinds it shares with the latest state.
+        let lagging = state.lagging.objects();
+        let lagging = (!lagging.shares_storage(latest))
+            .then(|| Kind::ALL.iter().map(|k| Some(self.map(lagging.of_kind(*k)))).collect());
         Parts {
             latest: self.objects(latest),
             lagging,

@@ -6,10 +6,9 @@
 //! while full states live only in the current BFS level. Levels are expanded in batches: threads compute
 //! successors, one thread merges them, so state numbers follow BFS order and runs are deterministic.
 
-use crate::intern::Prehashed;
+use crate::index::Index;
 use crate::model::{Action, ClusterModel, State};
 use stateright::Model;
-use std::collections::HashMap;
 use std::sync::{mpsc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -134,9 +133,6 @@ impl Found {
     }
 }
 
-/// The index is keyed by fingerprints, which are already hashes: rehashing them would only cost time.
-type Index = HashMap<u64, StateId, Prehashed>;
-
 /// Something found in a state while exploring.
 pub enum Finding {
     /// The state records a violation of a safety property, with what was wrong.
@@ -185,9 +181,7 @@ fn explore_with(
     let mut level: Vec<State> = Vec::new();
     let mut index_guard = write(index);
     for init in model.init_states() {
-        let fp = model.summaries.fingerprint(&init);
-        if index_guard.insert(fp, graph.len() as StateId).is_none() {
-            graph.fingerprints.push(fp);
+        if index_guard.insert(model.summaries.fingerprint(&init)).1 {
             graph.parents.push(0);
             level.push(init);
             states += 1;
@@ -222,12 +216,14 @@ fn explore_with(
                     states += 1;
                     let target = match target {
                         Ok(known) => known,
-                        Err(next) => *index.entry(fp).or_insert_with(|| {
-                            graph.fingerprints.push(fp);
-                            graph.parents.push(id);
-                            next_level.push(next);
-                            (graph.fingerprints.len() - 1) as StateId
-                        }),
+                        Err(next) => {
+                            let (target, new) = index.insert(fp);
+                            if new {
+                                graph.parents.push(id);
+                                next_level.push(next);
+                            }
+                            target
+                        }
                     };
                     graph.targets.push(target);
                     graph.classes.push(class);
@@ -240,13 +236,13 @@ fn explore_with(
                 last_report = start.elapsed();
                 progress(Progress {
                     states,
-                    unique_states: graph.len(),
+                    unique_states: graph.parents.len(),
                     depth,
                     elapsed: last_report,
                     memory: resident_memory(),
                 });
             }
-            if bounds.max_states.is_some_and(|m| graph.len() >= m) {
+            if bounds.max_states.is_some_and(|m| graph.parents.len() >= m) {
                 complete = false;
                 next_level.clear();
                 break;
@@ -257,6 +253,7 @@ fn explore_with(
             depth += 1;
         }
     }
+    graph.fingerprints = std::mem::take(&mut *write(index)).into_fingerprints();
     Exploration { graph, states, depth, complete, findings }
 }
 
@@ -345,7 +342,7 @@ fn expand(model: &ClusterModel, state: State, index: &Index) -> Expansion {
         .into_iter()
         .map(|(action, next)| {
             let fingerprint = model.summaries.fingerprint(&next);
-            let target = index.get(&fingerprint).copied().ok_or(next);
+            let target = index.get(fingerprint).ok_or(next);
             Successor { fingerprint, class: model.fairness_class(&action), target }
         })
         .collect();

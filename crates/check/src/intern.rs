@@ -21,7 +21,7 @@
 //! assert!(std::sync::Arc::ptr_eq(&first, &second));
 //! ```
 
-use crate::model::Cache;
+use crate::model::{ActorState, Cache};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -38,6 +38,7 @@ pub struct Interner {
     maps: Table<KindMap>,
     all_maps: Table<Objects>,
     caches: Table<Arc<Cache>>,
+    actors: Table<Arc<ActorState>>,
 }
 
 impl Interner {
@@ -81,15 +82,51 @@ impl Interner {
         self.caches.intern(hasher.finish(), cache.clone(), |a, b| Arc::ptr_eq(a, b) || a == b)
     }
 
-    /// How many distinct object versions, memories, kind maps, sets of maps and caches are held.
-    pub fn sizes(&self) -> [usize; 5] {
-        [self.objects.len(), self.locals.len(), self.maps.len(), self.all_maps.len(), self.caches.len()]
+    /// The one copy of an actor's state equal to `actor` (whose memory and caches are interned already,
+    /// so their identities are enough).
+    pub fn actor(&self, actor: &Arc<ActorState>) -> Arc<ActorState> {
+        let identity = |a: &ActorState| {
+            let budgets = [a.restarts_left, a.conflicts_left, a.timeouts_left];
+            [
+                Arc::as_ptr(&a.local) as *const () as u64,
+                a.cache.as_ref().map_or(0, |c| Arc::as_ptr(c) as u64),
+                a.last_write,
+                budgets.iter().fold(0, |all, b| all << 8 | u64::from(*b)),
+            ]
+        };
+        let same = |a: &Arc<ActorState>, b: &Arc<ActorState>| Arc::ptr_eq(a, b) || identity(a) == identity(b);
+        self.actors.intern(hash_words(identity(actor)), actor.clone(), same)
+    }
+
+    /// How many distinct object versions, memories, kind maps, sets of maps, caches and actor states are
+    /// held.
+    pub fn sizes(&self) -> [usize; 6] {
+        [
+            self.objects.len(),
+            self.locals.len(),
+            self.maps.len(),
+            self.all_maps.len(),
+            self.caches.len(),
+            self.actors.len(),
+        ]
     }
 }
 
-/// A table from hash to the distinct values with that hash, in shards so that threads rarely wait.
+/// A table from hash to the distinct values with that hash, in shards so that threads rarely wait. The
+/// first value of a hash sits in the map itself; the rare others (a 64-bit collision) beside it.
 pub(crate) struct Table<T> {
-    shards: [Mutex<HashMap<u64, Vec<T>, Prehashed>>; SHARDS],
+    shards: [Mutex<Shard<T>>; SHARDS],
+}
+
+struct Shard<T> {
+    first: HashMap<u64, T, Prehashed>,
+    more: HashMap<u64, Vec<T>, Prehashed>,
+}
+
+impl<T> Default for Shard<T> {
+    fn default() -> Self {
+        Self { first: HashMap::default(), more: HashMap::default() }
+    }
 }
 
 /// Builds hashers for maps keyed by values that are hashes already: rehashing them would only cost time.
@@ -131,26 +168,45 @@ impl<T> Default for Table<T> {
 impl<T: Clone> Table<T> {
     /// The value with this hash that `is` accepts, if any.
     pub(crate) fn find(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<T> {
-        let shard = self.shards[(hash >> 60) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
-        shard.get(&hash)?.iter().find(|v| is(v)).cloned()
+        let shard = self.shard(hash);
+        let first = shard.first.get(&hash)?;
+        match is(first) {
+            true => Some(first.clone()),
+            false => shard.more.get(&hash)?.iter().find(|v| is(v)).cloned(),
+        }
+    }
+
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard<T>> {
+        // A panic while holding a shard cannot leave it half-written: inserting is the only write.
+        self.shards[(hash >> 60) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The value with this hash equal to `value`, inserting `value` if there is none.
     pub(crate) fn intern(&self, hash: u64, value: T, equal: impl Fn(&T, &T) -> bool) -> T {
-        // A panic while holding a shard cannot leave it half-written: pushing is the only write.
-        let mut shard = self.shards[(hash >> 60) as usize % SHARDS].lock().unwrap_or_else(PoisonError::into_inner);
-        let same_hash = shard.entry(hash).or_default();
-        if let Some(found) = same_hash.iter().find(|v| equal(v, &value)) {
+        let mut shard = self.shard(hash);
+        let Shard { first: firsts, more } = &mut *shard;
+        let Some(first) = firsts.get(&hash) else {
+            firsts.insert(hash, value.clone());
+            return value;
+        };
+        if equal(first, &value) {
+            return first.clone();
+        }
+        let others = more.entry(hash).or_default();
+        if let Some(found) = others.iter().find(|v| equal(v, &value)) {
             return found.clone();
         }
-        same_hash.push(value.clone());
+        others.push(value.clone());
         value
     }
 
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).values().map(Vec::len).sum::<usize>())
+            .map(|s| {
+                let shard = s.lock().unwrap_or_else(PoisonError::into_inner);
+                shard.first.len() + shard.more.values().map(Vec::len).sum::<usize>()
+            })
             .sum()
     }
 }

@@ -125,8 +125,9 @@ pub(crate) struct Step {
 /// A step's request and the controller's memory after it, not yet taken.
 type Pending = Box<(Op, Box<dyn DynLocal>)>;
 
-/// The steps one thread has looked up, by the hash of their inputs.
-type KnownSteps = HashMap<u64, Vec<Arc<Step>>, Prehashed>;
+/// The steps one thread has looked up, by the hash of their inputs (the first of each hash: another with
+/// the same hash is looked up in the shared table every time).
+type KnownSteps = HashMap<u64, Arc<Step>, Prehashed>;
 
 /// What taking a step leads to.
 #[derive(Clone)]
@@ -176,7 +177,7 @@ impl Steps {
     ) -> R {
         let hash = inputs.hash();
         let front = self.fronts.get_or_default();
-        if let Some(found) = front.borrow().get(&hash).and_then(|v| v.iter().find(|s| s.key.matches(inputs))) {
+        if let Some(found) = front.borrow().get(&hash).filter(|s| s.key.matches(inputs)) {
             return with(found);
         }
         let step = match self.table.find(hash, |s| s.key.matches(inputs)) {
@@ -193,7 +194,7 @@ impl Steps {
                 self.table.intern(hash, step, |a, b| a.key.matches(&b.key.inputs()))
             }
         };
-        front.borrow_mut().entry(hash).or_default().push(step.clone());
+        front.borrow_mut().entry(hash).or_insert_with(|| step.clone());
         with(&step)
     }
 

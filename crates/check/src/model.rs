@@ -87,8 +87,9 @@ pub struct State {
     pub lagging: ApiState,
     /// Logical time.
     pub now: Time,
-    /// The actors, shared between states until one of them changes (see [`State::actor_mut`]).
-    pub actors: Arc<[ActorState]>,
+    /// The actors, shared between states until one of them changes (see [`State::actor_mut`]); each
+    /// actor's state is interned, so a state owns only the pointers.
+    pub actors: Arc<[Arc<ActorState>]>,
     /// Which user operations have happened.
     pub user_done: UserDone,
     /// The first safety property violated, if any, and what was wrong (boxed: almost every state has none).
@@ -115,7 +116,7 @@ impl UserDone {
 impl State {
     /// One actor's state, for writing: the actors are copied first if another state shares them.
     pub fn actor_mut(&mut self, actor: usize) -> &mut ActorState {
-        &mut Arc::make_mut(&mut self.actors)[actor]
+        Arc::make_mut(&mut Arc::make_mut(&mut self.actors)[actor])
     }
 }
 
@@ -616,11 +617,17 @@ impl ClusterModel {
         }
         self.sync_unwatched(&mut next);
         for i in 0..next.actors.len() {
-            let (Some(new), Some(old)) = (&next.actors[i].cache, &state.actors[i].cache) else { continue };
-            if !Arc::ptr_eq(new, old) {
-                let shared = self.interner.cache(new);
-                next.actor_mut(i).cache = Some(shared);
+            if Arc::ptr_eq(&next.actors[i], &state.actors[i]) {
+                continue;
             }
+            if let (Some(new), Some(old)) = (&next.actors[i].cache, &state.actors[i].cache) {
+                if !Arc::ptr_eq(new, old) {
+                    let shared = self.interner.cache(new);
+                    next.actor_mut(i).cache = Some(shared);
+                }
+            }
+            let shared = self.interner.actor(&next.actors[i]);
+            Arc::make_mut(&mut next.actors)[i] = shared;
         }
         Some(next)
     }

@@ -105,7 +105,7 @@ impl Scenario {
                 lagging: store.clone(),
                 store,
                 now,
-                actors: Arc::from(states),
+                actors: states.into_iter().map(Arc::new).collect(),
                 user_done: UserDone::default(),
                 violation: None,
             },

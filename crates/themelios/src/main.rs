@@ -58,8 +58,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => simulate::run(args),
         Command::Validate(args) => validate::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Explore(args) => explorer::run(args),
+        Command::Check(args) => {
+            themelios_check::memory::tune_for_exploring();
+            check::run(args)
+        }
+        Command::Explore(args) => {
+            themelios_check::memory::tune_for_exploring();
+            explorer::run(args)
+        }
         Command::Scenarios => check::list(),
         Command::Apiserver(args) => apiserver::run(args),
         Command::Cluster(args) => live::cluster(args),
