@@ -80,37 +80,38 @@ impl MapSummary {
     }
 }
 
-/// The summary of a state's whole set of maps, ready for ranking: its names sorted by hash, and its
-/// revisions sorted and deduplicated.
+/// The summary of a state's whole set of maps, ready for ranking: its revisions sorted and deduplicated,
+/// and in the order they occur as places in that sorted list (four bytes each, not sixteen: these are
+/// kept for every distinct set of maps); its strings apart, in order (the skeleton marks where each
+/// revision and string was, so keeping them apart tells no two sets of maps together).
 struct ObjectsSummary {
-    summary: Summary,
+    skeleton: u64,
+    sorted: Vec<(Bucket, u64)>,
+    order: Vec<u32>,
+    texts: Vec<(u64, Box<str>)>,
     names: Vec<Name>,
-    tokens: Vec<(Bucket, u64)>,
 }
 
 impl ObjectsSummary {
     fn of(maps: &[MapSummary]) -> Self {
         let mut skeleton = DefaultHasher::new();
-        let mut summary = Summary::default();
-        let mut names = Vec::new();
+        let (mut tokens, mut texts, mut names) = (Vec::new(), Vec::new(), Vec::new());
         for map in maps {
             skeleton.write_u64(map.summary.skeleton);
-            summary.variables.extend(map.summary.variables.iter().cloned());
+            for variable in &map.summary.variables {
+                match variable {
+                    Variable::Token(bucket, revision) => tokens.push((*bucket, *revision)),
+                    Variable::Text(hash, text) => texts.push((*hash, text.clone())),
+                }
+            }
             names.extend(map.names.iter().cloned());
         }
-        summary.skeleton = skeleton.finish();
         names.sort_unstable_by_key(|n| n.0);
-        let mut tokens: Vec<(Bucket, u64)> = summary
-            .variables
-            .iter()
-            .filter_map(|v| match v {
-                Variable::Token(bucket, revision) => Some((*bucket, *revision)),
-                Variable::Text(..) => None,
-            })
-            .collect();
-        tokens.sort_unstable();
-        tokens.dedup();
-        Self { summary, names, tokens }
+        let mut sorted = tokens.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let order = tokens.iter().map(|t| sorted.partition_point(|s| s < t) as u32).collect();
+        Self { skeleton: skeleton.finish(), sorted, order, texts, names }
     }
 }
 
@@ -159,7 +160,6 @@ struct Front {
     keep: bool,
     events: Vec<Event>,
     extra: Vec<(Bucket, u64)>,
-    ranks: Vec<(Bucket, u64)>,
 }
 
 /// The key of an identity map: spread, since addresses end in zero bits and maps index by the low bits.
@@ -229,20 +229,26 @@ impl Front {
         flat.extra.clear();
         parts.feed(state, &mut flat);
         let Flatten { mut events, mut extra, .. } = flat;
+        let latest = &parts.latest.sorted;
         extra.sort_unstable();
         extra.dedup();
-        let mut ranks = std::mem::take(&mut self.ranks);
-        merge_sorted(&parts.latest.tokens, &extra, &mut ranks);
+        extra.retain(|t| latest.binary_search(t).is_err());
+        // A revision's rank among all the state's: those of the latest maps below it, and the others.
+        let rank = |t: (Bucket, u64)| latest.partition_point(|s| *s < t) + extra.partition_point(|s| *s < t);
         let mut hasher = FINGERPRINT_HASHER.build_hasher();
+        let mark = |hasher: &mut foldhash::quality::FoldHasher, bucket: Bucket, rank: usize| {
+            // Equal for two states exactly when each bucket's revisions are in the same order.
+            hasher.write_u8(TOKEN_MARK);
+            hasher.write_u32(bucket);
+            hasher.write_usize(rank);
+        };
         for event in &events {
             match *event {
                 Event::Plain(value) => hasher.write_u64(value),
-                Event::Token(bucket, revision) => {
-                    // Equal for two states exactly when each bucket's revisions are in the same order.
-                    let rank = ranks.partition_point(|t| *t < (bucket, revision));
-                    hasher.write_u8(TOKEN_MARK);
-                    hasher.write_u32(bucket);
-                    hasher.write_usize(rank);
+                Event::Token(bucket, revision) => mark(&mut hasher, bucket, rank((bucket, revision))),
+                Event::Latest(place) => {
+                    let token = latest[place as usize];
+                    mark(&mut hasher, token.0, place as usize + extra.partition_point(|s| *s < token));
                 }
                 Event::Text(hash) => {
                     hasher.write_u8(TEXT_MARK);
@@ -251,7 +257,7 @@ impl Front {
             }
         }
         events.clear();
-        (self.events, self.extra, self.ranks) = (events, extra, ranks);
+        (self.events, self.extra) = (events, extra);
         hasher.finish()
     }
 
@@ -278,21 +284,6 @@ impl Front {
 
 /// The fingerprint's hasher: fixed, so fingerprints are the same in every run.
 const FINGERPRINT_HASHER: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x7e4e_1105);
-
-/// Merges two sorted, deduplicated lists into `out`, sorted and deduplicated.
-fn merge_sorted<T: Ord + Copy>(a: &[T], b: &[T], out: &mut Vec<T>) {
-    out.clear();
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => (out.push(a[i]), i += 1),
-            std::cmp::Ordering::Greater => (out.push(b[j]), j += 1),
-            std::cmp::Ordering::Equal => (out.push(a[i]), (i, j) = (i + 1, j + 1)),
-        };
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-}
 
 /// The generated names of a state, sorted by hash: the latest maps' alone (the usual case), or gathered
 /// from every map the state holds.
@@ -347,7 +338,7 @@ impl Parts {
             None => sink.plain(SAME_AS_LATEST),
         };
         sink.token(GLOBAL_BUCKET, state.store.revision());
-        sink.latest(&self.latest.summary);
+        sink.latest(&self.latest);
         sink.token(GLOBAL_BUCKET, state.lagging.revision());
         match &self.lagging {
             None => sink.plain(SAME_AS_LATEST),
@@ -388,6 +379,8 @@ enum Event {
     Plain(u64),
     /// A revision, hashed by its rank.
     Token(Bucket, u64),
+    /// A revision of the latest maps, by its place among theirs.
+    Latest(u32),
     /// A string that names no revision in this state, by its hash.
     Text(u64),
 }
@@ -423,14 +416,12 @@ impl Flatten<'_> {
             }
         }
     }
-    /// The latest maps: their revisions are ranked already (see [`ObjectsSummary`]).
-    fn latest(&mut self, summary: &Summary) {
-        self.plain(summary.skeleton);
-        for variable in &summary.variables {
-            match variable {
-                Variable::Token(bucket, revision) => self.events.push(Event::Token(*bucket, *revision)),
-                Variable::Text(hash, text) => self.text(*hash, text),
-            }
+    /// The latest maps: their revisions are placed among theirs already (see [`ObjectsSummary`]).
+    fn latest(&mut self, latest: &ObjectsSummary) {
+        self.plain(latest.skeleton);
+        self.events.extend(latest.order.iter().map(|place| Event::Latest(*place)));
+        for (hash, text) in &latest.texts {
+            self.text(*hash, text);
         }
     }
 }

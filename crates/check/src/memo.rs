@@ -119,7 +119,8 @@ pub(crate) struct Step {
     /// The request and the memory after stepping, until the step is first taken (boxed: most steps have no
     /// request, and an entry is kept for the whole exploration).
     attempt: Mutex<Option<Pending>>,
-    taken: OnceLock<Taken>,
+    /// What taking it leads to, once taken (boxed, for the same reason).
+    taken: OnceLock<Box<Taken>>,
 }
 
 /// A step's request and the controller's memory after it, not yet taken.
@@ -153,7 +154,7 @@ impl Step {
             let attempt = self.attempt.lock().unwrap_or_else(PoisonError::into_inner).take();
             // `get_or_init` runs this once, and only for a step with a request: the attempt is there.
             let (op, local) = *attempt.expect("a step with a request keeps it until taken");
-            take(op, local)
+            Box::new(take(op, local))
         }))
     }
 }
