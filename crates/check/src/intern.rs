@@ -25,10 +25,14 @@ use crate::model::{ActorState, Cache};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use themelios_api::store::{KindMap, Objects};
 use themelios_api::{Kind, StoredObject};
 use themelios_controllers::framework::DynLocal;
+
+/// How many distinct actor states are kept for sharing.
+const ACTORS_KEPT: usize = 1 << 16;
 
 /// The tables of one exploration, shared by its worker threads.
 #[derive(Default)]
@@ -95,7 +99,14 @@ impl Interner {
             ]
         };
         let same = |a: &Arc<ActorState>, b: &Arc<ActorState>| Arc::ptr_eq(a, b) || identity(a) == identity(b);
-        self.actors.intern(hash_words(identity(actor)), actor.clone(), same)
+        let hash = hash_words(identity(actor));
+        // Actors' states are shared only while they are few (hundreds in the built-in scenarios under
+        // linearizable reads); where they are not, keeping each for the whole run would cost more than
+        // sharing saves.
+        if self.actors.count() >= ACTORS_KEPT {
+            return self.actors.find(hash, |a| same(a, actor)).unwrap_or_else(|| actor.clone());
+        }
+        self.actors.intern(hash, actor.clone(), same)
     }
 
     /// How many distinct object versions, memories, kind maps, sets of maps, caches and actor states are
@@ -116,6 +127,8 @@ impl Interner {
 /// first value of a hash sits in the map itself; the rare others (a 64-bit collision) beside it.
 pub(crate) struct Table<T> {
     shards: [Mutex<Shard<T>>; SHARDS],
+    /// How many values are held (kept beside the shards so that reading it takes no lock).
+    count: AtomicUsize,
 }
 
 struct Shard<T> {
@@ -161,7 +174,7 @@ const SHARDS: usize = 16;
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
-        Self { shards: std::array::from_fn(|_| Mutex::default()) }
+        Self { shards: std::array::from_fn(|_| Mutex::default()), count: AtomicUsize::new(0) }
     }
 }
 
@@ -187,6 +200,7 @@ impl<T: Clone> Table<T> {
         let Shard { first: firsts, more } = &mut *shard;
         let Some(first) = firsts.get(&hash) else {
             firsts.insert(hash, value.clone());
+            self.count.fetch_add(1, Ordering::Relaxed);
             return value;
         };
         if equal(first, &value) {
@@ -197,7 +211,21 @@ impl<T: Clone> Table<T> {
             return found.clone();
         }
         others.push(value.clone());
+        self.count.fetch_add(1, Ordering::Relaxed);
         value
+    }
+
+    /// How many values are held, without locking (may lag behind inserts in other threads).
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Drops every value.
+    pub(crate) fn clear(&self) {
+        for shard in &self.shards {
+            *shard.lock().unwrap_or_else(PoisonError::into_inner) = Shard::default();
+        }
+        self.count.store(0, Ordering::Relaxed);
     }
 
     pub(crate) fn len(&self) -> usize {

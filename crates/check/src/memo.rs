@@ -18,6 +18,7 @@ use crate::intern::{hash_words, Prehashed, Table};
 use crate::model::Cache;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use themelios_api::{ApiState, Op, StateRead, Time};
 use themelios_controllers::framework::DynLocal;
@@ -161,13 +162,40 @@ impl Step {
 
 /// The steps of one exploration: one table shared by the worker threads, and in front of it one per
 /// thread, so that finding a known step takes no lock and touches no shared counter.
-#[derive(Default)]
 pub struct Steps {
     table: Table<Arc<Step>>,
-    fronts: ThreadLocal<RefCell<KnownSteps>>,
+    /// How many steps are kept before the table starts afresh.
+    kept: usize,
+    fronts: ThreadLocal<RefCell<(u64, KnownSteps)>>,
+    /// Bumped each time the table is cleared; a thread clears its front when it sees a new one.
+    generation: AtomicU64,
+    clearing: Mutex<()>,
+}
+
+/// How many steps are kept before the table starts afresh: about 30 MiB. A built-in scenario under
+/// linearizable reads needs a few tens of thousands; under weaker models, where every cache is an
+/// input, a run of millions of states can meet a step for every two states, and the steps a BFS level
+/// meets again are mostly those of the levels just before it.
+const STEPS_KEPT: usize = 1 << 17;
+
+impl Default for Steps {
+    fn default() -> Self {
+        Self::keeping(STEPS_KEPT)
+    }
 }
 
 impl Steps {
+    /// Steps that start afresh once `kept` are held (the default keeps 131,072, about 30 MiB).
+    pub fn keeping(kept: usize) -> Self {
+        Self {
+            table: Table::default(),
+            kept,
+            fronts: ThreadLocal::new(),
+            generation: AtomicU64::new(0),
+            clearing: Mutex::new(()),
+        }
+    }
+
     /// Calls `with` on the step from `inputs`, computed by `attempt` (request, memory after, wake time) if
     /// no thread has computed it yet.
     pub(crate) fn with<R>(
@@ -177,14 +205,24 @@ impl Steps {
         with: impl FnOnce(&Step) -> R,
     ) -> R {
         let hash = inputs.hash();
+        let generation = self.generation.load(Ordering::Acquire);
         let front = self.fronts.get_or_default();
-        if let Some(found) = front.borrow().get(&hash).filter(|s| s.key.matches(inputs)) {
-            return with(found);
+        {
+            let mut front = front.borrow_mut();
+            if front.0 != generation {
+                *front = (generation, KnownSteps::default());
+            }
+            if let Some(found) = front.1.get(&hash).filter(|s| s.key.matches(inputs)) {
+                return with(found);
+            }
         }
         let step = match self.table.find(hash, |s| s.key.matches(inputs)) {
             Some(found) => found,
             None => {
                 let (op, local, wake) = attempt();
+                if self.table.count() >= self.kept {
+                    self.start_afresh();
+                }
                 let step = Arc::new(Step {
                     key: inputs.owned(),
                     requests: op.is_some(),
@@ -195,8 +233,17 @@ impl Steps {
                 self.table.intern(hash, step, |a, b| a.key.matches(&b.key.inputs()))
             }
         };
-        front.borrow_mut().entry(hash).or_insert_with(|| step.clone());
+        front.borrow_mut().1.entry(hash).or_insert_with(|| step.clone());
         with(&step)
+    }
+
+    /// Drops every step kept (threads drop their fronts when they next look).
+    fn start_afresh(&self) {
+        let _one_at_a_time = self.clearing.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.table.count() >= self.kept {
+            self.table.clear();
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// How many distinct steps are held.

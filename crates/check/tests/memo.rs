@@ -77,3 +77,13 @@ fn memoised_steps_lead_where_fresh_steps_lead_for_kubelets_and_restarts() {
     let compared = compare(&warm, || stale.hybrid(assign), 14, 40);
     assert!(compared > 300, "only {compared} transitions compared");
 }
+
+#[test]
+fn steps_that_start_afresh_when_full_still_lead_where_fresh_steps_lead() {
+    let rolling = scenario("Deployment-TestDeploymentRollingUpdate");
+    let mut warm = rolling.with_instances(named("linearizable"), 2);
+    warm.steps = themelios_check::memo::Steps::keeping(16);
+    let compared = compare(&warm, || rolling.with_instances(named("linearizable"), 2), 12, 40);
+    assert!(compared > 500, "only {compared} transitions compared");
+    assert!(warm.steps.len() <= 16 + 1, "{} steps kept", warm.steps.len());
+}
