@@ -1,4 +1,4 @@
-//! Memoised steps: what a controller does from what it can see, computed once per exploration.
+//! Memoised steps: what a controller does from what it can see, computed once while it is kept.
 //!
 //! A controller's step is a pure function of its memory and its view, and the write it issues is decided
 //! by the shared `apply()` against the latest revision. With every object version, memory, map and cache
@@ -11,8 +11,9 @@
 //! server's, for a step that reads it), the time, its last write — is stepped once: whether it has a
 //! request and when it wants to be woken, and, the first time the step is taken, the resulting store,
 //! the actor's memory after seeing the response, and the first controller property the write violates.
-//! Entries hold the interned values they are keyed by, so a key's pointers stay valid and unique for the
-//! whole exploration.
+//! Entries hold the interned values they are keyed by, so a key's pointers stay valid and unique while
+//! the entry lives. Past a bound the table starts afresh (see [`Steps::keeping`]): forgetting a step only
+//! costs computing it again.
 
 use crate::intern::{hash_words, Prehashed, Table};
 use crate::model::Cache;
@@ -118,7 +119,7 @@ pub(crate) struct Step {
     /// The time it asked to be woken at, if any.
     pub wake: Option<Time>,
     /// The request and the memory after stepping, until the step is first taken (boxed: most steps have no
-    /// request, and an entry is kept for the whole exploration).
+    /// request, and entries are kept by the hundred thousand).
     attempt: Mutex<Option<Pending>>,
     /// What taking it leads to, once taken (boxed, for the same reason).
     taken: OnceLock<Box<Taken>>,
