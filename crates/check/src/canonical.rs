@@ -272,7 +272,7 @@ impl Front {
         // A lagging API server's maps are fed whole, whichever kinds it shares with the latest state.
         let lagging = state.lagging.objects();
         let lagging = (!lagging.shares_storage(latest))
-            .then(|| Kind::ALL.iter().map(|k| Some(self.map(lagging.of_kind(*k)))).collect());
+            .then(|| Kind::ALL.iter().map(|k| self.map(lagging.of_kind(*k))).collect());
         Parts {
             latest: self.objects(latest),
             lagging,
@@ -295,26 +295,25 @@ enum Names<'a> {
 impl Names<'_> {
     /// The revision a string names as a generated name in this state, if it is one.
     fn revision(&self, hash: u64, text: &str) -> Option<u64> {
-        let is = |n: &Name| n.0 == hash && &*n.1 == text;
         match self {
-            Names::Sorted(names) => {
-                let from = names.partition_point(|n| n.0 < hash);
-                names[from..].iter().take_while(|n| n.0 == hash).find(|n| is(n)).map(|n| n.2)
-            }
-            Names::Gathered(names) => {
-                let from = names.partition_point(|n| n.0 < hash);
-                names[from..].iter().take_while(|n| n.0 == hash).find(|n| is(n)).map(|n| n.2)
-            }
+            Names::Sorted(names) => find_name(names, hash, text),
+            Names::Gathered(names) => find_name(names, hash, text),
         }
     }
 }
 
-/// The summaries of one state's parts. A map that shares storage with the latest state's has none: it is
-/// fed as a mark (equal marks mean equal content, so this only saves time).
+/// The revision of the name `text` (whose hash is `hash`) among names sorted by hash.
+fn find_name<N: std::borrow::Borrow<Name>>(names: &[N], hash: u64, text: &str) -> Option<u64> {
+    let from = names.partition_point(|n| n.borrow().0 < hash);
+    names[from..].iter().map(N::borrow).take_while(|n| n.0 == hash).find(|n| &*n.1 == text).map(|n| n.2)
+}
+
+/// The summaries of one state's parts. A cache's map that shares storage with the latest state's has none:
+/// it is fed as a mark (equal marks mean equal content, so this only saves time).
 struct Parts {
     latest: Arc<ObjectsSummary>,
-    /// Per kind, for a lagging API server whose maps are not all the latest.
-    lagging: Option<Vec<Option<Arc<MapSummary>>>>,
+    /// Per kind, for a lagging API server that is not the latest (fed whole, whichever kinds it shares).
+    lagging: Option<Vec<Arc<MapSummary>>>,
     locals: Vec<Arc<Summary>>,
     /// Per actor with caches, per kind.
     caches: Vec<Option<Vec<Option<Arc<MapSummary>>>>>,
@@ -326,7 +325,7 @@ const SAME_AS_LATEST: u64 = u64::MAX - 0x5a;
 impl Parts {
     /// The maps summarised besides the latest ones, for their generated names.
     fn other_maps(&self) -> impl Iterator<Item = &MapSummary> {
-        let lagging = self.lagging.iter().flatten().flatten();
+        let lagging = self.lagging.iter().flatten();
         let caches = self.caches.iter().flatten().flatten().flatten();
         lagging.chain(caches).map(|m| m.as_ref())
     }
@@ -342,7 +341,7 @@ impl Parts {
         sink.token(GLOBAL_BUCKET, state.lagging.revision());
         match &self.lagging {
             None => sink.plain(SAME_AS_LATEST),
-            Some(maps) => maps.iter().for_each(|m| feed_map(sink, m)),
+            Some(maps) => maps.iter().for_each(|m| sink.summary(&m.summary)),
         }
         sink.plain(state.now.0 as u64);
         for ((actor, local), cache) in state.actors.iter().zip(&self.locals).zip(&self.caches) {

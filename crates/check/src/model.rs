@@ -15,7 +15,7 @@ use std::sync::Arc;
 use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
-    first_safety_violation, AnyController, Check, ClusterView, DynLocal, Property, PropertyKind,
+    first_safety_violation, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind,
 };
 
 /// What an actor reads from.
@@ -184,7 +184,7 @@ pub struct ClusterModel {
     pub properties: Vec<Property>,
     /// Properties over the model state.
     pub model_checks: Vec<(&'static str, ModelCheck)>,
-    /// One copy of each object version, memory and kind map that states hold.
+    /// One copy of each object version, memory, kind map, cache and actor state that states hold.
     pub interner: Interner,
     /// Each actor's step from each distinct input, computed once.
     pub steps: Steps,
@@ -263,14 +263,30 @@ impl ClusterModel {
     }
 
     /// Applies an actor's request to the latest state with the shared `apply()` and commits it.
-    fn write(&self, state: &mut State, actor: usize, op: &Op) -> themelios_controllers::framework::Outcome {
-        let change = apply(&state.store, op, &ApplyContext { now: state.now })?;
-        let change = self.commit(&mut state.store, change);
-        // Only read-your-writes looks at it: recorded for others, it would tell apart states that behave alike.
-        if !change.writes.is_empty() && self.consistency[actor].read_your_writes {
-            state.actor_mut(actor).last_write = change.revision;
+    fn write(&self, state: &mut State, actor: usize, op: &Op) -> Outcome {
+        let (response, wrote) = self.apply_request(&mut state.store, state.now, op);
+        self.record_write(state, actor, wrote);
+        response
+    }
+
+    /// Applies a request to `store` with the shared `apply()` and commits it: the response, and the
+    /// revision written if the request changed anything.
+    fn apply_request(&self, store: &mut ApiState, now: Time, op: &Op) -> (Outcome, Option<u64>) {
+        match apply(&*store, op, &ApplyContext { now }) {
+            Ok(change) => {
+                let change = self.commit(store, change);
+                (Ok(change.response), (!change.writes.is_empty()).then_some(change.revision))
+            }
+            Err(e) => (Err(e), None),
         }
-        Ok(change.response)
+    }
+
+    /// Records the revision an actor wrote, for read-your-writes only: recorded for others, it would tell
+    /// apart states that behave alike.
+    fn record_write(&self, state: &mut State, actor: usize, wrote: Option<u64>) {
+        if let (Some(revision), true) = (wrote, self.consistency[actor].read_your_writes) {
+            state.actor_mut(actor).last_write = revision;
+        }
     }
 
     /// Commits a change computed by `apply()`, keeping one copy of each object version and kind map (see
@@ -294,9 +310,21 @@ impl ClusterModel {
     }
 
     fn check(&self, before: &State, after: &State, actor: &str) -> Option<(&'static str, String)> {
-        let old = ClusterView::new(before.store.objects(), before.store.revision(), before.now);
-        let new = ClusterView::new(after.store.objects(), after.store.revision(), after.now);
-        first_safety_violation(&self.properties, actor, &old, &new).or_else(|| self.model_violation(after).map(|b| *b))
+        self.safety_violation(&before.store, &after.store, after.now, actor)
+            .or_else(|| self.model_violation(after).map(|b| *b))
+    }
+
+    /// The first controller safety property a change of the latest state violates.
+    fn safety_violation(
+        &self,
+        before: &ApiState,
+        after: &ApiState,
+        now: Time,
+        actor: &str,
+    ) -> Option<(&'static str, String)> {
+        let old = ClusterView::new(before.objects(), before.revision(), now);
+        let new = ClusterView::new(after.objects(), after.revision(), now);
+        first_safety_violation(&self.properties, actor, &old, &new)
     }
 
     /// The first property over the model state (not only the API's) that a state violates.
@@ -458,18 +486,10 @@ impl ClusterModel {
     /// actor, and the controller properties checked across the write.
     fn take(&self, state: &State, actor: usize, op: Op, mut local: Box<dyn DynLocal>) -> Taken {
         let mut store = state.store.clone();
-        let (response, wrote) = match apply(&state.store, &op, &ApplyContext { now: state.now }) {
-            Ok(change) => {
-                let change = self.commit(&mut store, change);
-                (Ok(change.response), (!change.writes.is_empty()).then_some(change.revision))
-            }
-            Err(e) => (Err(e), None),
-        };
+        let (response, wrote) = self.apply_request(&mut store, state.now, &op);
         self.controllers[actor].observe(&op, &response, state.now, local.as_mut());
-        let old = ClusterView::new(state.store.objects(), state.store.revision(), state.now);
-        let new = ClusterView::new(store.objects(), store.revision(), state.now);
-        let violation =
-            first_safety_violation(&self.properties, &self.controllers[actor].name(), &old, &new).map(Box::new);
+        let name = self.controllers[actor].name();
+        let violation = self.safety_violation(&state.store, &store, state.now, &name).map(Box::new);
         Taken { store, wrote, local: self.interner.local(local), violation }
     }
 
@@ -548,11 +568,7 @@ impl ClusterModel {
                 let taken = self
                     .with_step(state, i, lagging, |s| s.taken(|op, local| self.take(state, i, op, local)).cloned())?;
                 next.store = taken.store;
-                if let (Some(revision), true) = (taken.wrote, self.consistency[i].read_your_writes) {
-                    // Only read-your-writes looks at it: recorded for others, it would tell apart states
-                    // that behave alike.
-                    next.actor_mut(i).last_write = revision;
-                }
+                self.record_write(&mut next, i, taken.wrote);
                 next.actor_mut(i).local = taken.local;
                 next.violation = taken.violation.or_else(|| self.model_violation(&next));
             }
