@@ -361,8 +361,7 @@ impl Parts {
                 0 => sink.plain(0),
                 revision => sink.token(GLOBAL_BUCKET, revision),
             }
-            let budgets = [actor.restarts_left, actor.conflicts_left, actor.timeouts_left];
-            sink.plain(budgets.iter().fold(0, |all, b| all << 8 | u64::from(*b)));
+            sink.plain(actor.budgets());
         }
         let mut rest = DefaultHasher::new();
         state.user_done.hash(&mut rest);

@@ -90,12 +90,11 @@ impl Interner {
     /// so their identities are enough).
     pub fn actor(&self, actor: &Arc<ActorState>) -> Arc<ActorState> {
         let identity = |a: &ActorState| {
-            let budgets = [a.restarts_left, a.conflicts_left, a.timeouts_left];
             [
                 Arc::as_ptr(&a.local) as *const () as u64,
                 a.cache.as_ref().map_or(0, |c| Arc::as_ptr(c) as u64),
                 a.last_write,
-                budgets.iter().fold(0, |all, b| all << 8 | u64::from(*b)),
+                a.budgets(),
             ]
         };
         let same = |a: &Arc<ActorState>, b: &Arc<ActorState>| Arc::ptr_eq(a, b) || identity(a) == identity(b);

@@ -55,6 +55,13 @@ pub struct ActorState {
     pub timeouts_left: u8,
 }
 
+impl ActorState {
+    /// The fault budgets left (restarts, conflicts, timeouts) as one number, for hashing.
+    pub fn budgets(&self) -> u64 {
+        [self.restarts_left, self.conflicts_left, self.timeouts_left].iter().fold(0, |all, b| all << 8 | u64::from(*b))
+    }
+}
+
 impl PartialEq for ActorState {
     fn eq(&self, other: &Self) -> bool {
         (Arc::ptr_eq(&self.local, &other.local) || self.local.dyn_eq(other.local.as_ref()))
