@@ -267,7 +267,7 @@ impl Front {
         let caches = state
             .actors
             .iter()
-            .map(|a| a.cache.as_ref().map(|c| Kind::ALL.iter().zip(&c.kinds).map(|(k, (m, _))| other(m, *k)).collect()))
+            .map(|a| a.cache.as_ref().map(|c| c.kinds.iter().map(|(k, m, _)| other(m, *k)).collect()))
             .collect();
         // A lagging API server's maps are fed whole, whichever kinds it shares with the latest state.
         let lagging = state.lagging.objects();
@@ -315,7 +315,7 @@ struct Parts {
     /// Per kind, for a lagging API server that is not the latest (fed whole, whichever kinds it shares).
     lagging: Option<Vec<Arc<MapSummary>>>,
     locals: Vec<Arc<Summary>>,
-    /// Per actor with caches, per kind.
+    /// Per actor with caches, per watched kind.
     caches: Vec<Option<Vec<Option<Arc<MapSummary>>>>>,
 }
 
@@ -349,7 +349,7 @@ impl Parts {
             match (cache, &actor.cache) {
                 (Some(maps), Some(cache)) => {
                     sink.plain(1);
-                    for (map, (_, revision)) in maps.iter().zip(&cache.kinds) {
+                    for (map, (_, _, revision)) in maps.iter().zip(&cache.kinds) {
                         feed_map(sink, map);
                         sink.token(GLOBAL_BUCKET, *revision);
                     }

@@ -79,7 +79,7 @@ impl Interner {
     /// their identities is enough).
     pub fn cache(&self, cache: &Arc<Cache>) -> Arc<Cache> {
         let mut hasher = DefaultHasher::new();
-        for (map, revision) in &cache.kinds {
+        for (_, map, revision) in &cache.kinds {
             hasher.write_usize(map.storage_id());
             hasher.write_u64(*revision);
         }

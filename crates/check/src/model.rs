@@ -18,22 +18,38 @@ use themelios_controllers::framework::{
     first_safety_violation, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind,
 };
 
-/// What an actor reads from.
+/// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has
+/// seen. Kinds it does not watch are never read, so they are not kept: a cache of them would only change
+/// with every write and tell apart states the actor cannot.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cache {
-    pub(crate) kinds: Vec<(KindMap, u64)>,
+    /// The watched kinds in [`Kind::ALL`] order, each with its map and the revision it has seen.
+    pub(crate) kinds: Vec<(Kind, KindMap, u64)>,
 }
 
 impl Cache {
-    fn of(state: &ApiState) -> Self {
-        Self { kinds: Kind::ALL.iter().map(|k| (state.objects().of_kind(*k).clone(), state.revision())).collect() }
+    /// A cache of `watched` kinds, caught up with `state`.
+    pub(crate) fn of(state: &ApiState, watched: Option<&[Kind]>) -> Self {
+        let kinds = Kind::ALL.iter().filter(|k| watched.is_none_or(|w| w.contains(k)));
+        Self { kinds: kinds.map(|k| (*k, state.objects().of_kind(*k).clone(), state.revision())).collect() }
+    }
+    /// The cache of one kind, if it is watched.
+    pub(crate) fn of_kind(&self, kind: Kind) -> Option<(&KindMap, u64)> {
+        self.kinds.iter().find(|(k, _, _)| *k == kind).map(|(_, map, revision)| (map, *revision))
+    }
+    /// Catches the cache of one kind up with `state`.
+    fn catch_up(&mut self, kind: Kind, state: &ApiState) {
+        if let Some(entry) = self.kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+            (entry.1, entry.2) = (state.objects().of_kind(kind).clone(), state.revision());
+        }
     }
     /// Whether every kind has seen revision `rv`: a kind whose content equals the latest has seen all.
     fn has_seen(&self, rv: u64, store: &ApiState) -> bool {
-        Kind::ALL.iter().all(|k| {
-            let (map, revision) = &self.kinds[k.index()];
-            *revision >= rv || map == store.objects().of_kind(*k)
-        })
+        self.kinds.iter().all(|(kind, map, revision)| *revision >= rv || map == store.objects().of_kind(*kind))
+    }
+    /// The watched kinds whose content differs from `store`'s.
+    fn behind<'a>(&'a self, store: &'a ApiState) -> impl Iterator<Item = Kind> + 'a {
+        self.kinds.iter().filter(|(kind, map, _)| map != store.objects().of_kind(*kind)).map(|(kind, _, _)| *kind)
     }
 }
 
@@ -204,10 +220,7 @@ impl ClusterModel {
         match &state.actors[actor].cache {
             // Kinds the actor does not watch are never read; serve them from the latest state.
             Some(cache) => ClusterView::per_kind(
-                |k| match self.watches(actor, k) {
-                    true => (&cache.kinds[k.index()].0, cache.kinds[k.index()].1),
-                    false => (state.store.objects().of_kind(k), state.store.revision()),
-                },
+                |k| cache.of_kind(k).unwrap_or((state.store.objects().of_kind(k), state.store.revision())),
                 state.now,
             ),
             None => ClusterView::new(state.store.objects(), state.store.revision(), state.now),
@@ -223,27 +236,6 @@ impl ClusterModel {
     /// Whether an actor's informers watch a kind (see `Controller::reads`).
     fn watches(&self, actor: usize, kind: Kind) -> bool {
         self.controllers[actor].reads().is_none_or(|kinds| kinds.contains(&kind))
-    }
-
-    /// Keeps the caches of kinds an actor does not watch equal to the latest state, so that they never
-    /// tell two states apart.
-    fn sync_unwatched(&self, state: &mut State) {
-        let revision = state.store.revision();
-        for i in 0..state.actors.len() {
-            let Some(cache) = &state.actors[i].cache else { continue };
-            let stale = |kind: &Kind| {
-                let (map, seen) = &cache.kinds[kind.index()];
-                *seen != revision || !map.shares_storage(state.store.objects().of_kind(*kind))
-            };
-            if !Kind::ALL.iter().any(|k| !self.watches(i, *k) && stale(k)) {
-                continue;
-            }
-            let store = state.store.objects().clone();
-            let Some(cache) = state.actor_mut(i).cache.as_mut().map(Arc::make_mut) else { continue };
-            for kind in Kind::ALL.iter().copied().filter(|k| !self.watches(i, *k)) {
-                cache.kinds[kind.index()] = (store.of_kind(kind).clone(), revision);
-            }
-        }
     }
 
     /// What an actor would do now, reading the lagging cache if `lagging`.
@@ -529,10 +521,7 @@ impl ClusterModel {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
             if let Some(cache) = &state.actors[i].cache {
-                let behind = Kind::ALL
-                    .iter()
-                    .copied()
-                    .filter(|k| self.watches(i, *k) && &cache.kinds[k.index()].0 != state.store.objects().of_kind(*k));
+                let behind = cache.behind(&state.store);
                 match self.consistency[i].reads {
                     // One snapshot moves as a whole: one action, whichever kinds differ.
                     Reads::Session => actions.extend(behind.take(1).map(|k| Action::CatchUp(i, k))),
@@ -604,11 +593,8 @@ impl ClusterModel {
             Action::CatchUp(i, kind) => {
                 let cache = Arc::make_mut(next.actor_mut(i).cache.as_mut()?);
                 match self.consistency[i].reads {
-                    Reads::PerKind | Reads::Any => {
-                        cache.kinds[kind.index()] =
-                            (state.store.objects().of_kind(kind).clone(), state.store.revision())
-                    }
-                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store),
+                    Reads::PerKind | Reads::Any => cache.catch_up(kind, &state.store),
+                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store, self.controllers[i].reads()),
                 }
             }
             Action::LaggingCatchUp => next.lagging = state.store.clone(),
@@ -617,9 +603,12 @@ impl ClusterModel {
                 actor.restarts_left -= 1;
                 actor.local = self.interner.local(self.controllers[i].fresh_local());
                 actor.last_write = 0;
+                let watched = self.controllers[i].reads();
                 match self.consistency[i].relist {
-                    Relist::Latest => actor.cache = actor.cache.as_ref().map(|_| Arc::new(Cache::of(&state.store))),
-                    Relist::LaggingCache => actor.cache = Some(Arc::new(Cache::of(&state.lagging))),
+                    Relist::Latest => {
+                        actor.cache = actor.cache.as_ref().map(|_| Arc::new(Cache::of(&state.store, watched)))
+                    }
+                    Relist::LaggingCache => actor.cache = Some(Arc::new(Cache::of(&state.lagging, watched))),
                     Relist::Own => {}
                 }
                 next.violation = self.check(state, &next, &self.controllers[i].name()).map(Box::new);
@@ -638,7 +627,6 @@ impl ClusterModel {
             // Nobody will ever read it: keeping it behind would only multiply states.
             next.lagging = next.store.clone();
         }
-        self.sync_unwatched(&mut next);
         for i in 0..next.actors.len() {
             if Arc::ptr_eq(&next.actors[i], &state.actors[i]) {
                 continue;
@@ -722,6 +710,6 @@ impl Model for ClusterModel {
 }
 
 /// Builds the initial cache for an actor under a consistency model.
-pub fn initial_cache(consistency: &Consistency, store: &ApiState) -> Option<Arc<Cache>> {
-    (consistency.reads != Reads::Latest).then(|| Arc::new(Cache::of(store)))
+pub fn initial_cache(consistency: &Consistency, store: &ApiState, watched: Option<&[Kind]>) -> Option<Arc<Cache>> {
+    (consistency.reads != Reads::Latest).then(|| Arc::new(Cache::of(store, watched)))
 }

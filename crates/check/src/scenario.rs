@@ -89,7 +89,7 @@ impl Scenario {
                 let budget = |faults: &[(String, u8)]| faults.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
                 ActorState {
                     local: Arc::from(local),
-                    cache: initial_cache(&assign(&name), &store),
+                    cache: initial_cache(&assign(&name), &store, controller.reads()),
                     last_write: 0,
                     restarts_left: budget(&self.restarts),
                     conflicts_left: budget(&self.conflicts),
