@@ -148,6 +148,14 @@ impl Summaries {
         let front = self.fronts.get_or(|| RefCell::new(Front { keep: true, ..Front::default() }));
         front.borrow_mut().fingerprint(state)
     }
+
+    /// Drops this thread's summaries: a worker that is done exploring holds none.
+    pub fn release_mine(&self) {
+        if let Some(front) = self.fronts.get() {
+            let mut front = front.borrow_mut();
+            (front.maps, front.objects, front.locals) = Default::default();
+        }
+    }
 }
 
 /// One thread's summaries, and its buffers.

@@ -178,7 +178,8 @@ fn explore_with(
     let mut graph = Graph::default();
     let mut findings = Vec::new();
     let mut states = 0usize;
-    let mut level: Vec<State> = Vec::new();
+    let batch_size = 512 * pool.threads();
+    let mut level = Level::new(batch_size);
     let mut index_guard = write(index);
     for init in model.init_states() {
         if index_guard.insert(model.summaries.fingerprint(&init)).1 {
@@ -191,20 +192,14 @@ fn explore_with(
     graph.edge_start.push(0);
     let mut depth = 0;
     let mut complete = true;
-    let batch = 512 * pool.threads();
     while !level.is_empty() {
         if bounds.max_depth.is_some_and(|d| depth >= d) {
             complete = false;
             break;
         }
-        let mut next_level = Vec::new();
-        let mut pending = std::mem::take(&mut level).into_iter();
+        let mut next_level = Level::new(batch_size);
         let mut first_id = graph.expanded() as StateId;
-        loop {
-            let batch: Vec<State> = pending.by_ref().take(batch).collect();
-            if batch.is_empty() {
-                break;
-            }
+        for batch in std::mem::replace(&mut level, Level::new(batch_size)).into_batches() {
             let batch_len = batch.len();
             let expansions = pool.expand(model, batch, index);
             let mut index = write(index);
@@ -244,7 +239,7 @@ fn explore_with(
             }
             if bounds.max_states.is_some_and(|m| graph.parents.len() >= m) {
                 complete = false;
-                next_level.clear();
+                next_level = Level::new(batch_size);
                 break;
             }
         }
@@ -255,6 +250,41 @@ fn explore_with(
     }
     graph.fingerprints = std::mem::take(&mut *write(index)).into_fingerprints();
     Exploration { graph, states, depth, complete, findings }
+}
+
+/// The states of one BFS level, in chunks of one batch: a level grows without copying or over-allocating
+/// more than one chunk, and each chunk's memory goes as soon as its batch is expanded, so the level being
+/// expanded shrinks while the next one grows. (A level is often a third of all states, and a state 72
+/// bytes: one vector would hold the whole level being expanded until its end, and up to twice the next.)
+struct Level {
+    chunks: Vec<Vec<State>>,
+    chunk: usize,
+}
+
+impl Level {
+    fn new(chunk: usize) -> Self {
+        Self { chunks: Vec::new(), chunk }
+    }
+
+    fn push(&mut self, state: State) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < self.chunk => last.push(state),
+            _ => {
+                let mut fresh = Vec::with_capacity(self.chunk);
+                fresh.push(state);
+                self.chunks.push(fresh);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The chunks, in order, each a batch to expand.
+    fn into_batches(self) -> impl Iterator<Item = Vec<State>> {
+        self.chunks.into_iter()
+    }
 }
 
 fn classify(model: &ClusterModel, state: &State, terminal: bool) -> Option<Found> {
@@ -300,6 +330,8 @@ impl Pool {
                         break;
                     }
                 }
+                model.steps.release_mine();
+                model.summaries.release_mine();
             });
             pool.jobs.push(job_tx);
             pool.results.push(result_rx);

@@ -108,6 +108,16 @@ impl Interner {
         self.actors.intern(hash, actor.clone(), same)
     }
 
+    /// Drops every copy held: states explored later are shared among themselves again.
+    pub fn release(&self) {
+        self.objects.clear();
+        self.locals.clear();
+        self.maps.clear();
+        self.all_maps.clear();
+        self.caches.clear();
+        self.actors.clear();
+    }
+
     /// How many distinct object versions, memories, kind maps, sets of maps, caches and actor states are
     /// held.
     pub fn sizes(&self) -> [usize; 6] {

@@ -140,6 +140,7 @@ pub fn check_with(
 ) -> Report {
     let start = Instant::now();
     let exploration = explore(model, threads, bounds, progress);
+    model.release_exploration_caches();
     let verdicts = verdicts(model, &exploration);
     Report {
         states: exploration.states,

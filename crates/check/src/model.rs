@@ -216,6 +216,15 @@ pub struct ClusterModel {
 }
 
 impl ClusterModel {
+    /// Drops what exploring keeps only to go faster — memoised steps, summaries, shared copies — once an
+    /// exploration is over, so that deciding liveness on its graph does not hold them too. The model
+    /// works as before afterwards (and fills them again).
+    pub fn release_exploration_caches(&self) {
+        self.steps.release();
+        self.summaries.release_mine();
+        self.interner.release();
+    }
+
     fn view<'a>(&self, state: &'a State, actor: usize) -> ClusterView<'a> {
         match &state.actors[actor].cache {
             // Kinds the actor does not watch are never read; serve them from the latest state.

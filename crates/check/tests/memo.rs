@@ -87,3 +87,28 @@ fn steps_that_start_afresh_when_full_still_lead_where_fresh_steps_lead() {
     assert!(compared > 500, "only {compared} transitions compared");
     assert!(warm.steps.len() <= 16 + 1, "{} steps kept", warm.steps.len());
 }
+
+#[test]
+fn a_model_whose_exploration_caches_were_released_explores_the_same_states() {
+    // `check` releases the memo, the summaries and the shared copies before deciding liveness; the
+    // counterexample replay after it, and any later check of the same model, must find the same states.
+    let replicas = scenario("ReplicaSet-TestSpecReplicasChange");
+    let model = replicas.with_instances(named("lagging-informers"), 2);
+    let bounds = themelios_check::explore::Bounds { max_states: Some(20_000), ..Default::default() };
+    let explore = |model: &ClusterModel| {
+        let exploration = themelios_check::explore::explore(model, 2, bounds, |_| {});
+        let fingerprints: Vec<u64> =
+            (0..exploration.graph.len() as u32).map(|id| exploration.graph.fingerprint(id)).collect();
+        (exploration.states, fingerprints)
+    };
+    let first = explore(&model);
+    assert!(model.steps.len() > 0 && model.interner.sizes()[0] > 0, "the exploration kept nothing");
+    model.release_exploration_caches();
+    assert_eq!(model.steps.len(), 0, "steps are still held");
+    assert_eq!(model.interner.sizes(), [0; 6], "shared copies are still held");
+    let again = explore(&model);
+    assert!(first.1.len() >= 20_000, "only {} states", first.1.len());
+    assert_eq!(first, again, "the second exploration found other states");
+    let fresh = explore(&replicas.with_instances(named("lagging-informers"), 2));
+    assert_eq!(first, fresh);
+}
