@@ -102,7 +102,7 @@ fn a_model_whose_exploration_caches_were_released_explores_the_same_states() {
         (exploration.states, fingerprints)
     };
     let first = explore(&model);
-    assert!(model.steps.len() > 0 && model.interner.sizes()[0] > 0, "the exploration kept nothing");
+    assert!(!model.steps.is_empty() && model.interner.sizes()[0] > 0, "the exploration kept nothing");
     model.release_exploration_caches();
     assert_eq!(model.steps.len(), 0, "steps are still held");
     assert_eq!(model.interner.sizes(), [0; 6], "shared copies are still held");
