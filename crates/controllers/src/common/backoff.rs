@@ -4,6 +4,23 @@ use std::collections::BTreeMap;
 use themelios_api::Time;
 
 /// Exponential per-key backoff: 1 s, 2 s, 4 s … capped.
+///
+/// Failures are counted only up to the first count whose delay is the cap: more of them change no retry
+/// time, and counting them would make a controller that keeps failing at one instant (a write conflicting
+/// with a cache that has not caught up yet) a new state on every try — an endless chain to a model
+/// checker instead of a loop.
+///
+/// ```
+/// use themelios_controllers::common::backoff::Backoff;
+/// use themelios_api::Time;
+/// let (mut ten, mut thousand) = (Backoff::default(), Backoff::default());
+/// (0..9).for_each(|_| ten.fail(&"pod", Time(0)));
+/// assert_eq!(ten.retry_at(&"pod"), Some(Time(0).plus_seconds(256)));
+/// ten.fail(&"pod", Time(0));
+/// (0..1000).for_each(|_| thousand.fail(&"pod", Time(0)));
+/// assert_eq!(ten.retry_at(&"pod"), Some(Time(0).plus_seconds(300)));
+/// assert_eq!(ten, thousand);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Backoff<K: Ord> {
     failures: BTreeMap<K, (u32, Time)>,
@@ -11,11 +28,13 @@ pub struct Backoff<K: Ord> {
 
 impl<K: Ord + Clone> Backoff<K> {
     const CAP_SECONDS: i64 = 300;
+    /// The first failure count whose delay reaches the cap (2^(n-1) s ≥ 300 s).
+    const COUNTED: u32 = 10;
 
     /// Records a failure at `now`.
     pub fn fail(&mut self, key: &K, now: Time) {
         let entry = self.failures.entry(key.clone()).or_insert((0, now));
-        entry.0 = entry.0.saturating_add(1);
+        entry.0 = (entry.0 + 1).min(Self::COUNTED);
         entry.1 = now;
     }
 
