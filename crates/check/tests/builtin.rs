@@ -45,3 +45,20 @@ fn a_scenario_whose_goal_cannot_be_reached_is_reported() {
     let (why, _) = report.violation().expect("the Job never completes");
     assert!(why.starts_with("job: every Job ends Complete or Failed"), "{why}");
 }
+
+#[test]
+fn a_controller_retrying_against_a_stale_cache_does_not_make_the_space_endless() {
+    // Under these models the StatefulSet controller retries a status update that conflicts with its
+    // stale cache, again and again at one instant. Its backoff must stop counting failures once the
+    // count no longer changes a retry time, or every retry is a new state and BFS never ends (it passed
+    // depth 20,000 before the count was capped).
+    let scenario = scenarios::by_name("StatefulSet-TestSpecReplicasChange").expect("built in");
+    for model in ["read-your-writes", "read-your-writes+consistent-list", "causal"] {
+        let bounds = themelios_check::explore::Bounds { max_states: Some(100_000), ..Default::default() };
+        let consistency = Consistency::named(model).expect("a named model");
+        let report = themelios_check::check_with(&scenario.model(consistency), 2, bounds, |_| {});
+        assert!(report.complete, "{model}: {} states and still going", report.unique_states);
+        assert!(!report.violated(), "{model}: {:?}", report.violation());
+        assert!(report.depth < 100, "{model}: depth {}", report.depth);
+    }
+}
