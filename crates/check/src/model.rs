@@ -30,7 +30,7 @@ pub struct Cache {
 impl Cache {
     /// A cache of `watched` kinds, caught up with `state`.
     pub(crate) fn of(state: &ApiState, watched: Option<&[Kind]>) -> Self {
-        let kinds = Kind::ALL.iter().filter(|k| watched.is_none_or(|w| w.contains(k)));
+        let kinds = Kind::ALL.iter().filter(|k| watches(watched, **k));
         Self { kinds: kinds.map(|k| (*k, state.objects().of_kind(*k).clone(), state.revision())).collect() }
     }
     /// The cache of one kind, if it is watched.
@@ -244,7 +244,7 @@ impl ClusterModel {
 
     /// Whether an actor's informers watch a kind (see `Controller::reads`).
     fn watches(&self, actor: usize, kind: Kind) -> bool {
-        self.controllers[actor].reads().is_none_or(|kinds| kinds.contains(&kind))
+        watches(self.controllers[actor].reads(), kind)
     }
 
     /// What an actor would do now, reading the lagging cache if `lagging`.
@@ -716,6 +716,11 @@ impl Model for ClusterModel {
             }),
         ]
     }
+}
+
+/// Whether informers declared as `watched` (see `Controller::reads`; `None`: every kind) watch `kind`.
+fn watches(watched: Option<&[Kind]>, kind: Kind) -> bool {
+    watched.is_none_or(|kinds| kinds.contains(&kind))
 }
 
 /// Builds the initial cache for an actor under a consistency model.
