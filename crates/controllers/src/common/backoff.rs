@@ -28,8 +28,8 @@ pub struct Backoff<K: Ord> {
 
 impl<K: Ord + Clone> Backoff<K> {
     const CAP_SECONDS: i64 = 300;
-    /// The first failure count whose delay reaches the cap (2^(n-1) s ≥ 300 s).
-    const COUNTED: u32 = 10;
+    /// The first failure count whose delay reaches the cap: the count n waits 2^(n-1) s.
+    const COUNTED: u32 = (Self::CAP_SECONDS as u64).next_power_of_two().trailing_zeros() + 1;
 
     /// Records a failure at `now`.
     pub fn fail(&mut self, key: &K, now: Time) {
