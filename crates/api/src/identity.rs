@@ -4,8 +4,8 @@
 //! model runs replay exactly. A revision number therefore appears in an object in three forms: its
 //! `resourceVersion`, a uid (its own, an owner's, a Job's `controller-uid` label), and a generated name.
 //! A model checker that wants to treat two states as equal *up to an order-preserving renaming of
-//! revisions* needs to find all three: [`Shape`] is an object with every revision token cut out, and the
-//! tokens in the order they occur.
+//! revisions* needs to find all three: [`Shape`](crate::shape::Shape) is an object with every revision token cut out, and
+//! the tokens in the order they occur.
 //!
 //! ```
 //! use themelios_api::identity::{revision_of_uid, uid_for_revision};
@@ -17,8 +17,8 @@ use crate::kind::Object;
 use std::hash::Hasher;
 
 /// Every uid this server assigns starts with this; the last 12 characters are the revision in hex.
-const UID_PREFIX: &str = "7e3e1105-0000-4000-8000-";
-const UID_HEX_LEN: usize = 12;
+pub(crate) const UID_PREFIX: &str = "7e3e1105-0000-4000-8000-";
+pub(crate) const UID_HEX_LEN: usize = 12;
 
 /// Upstream's alphabet for generated name suffixes (no vowels, no confusable digits).
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -35,7 +35,7 @@ pub fn revision_of_uid(uid: &str) -> Option<u64> {
     revision_of_uid_bytes(uid.as_bytes())
 }
 
-fn revision_of_uid_bytes(uid: &[u8]) -> Option<u64> {
+pub(crate) fn revision_of_uid_bytes(uid: &[u8]) -> Option<u64> {
     if uid.len() != UID_PREFIX.len() + UID_HEX_LEN || !uid.starts_with(UID_PREFIX.as_bytes()) {
         return None;
     }
@@ -92,78 +92,4 @@ pub fn object_bucket(kind: &str, namespace: &str, name: &str) -> Bucket {
     // 0 and 1 are taken; a collision only ranks two objects' versions together, which loses reduction,
     // not soundness.
     (h.finish() as u32).max(2)
-}
-
-/// An object with its revision tokens cut out: two objects with equal shapes are equal up to the
-/// revisions their tokens name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Shape {
-    /// A hash of the serialised object with every token removed.
-    pub hash: u64,
-    /// The revisions named by the tokens, with their buckets, in the order they occur.
-    pub tokens: Box<[(Bucket, u64)]>,
-    /// The revision of the object's generated name, if its name was generated.
-    pub generated: Option<u64>,
-    /// `namespace/name`, kept for objects with a generated name (controllers key their memory by it).
-    pub qualified_name: Option<Box<str>>,
-}
-
-impl Shape {
-    /// Finds the tokens in `json`, the object's serialisation.
-    pub fn of(object: &Object, json: &[u8]) -> Self {
-        let mut cuts: Vec<(usize, usize, Bucket, u64)> = Vec::new();
-        let meta = object.meta();
-        if let Some(rv) = meta.resource_version.as_deref() {
-            let key = br#""resourceVersion":""#;
-            if let (Ok(revision), Some(at)) = (rv.parse::<u64>(), find(json, key, 0)) {
-                // A generated name names a revision itself: bucket such objects by their prefix, so that
-                // equal states up to renaming put them in equal buckets.
-                let name = match generated_name_revision(object) {
-                    Some(_) => format!("{}*", meta.generate_name.as_deref().unwrap_or("")),
-                    None => meta.name.clone().unwrap_or_default(),
-                };
-                let bucket = object_bucket(object.kind().name(), meta.namespace.as_deref().unwrap_or(""), &name);
-                cuts.push((at + key.len(), rv.len(), bucket, revision));
-            }
-        }
-        let mut from = 0;
-        while let Some(at) = find(json, UID_PREFIX.as_bytes(), from) {
-            let end = at + UID_PREFIX.len() + UID_HEX_LEN;
-            if let Some(revision) = json.get(at..end).and_then(revision_of_uid_bytes) {
-                cuts.push((at, UID_PREFIX.len() + UID_HEX_LEN, UID_BUCKET, revision));
-            }
-            from = at + 1;
-        }
-        let generated = generated_name_revision(object);
-        if let (Some(revision), Some(name)) = (generated, object.meta().name.as_deref()) {
-            let quoted = format!("\"{name}\"");
-            let mut from = 0;
-            while let Some(at) = find(json, quoted.as_bytes(), from) {
-                cuts.push((at + 1, name.len(), UID_BUCKET, revision));
-                from = at + quoted.len();
-            }
-        }
-        cuts.sort_unstable();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        let mut at = 0;
-        for (start, len, _, _) in &cuts {
-            hasher.write(&json[at..*start]);
-            hasher.write_u8(0xfe);
-            at = start + len;
-        }
-        hasher.write(&json[at..]);
-        Self {
-            hash: hasher.finish(),
-            tokens: cuts.iter().map(|c| (c.2, c.3)).collect(),
-            generated,
-            qualified_name: generated.map(|_| {
-                format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")).into()
-            }),
-        }
-    }
-}
-
-/// Where `needle` first occurs in `haystack` at or after `from`.
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| from + p)
 }

@@ -30,6 +30,7 @@ pub mod pod;
 pub mod quantity;
 pub mod schedule;
 pub mod selector;
+pub mod shape;
 pub mod store;
 pub mod time;
 pub mod validation;

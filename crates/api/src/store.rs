@@ -3,8 +3,8 @@
 //! Each object version sits behind an `Arc` with its content hash computed once when it is written, so
 //! fingerprinting a model state never re-serialises objects.
 
-use crate::identity::Shape;
 use crate::kind::{Kind, Object, Resource, KIND_COUNT};
+use crate::shape::Shape;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -102,7 +102,7 @@ impl StoredObject {
     pub fn name(&self) -> &ObjectName {
         &self.name
     }
-    /// The object with its revision tokens cut out (see [`crate::identity`]).
+    /// The object with its revision tokens and times cut out (see [`crate::shape`]).
     pub fn shape(&self) -> &Shape {
         &self.shape
     }
@@ -125,13 +125,15 @@ impl StoredObject {
 }
 
 impl Hash for StoredObject {
-    /// The shape, then every revision token tagged with [`REVISION_TOKEN_TAG`]; equal objects have equal
-    /// shapes and tokens, so this agrees with `Eq`.
+    /// The shape, then every revision token tagged with [`REVISION_TOKEN_TAG`], then every time as a time
+    /// token (see [`crate::Time`]); equal objects have equal shapes, tokens and times, so this agrees with
+    /// `Eq`.
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.shape.hash);
         for (bucket, revision) in self.shape.tokens.iter() {
             state.write_u128(revision_token(*bucket, *revision));
         }
+        self.shape.times.iter().for_each(|time| time.hash(state));
     }
 }
 

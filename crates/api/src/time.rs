@@ -6,13 +6,25 @@ use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch.
 ///
+/// `Hash` writes a time as a tagged *time token* (see [`TIME_TOKEN_TAG`]), so a model checker's hasher can
+/// find the times in a controller's memory and hash them relative to the current time.
+///
 /// ```
 /// use themelios_api::Time;
 /// let t = Time::EPOCH.plus_seconds(90);
 /// assert_eq!(Time::from_k8s(&t.to_k8s()), t);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Time(pub i64);
+
+/// `Hash` writes a [`Time`] as a `u128`: this tag in the top 32 bits and the seconds in the low 64.
+pub const TIME_TOKEN_TAG: u128 = 0x7e3e_71e0 << 96;
+
+impl std::hash::Hash for Time {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.token());
+    }
+}
 
 impl Time {
     /// The logical start of every harness and model run: 2025-01-01T00:00:00Z.
@@ -34,6 +46,23 @@ impl Time {
     /// Seconds from `earlier` to `self` (negative if `earlier` is later).
     pub fn seconds_since(self, earlier: Time) -> i64 {
         self.0 - earlier.0
+    }
+
+    /// This time as `Hash` writes it (see [`TIME_TOKEN_TAG`]).
+    pub fn token(self) -> u128 {
+        TIME_TOKEN_TAG | u128::from(self.0 as u64)
+    }
+
+    /// The time a token written by `Hash` carries; `None` for any other number.
+    ///
+    /// ```
+    /// use themelios_api::Time;
+    /// let t = Time::EPOCH.plus_seconds(-7);
+    /// assert_eq!(Time::of_token(t.token()), Some(t));
+    /// assert_eq!(Time::of_token(42), None);
+    /// ```
+    pub fn of_token(token: u128) -> Option<Time> {
+        (token >> 64 == TIME_TOKEN_TAG >> 64).then_some(Time(token as u64 as i64))
     }
 
     /// As a Kubernetes `metav1.Time`.

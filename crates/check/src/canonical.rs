@@ -1,5 +1,5 @@
-//! Canonical fingerprints: two states that differ only by an order-preserving renaming of revisions hash
-//! the same.
+//! Canonical fingerprints: two states that differ only by an order-preserving renaming of revisions, or
+//! only in time as far as the controllers can tell, hash the same.
 //!
 //! Every write bumps the revision, and uids and generated names derive from it, so without this no state
 //! would ever repeat after a write: controllers fighting over an object would look like an infinite
@@ -15,6 +15,16 @@
 //! object is gone from every cache is hashed as written, which can only make two equivalent states look
 //! different, never the reverse: that is the sound direction.
 //!
+//! Time is canonicalised the same way when every controller declares that it compares times only by
+//! order and against `now` with bounded durations ([`TimeUse::Relative`]): every time in the state (in
+//! objects, in controller memory) is hashed as its distance from `now` when it lies within the *horizon* —
+//! the longest duration any controller compares with, its own or one an object in the state names — and
+//! by its rank among the older ones otherwise. A time past the horizon answers every comparison with
+//! `now` the same way, and keeps its place among the others as time moves on, so states that differ only
+//! by a shift of all times, or in how far back their oldest times lie, behave alike. Without this, a
+//! controller that backs off and retries forever (an unfair path, but a path) makes a new state each
+//! round, and BFS never finishes.
+//!
 //! Each part of a state (a kind map, a controller's memory) is summarised once — the hash of everything
 //! that is not a revision, and its revisions and strings in order — and, in an exploration, the summary
 //! is kept per interned part ([`Summaries`]): a state's fingerprint then only ranks the revisions of the
@@ -29,13 +39,14 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use themelios_api::identity::{revision_of_uid, Bucket, GLOBAL_BUCKET, UID_BUCKET};
 use themelios_api::store::{KindMap, Objects, REVISION_TOKEN_TAG};
-use themelios_api::{Kind, StateRead};
-use themelios_controllers::framework::DynLocal;
+use themelios_api::{Kind, StateRead, Time};
+use themelios_controllers::framework::{DynLocal, TimeUse};
 use thread_local::ThreadLocal;
 
-/// The canonical fingerprint of a state, summarising its parts afresh.
-pub fn fingerprint(state: &State) -> u64 {
-    Front::default().fingerprint(state)
+/// The canonical fingerprint of a state, summarising its parts afresh; `time` is what the state's
+/// controllers can tell about time (see [`crate::model::ClusterModel::time_use`]).
+pub fn fingerprint(state: &State, time: TimeUse) -> u64 {
+    Front { time, ..Front::default() }.fingerprint(state)
 }
 
 /// A part of a state, summarised: the hash of everything in it that is not a revision or a string, and
@@ -53,22 +64,26 @@ enum Variable {
     Token(Bucket, u64),
     /// A string that may be a generated name, with its hash.
     Text(u64, Box<str>),
+    /// A time.
+    Time(Time),
 }
 
 /// A generated name an object carries (as `name` and as `namespace/name`): its hash, the name, and the
 /// revision it names.
 type Name = (u64, Box<str>, u64);
 
-/// A kind map's summary, with the generated names its objects carry.
+/// A kind map's summary, with the generated names its objects carry and the longest duration they name.
 struct MapSummary {
     summary: Summary,
     names: Vec<Name>,
+    longest_duration: i64,
 }
 
 impl MapSummary {
     fn of(map: &KindMap) -> Self {
         let summary = Summary::of(map);
         let mut names = Vec::new();
+        let longest_duration = map.iter().map(|(_, o)| o.shape().longest_duration).max().unwrap_or(0);
         for (name, object) in map {
             if let (Some(revision), Some(qualified)) = (object.shape().generated, &object.shape().qualified_name) {
                 for text in [name.name.as_str(), &**qualified] {
@@ -76,42 +91,46 @@ impl MapSummary {
                 }
             }
         }
-        Self { summary, names }
+        Self { summary, names, longest_duration }
     }
 }
 
 /// The summary of a state's whole set of maps, ready for ranking: its revisions sorted and deduplicated,
 /// and in the order they occur as places in that sorted list (four bytes each, not sixteen: these are
-/// kept for every distinct set of maps); its strings apart, in order (the skeleton marks where each
-/// revision and string was, so keeping them apart tells no two sets of maps together).
+/// kept for every distinct set of maps); its strings and its times apart, in order (the skeleton marks
+/// where each revision, string and time was, so keeping them apart tells no two sets of maps together).
 struct ObjectsSummary {
     skeleton: u64,
     sorted: Vec<(Bucket, u64)>,
     order: Vec<u32>,
     texts: Vec<(u64, Box<str>)>,
+    times: Vec<Time>,
     names: Vec<Name>,
+    longest_duration: i64,
 }
 
 impl ObjectsSummary {
     fn of(maps: &[MapSummary]) -> Self {
         let mut skeleton = DefaultHasher::new();
-        let (mut tokens, mut texts, mut names) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut tokens, mut texts, mut times, mut names) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for map in maps {
             skeleton.write_u64(map.summary.skeleton);
             for variable in &map.summary.variables {
                 match variable {
                     Variable::Token(bucket, revision) => tokens.push((*bucket, *revision)),
                     Variable::Text(hash, text) => texts.push((*hash, text.clone())),
+                    Variable::Time(time) => times.push(*time),
                 }
             }
             names.extend(map.names.iter().cloned());
         }
+        let longest_duration = maps.iter().map(|m| m.longest_duration).max().unwrap_or(0);
         names.sort_unstable_by_key(|n| n.0);
         let mut sorted = tokens.clone();
         sorted.sort_unstable();
         sorted.dedup();
         let order = tokens.iter().map(|t| sorted.partition_point(|s| s < t) as u32).collect();
-        Self { skeleton: skeleton.finish(), sorted, order, texts, names }
+        Self { skeleton: skeleton.finish(), sorted, order, texts, times, names, longest_duration }
     }
 }
 
@@ -137,15 +156,20 @@ fn text_hash(text: &str) -> u64 {
 
 /// Summaries of the parts of states, kept for one exploration by each thread (no locks, no shared
 /// counters), keyed by identity; each entry holds its part, so identities are not reused.
-#[derive(Default)]
 pub struct Summaries {
     fronts: ThreadLocal<RefCell<Front>>,
+    time: TimeUse,
 }
 
 impl Summaries {
+    /// Summaries for states whose controllers together tell time as `time` does.
+    pub fn new(time: TimeUse) -> Self {
+        Self { fronts: ThreadLocal::new(), time }
+    }
+
     /// The canonical fingerprint of a state.
     pub fn fingerprint(&self, state: &State) -> u64 {
-        let front = self.fronts.get_or(|| RefCell::new(Front { keep: true, ..Front::default() }));
+        let front = self.fronts.get_or(|| RefCell::new(Front { keep: true, time: self.time, ..Front::default() }));
         front.borrow_mut().fingerprint(state)
     }
 
@@ -159,15 +183,32 @@ impl Summaries {
 }
 
 /// One thread's summaries, and its buffers.
-#[derive(Default)]
 struct Front {
     maps: HashMap<usize, (KindMap, Arc<MapSummary>), Prehashed>,
     objects: HashMap<usize, (Objects, Arc<ObjectsSummary>), Prehashed>,
     locals: HashMap<usize, (Arc<dyn DynLocal>, Arc<Summary>), Prehashed>,
     /// Whether to keep summaries (not for a one-off fingerprint).
     keep: bool,
+    /// What the controllers can tell about time.
+    time: TimeUse,
     events: Vec<Event>,
     extra: Vec<(Bucket, u64)>,
+    old_times: Vec<Time>,
+}
+
+impl Default for Front {
+    fn default() -> Self {
+        Self {
+            maps: Default::default(),
+            objects: Default::default(),
+            locals: Default::default(),
+            keep: false,
+            time: TimeUse::Absolute,
+            events: Vec::new(),
+            extra: Vec::new(),
+            old_times: Vec::new(),
+        }
+    }
 }
 
 /// The key of an identity map: spread, since addresses end in zero bits and maps index by the low bits.
@@ -237,6 +278,7 @@ impl Front {
         flat.extra.clear();
         parts.feed(state, &mut flat);
         let Flatten { mut events, mut extra, .. } = flat;
+        let clock = Clock::new(self.time, &parts, state.now, &events, std::mem::take(&mut self.old_times));
         let latest = &parts.latest.sorted;
         extra.sort_unstable();
         extra.dedup();
@@ -262,10 +304,11 @@ impl Front {
                     hasher.write_u8(TEXT_MARK);
                     hasher.write_u64(hash);
                 }
+                Event::Time(time) => clock.hash(time, &mut hasher),
             }
         }
         events.clear();
-        (self.events, self.extra) = (events, extra);
+        (self.events, self.extra, self.old_times) = (events, extra, clock.old);
         hasher.finish()
     }
 
@@ -287,6 +330,55 @@ impl Front {
             locals: state.actors.iter().map(|a| self.local(&a.local)).collect(),
             caches,
         }
+    }
+}
+
+/// How a state's times are hashed.
+struct Clock {
+    /// `None`: absolutely (some controller reads calendar time).
+    relative: Option<Relative>,
+    /// The times past the horizon, sorted and deduplicated.
+    old: Vec<Time>,
+}
+
+/// Times hashed relative to `now`, up to the horizon.
+struct Relative {
+    now: Time,
+    /// The oldest time hashed by its distance from `now`; older ones are hashed by rank.
+    horizon: Time,
+}
+
+impl Clock {
+    /// The clock of a state whose parts are `parts`, flattened into `events`; `old` is a buffer.
+    fn new(time: TimeUse, parts: &Parts, now: Time, events: &[Event], mut old: Vec<Time>) -> Self {
+        old.clear();
+        let TimeUse::Relative { longest_seconds } = time else {
+            return Self { relative: None, old };
+        };
+        let longest = parts.other_maps().map(|m| m.longest_duration).fold(parts.latest.longest_duration, i64::max);
+        let horizon = now.plus_seconds(-longest_seconds.max(longest));
+        old.extend(events.iter().filter_map(|e| match e {
+            Event::Time(t) if *t < horizon => Some(*t),
+            _ => None,
+        }));
+        if old.len() > 1 {
+            old.sort_unstable();
+            old.dedup();
+        }
+        Self { relative: Some(Relative { now, horizon }), old }
+    }
+
+    /// Hashes one time: equal for two states exactly when both times compare alike with everything the
+    /// controllers compare them with.
+    fn hash(&self, time: Time, hasher: &mut impl Hasher) {
+        hasher.write_u8(TIME_MARK);
+        let (how, value) = match &self.relative {
+            None => (0, time.0),
+            Some(clock) if time >= clock.horizon => (1, time.seconds_since(clock.now)),
+            Some(_) => (2, self.old.partition_point(|t| *t < time) as i64),
+        };
+        hasher.write_u8(how);
+        hasher.write_i64(value);
     }
 }
 
@@ -351,7 +443,7 @@ impl Parts {
             None => sink.plain(SAME_AS_LATEST),
             Some(maps) => maps.iter().for_each(|m| sink.summary(&m.summary)),
         }
-        sink.plain(state.now.0 as u64);
+        sink.time(state.now);
         for ((actor, local), cache) in state.actors.iter().zip(&self.locals).zip(&self.caches) {
             sink.summary(local);
             match (cache, &actor.cache) {
@@ -389,6 +481,8 @@ enum Event {
     Latest(u32),
     /// A string that names no revision in this state, by its hash.
     Text(u64),
+    /// A time.
+    Time(Time),
 }
 
 /// Flattens a state into events, resolving strings against the state's generated names, and collects
@@ -407,6 +501,9 @@ impl Flatten<'_> {
         self.events.push(Event::Token(bucket, revision));
         self.extra.push((bucket, revision));
     }
+    fn time(&mut self, time: Time) {
+        self.events.push(Event::Time(time));
+    }
     fn text(&mut self, hash: u64, text: &str) {
         match self.names.revision(hash, text) {
             Some(revision) => self.token(UID_BUCKET, revision),
@@ -419,6 +516,7 @@ impl Flatten<'_> {
             match variable {
                 Variable::Token(bucket, revision) => self.token(*bucket, *revision),
                 Variable::Text(hash, text) => self.text(*hash, text),
+                Variable::Time(time) => self.time(*time),
             }
         }
     }
@@ -429,6 +527,7 @@ impl Flatten<'_> {
         for (hash, text) in &latest.texts {
             self.text(*hash, text);
         }
+        self.events.extend(latest.times.iter().map(|t| Event::Time(*t)));
     }
 }
 
@@ -439,9 +538,10 @@ struct Record {
     variables: Vec<Variable>,
 }
 
-/// Marks in a skeleton where a revision or a string was kept aside.
+/// Marks in a skeleton where a revision, a string or a time was kept aside.
 const TOKEN_MARK: u8 = 0xfd;
 const TEXT_MARK: u8 = 0xfe;
+const TIME_MARK: u8 = 0xfc;
 
 /// Integers are never strings: keep them away from `write`, which looks for uids and names.
 macro_rules! integers {
@@ -476,6 +576,9 @@ impl Hasher for Record {
         if value >> 96 == REVISION_TOKEN_TAG >> 96 {
             self.skeleton.write_u8(TOKEN_MARK);
             self.variables.push(Variable::Token((value >> 64) as u32, value as u64));
+        } else if let Some(time) = Time::of_token(value) {
+            self.skeleton.write_u8(TIME_MARK);
+            self.variables.push(Variable::Time(time));
         } else {
             self.skeleton.write(&value.to_ne_bytes());
         }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
-    first_safety_violation, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind,
+    first_safety_violation, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind, TimeUse,
 };
 
 /// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has
@@ -143,9 +143,11 @@ impl State {
     }
 }
 
+/// Up to renaming of revisions, with times as they are: forgetting what controllers cannot tell about time
+/// needs to know the controllers (the checker uses [`ClusterModel::summaries`], which do).
 impl std::hash::Hash for State {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(crate::canonical::fingerprint(self));
+        state.write_u64(crate::canonical::fingerprint(self, TimeUse::Absolute));
     }
 }
 
@@ -193,6 +195,11 @@ pub struct UserOp {
 /// A property over the whole model state (e.g. over what kubelets run), beside the controllers' own.
 pub type ModelCheck = fn(&ClusterModel, &State) -> Result<(), String>;
 
+/// What a set of controllers together can tell about time.
+pub fn time_use_of(controllers: &[Arc<dyn AnyController>]) -> TimeUse {
+    controllers.iter().fold(TimeUse::Relative { longest_seconds: 0 }, |all, c| all.and(c.time_use()))
+}
+
 /// The model of one scenario under one assignment of consistency models.
 pub struct ClusterModel {
     /// The actors' controllers.
@@ -216,6 +223,11 @@ pub struct ClusterModel {
 }
 
 impl ClusterModel {
+    /// What the actors together can tell about time (see [`TimeUse`]): the fingerprint forgets the rest.
+    pub fn time_use(&self) -> TimeUse {
+        time_use_of(&self.controllers)
+    }
+
     /// Drops what exploring keeps only to go faster — memoised steps, summaries, shared copies — once an
     /// exploration is over, so that deciding liveness on its graph does not hold them too. The model
     /// works as before afterwards (and fills them again).

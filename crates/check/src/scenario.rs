@@ -2,7 +2,8 @@
 //! models, turned into a [`ClusterModel`].
 
 use crate::consistency::Consistency;
-use crate::model::{initial_cache, ActorState, ClusterModel, ModelCheck, State, UserDone, UserOp};
+use crate::canonical::Summaries;
+use crate::model::{initial_cache, time_use_of, ActorState, ClusterModel, ModelCheck, State, UserDone, UserOp};
 use std::sync::Arc;
 use themelios_controllers::framework::{AnyController, Property};
 use themelios_controllers::harness::Harness;
@@ -98,6 +99,7 @@ impl Scenario {
             })
             .collect();
         let user_ops: Vec<UserOp> = self.user_ops.iter().map(|f| f()).collect();
+        let summaries = Summaries::new(time_use_of(&controllers));
         ClusterModel {
             consistency: controllers.iter().map(|c| assign(&c.name())).collect(),
             controllers,
@@ -114,7 +116,7 @@ impl Scenario {
             model_checks: self.model_checks.clone(),
             interner: Default::default(),
             steps: Default::default(),
-            summaries: Default::default(),
+            summaries,
         }
     }
 }
@@ -159,5 +161,8 @@ impl AnyController for Instance {
     }
     fn assumes_own_writes(&self) -> bool {
         self.inner.assumes_own_writes()
+    }
+    fn time_use(&self) -> themelios_controllers::framework::TimeUse {
+        self.inner.time_use()
     }
 }

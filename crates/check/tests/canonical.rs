@@ -53,8 +53,8 @@ fn states_equal_up_to_renaming_of_revisions_share_a_fingerprint() {
     assert!(early.len() > 3, "the walk went somewhere: {} states", early.len());
     let mut renamed_pods = 0;
     for (a, b) in early.iter().zip(&late) {
-        assert_eq!(fingerprint(a), fingerprint(b));
-        assert_eq!(model.summaries.fingerprint(a), fingerprint(a));
+        assert_eq!(fingerprint(a, model.time_use()), fingerprint(b, model.time_use()));
+        assert_eq!(model.summaries.fingerprint(a), fingerprint(a, model.time_use()));
         assert_ne!(a.store.revision(), b.store.revision());
         let names = |s: &State| s.store.objects().of_kind(Kind::Pod).iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         if !names(a).is_empty() && names(a) != names(b) {
@@ -69,7 +69,7 @@ fn states_equal_up_to_renaming_of_revisions_share_a_fingerprint() {
 fn states_that_differ_beyond_renaming_have_different_fingerprints() {
     let model = model();
     let path = walk(&model, model.init.clone(), 6);
-    let mut fingerprints: Vec<u64> = path.iter().map(fingerprint).collect();
+    let mut fingerprints: Vec<u64> = path.iter().map(|s| fingerprint(s, model.time_use())).collect();
     fingerprints.sort_unstable();
     fingerprints.dedup();
     assert_eq!(fingerprints.len(), path.len(), "every step of the walk changed the state");

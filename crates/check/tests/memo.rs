@@ -26,7 +26,7 @@ fn compare(warm: &ClusterModel, fresh: impl Fn() -> ClusterModel, levels: usize,
                 assert_eq!(warm_action, fresh_action);
                 assert!(warm_next == fresh_next, "after {warm_action:?} the memoised step leads elsewhere");
                 let kept = warm.summaries.fingerprint(warm_next);
-                assert_eq!(kept, fingerprint(fresh_next), "after {warm_action:?}");
+                assert_eq!(kept, fingerprint(fresh_next, warm.time_use()), "after {warm_action:?}");
                 compared += 1;
                 if seen.insert(kept) {
                     next.push(warm_next.clone());

@@ -127,6 +127,10 @@ impl crate::framework::Controller for PodReadier {
     fn name(&self) -> String {
         "test-pod-readier".into()
     }
+    /// It only stamps the time a pod became ready.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Some(&[themelios_api::Kind::Pod])
     }

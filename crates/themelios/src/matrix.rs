@@ -102,7 +102,8 @@ pub fn run(out: &Path, threads: usize, max_states: Option<usize>) -> ExitCode {
     println!("{} cells in {:.1}s", cells.len(), total.as_secs_f64());
     let csv_path = out.join("matrix.csv");
     let svg_path = out.join("matrix.svg");
-    if let Err(e) = std::fs::write(&csv_path, csv(&cells)).and_then(|_| std::fs::write(&svg_path, svg(&cells))) {
+    if let Err(e) = std::fs::create_dir_all(out)
+        .and_then(|_| std::fs::write(&csv_path, csv(&cells))).and_then(|_| std::fs::write(&svg_path, svg(&cells))) {
         eprintln!("error: cannot write the matrix files into {}: {e}", out.display());
         return ExitCode::from(2);
     }

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use themelios_api::Time;
 
-/// Exponential per-key backoff: 1 s, 2 s, 4 s … capped.
+/// The longest a [`Backoff`] waits, in seconds.
+pub const BACKOFF_CAP_SECONDS: i64 = 300;
+
+/// Exponential per-key backoff: 1 s, 2 s, 4 s … capped at [`BACKOFF_CAP_SECONDS`].
 ///
 /// Failures are counted only up to the first count whose delay is the cap: more of them change no retry
 /// time, and counting them would make a controller that keeps failing at one instant (a write conflicting
@@ -27,7 +30,7 @@ pub struct Backoff<K: Ord> {
 }
 
 impl<K: Ord + Clone> Backoff<K> {
-    const CAP_SECONDS: i64 = 300;
+    const CAP_SECONDS: i64 = BACKOFF_CAP_SECONDS;
     /// The first failure count whose delay reaches the cap: the count n waits 2^(n-1) s.
     const COUNTED: u32 = (Self::CAP_SECONDS as u64).next_power_of_two().trailing_zeros() + 1;
 

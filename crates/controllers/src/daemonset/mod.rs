@@ -38,6 +38,10 @@ pub type Local = crate::common::backoff::Retries;
 impl Controller for DaemonSetController {
     type Local = Local;
 
+    /// Its backoff; `minReadySeconds` is read from the DaemonSet.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         use themelios_api::Kind;
         Some(&[Kind::DaemonSet, Kind::Pod, Kind::Node, Kind::ControllerRevision])

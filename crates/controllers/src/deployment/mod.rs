@@ -54,6 +54,10 @@ struct Plan {
 impl Controller for DeploymentController {
     type Local = Local;
 
+    /// Its backoff; `minReadySeconds` and `progressDeadlineSeconds` are read from the Deployment.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Some(&[themelios_api::Kind::Deployment, themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod])
     }

@@ -74,6 +74,12 @@ pub trait Controller: Send + Sync + 'static {
         false
     }
 
+    /// How its behaviour depends on logical time, for a model checker that forgets what cannot matter (see
+    /// [`TimeUse`](super::TimeUse)). The default lets it forget nothing.
+    fn time_use(&self) -> super::TimeUse {
+        super::TimeUse::Absolute
+    }
+
     /// The outcome of the request the last step issued, as the real client library would report it, at
     /// logical time `now`.
     fn observe(&self, _op: &Op, _outcome: &Outcome, _now: Time, _local: &mut Self::Local) {}
@@ -146,6 +152,8 @@ pub trait AnyController: Send + Sync {
     fn period(&self) -> Option<std::time::Duration>;
     /// See [`Controller::assumes_own_writes`].
     fn assumes_own_writes(&self) -> bool;
+    /// See [`Controller::time_use`].
+    fn time_use(&self) -> super::TimeUse;
 }
 
 impl<C: Controller> AnyController for C {
@@ -175,5 +183,8 @@ impl<C: Controller> AnyController for C {
     }
     fn assumes_own_writes(&self) -> bool {
         Controller::assumes_own_writes(self)
+    }
+    fn time_use(&self) -> super::TimeUse {
+        Controller::time_use(self)
     }
 }

@@ -40,6 +40,12 @@ pub struct Local {
 impl Controller for JobController {
     type Local = Local;
 
+    /// Its pod-failure backoff and expectations' expiry; `activeDeadlineSeconds` is read from the Job.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative {
+            longest_seconds: sync::MAX_BACKOFF_SECONDS.max(crate::common::expectations::EXPECTATIONS_TTL_SECONDS),
+        }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Some(&[themelios_api::Kind::Job, themelios_api::Kind::Pod])
     }

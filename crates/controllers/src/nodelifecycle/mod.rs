@@ -60,6 +60,10 @@ fn wanted_taint(node: &Node) -> Option<&'static str> {
 impl Controller for NodeLifecycleController {
     type Local = ();
 
+    /// How long a node may miss heartbeats; tolerations' `tolerationSeconds` are read from the pods.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: GRACE_PERIOD_SECONDS }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         use themelios_api::Kind;
         Some(&[Kind::Node, Kind::Lease, Kind::Pod])

@@ -50,6 +50,10 @@ pub struct Local {
 impl Controller for PodGc {
     type Local = Local;
 
+    /// How long a pod's node must be missing before its pods are collected.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: QUARANTINE_SECONDS }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         use themelios_api::Kind;
         Some(&[Kind::Pod, Kind::Node])

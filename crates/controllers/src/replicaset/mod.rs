@@ -60,6 +60,16 @@ enum Plan {
 impl Controller for ReplicaSetController {
     type Local = Local;
 
+    /// Its backoff and expectations' expiry. One comparison goes further back: upstream's scale-down
+    /// ranking (`LogarithmicScaleDown`) puts pods' ages since ready and since creation in log-scale buckets
+    /// of any length. A model checker that forgets times past this horizon keeps their order only, so
+    /// among pods older than it a scale-down takes the pod one representative timing of that order picks.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative {
+            longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS
+                .max(crate::common::expectations::EXPECTATIONS_TTL_SECONDS),
+        }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Some(&[themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod])
     }

@@ -102,6 +102,10 @@ enum Decision {
 impl Controller for Scheduler {
     type Local = Local;
 
+    /// Pods are queued by creation time: order only.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Some(&[themelios_api::Kind::Pod, themelios_api::Kind::Node])
     }

@@ -33,6 +33,10 @@ pub type Local = crate::common::backoff::Retries;
 impl Controller for StatefulSetController {
     type Local = Local;
 
+    /// Its backoff; `minReadySeconds` is read from the StatefulSet.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         Some(&[
             themelios_api::Kind::StatefulSet,

@@ -19,6 +19,10 @@ pub fn expires_at(job: &Job) -> Option<Time> {
 impl Controller for TtlAfterFinishedController {
     type Local = ();
 
+    /// Only `ttlSecondsAfterFinished`, read from the Job.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    }
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
         use themelios_api::Kind;
         Some(&[Kind::Job])
