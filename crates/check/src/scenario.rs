@@ -1,8 +1,8 @@
 //! Scenarios: a settled starting cluster, the actors under check, the environment, and the consistency
 //! models, turned into a [`ClusterModel`].
 
-use crate::consistency::Consistency;
 use crate::canonical::Summaries;
+use crate::consistency::Consistency;
 use crate::model::{initial_cache, time_use_of, ActorState, ClusterModel, ModelCheck, State, UserDone, UserOp};
 use std::sync::Arc;
 use themelios_controllers::framework::{AnyController, Property};

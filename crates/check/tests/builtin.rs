@@ -1,8 +1,10 @@
 //! Every built-in scenario holds under linearizable reads, with one and with two instances of each
 //! controller (a duplicate controller-manager).
 
+use themelios_check::canonical::Summaries;
 use themelios_check::consistency::Consistency;
 use themelios_check::{check, scenarios};
+use themelios_controllers::framework::TimeUse;
 
 fn linearizable() -> Consistency {
     Consistency::named("linearizable").expect("a named model")
@@ -61,4 +63,28 @@ fn a_controller_retrying_against_a_stale_cache_does_not_make_the_space_endless()
         assert!(!report.violated(), "{model}: {:?}", report.violation());
         assert!(report.depth < 100, "{model}: depth {}", report.depth);
     }
+}
+
+#[test]
+fn a_controller_backing_off_forever_against_a_stale_cache_does_not_make_time_endless() {
+    // Under causal reads the Deployment controller can keep acting on a stale cache, back off and retry
+    // while time moves on to each retry: every round stamps later times, and with times hashed as they
+    // are each round is a new state. Hashed relative to now, with times past the horizon kept only in
+    // order, the rounds close into a loop and BFS ends.
+    let scenario = scenarios::by_name("Deployment-TestPausedDeployment").expect("built in");
+    let consistency = Consistency::named("causal").expect("a named model");
+    let bounds = || themelios_check::explore::Bounds { max_states: Some(200_000), ..Default::default() };
+    let model = scenario.model(consistency);
+    assert!(matches!(model.time_use(), TimeUse::Relative { .. }), "{:?}", model.time_use());
+    let report = themelios_check::check_with(&model, 2, bounds(), |_| {});
+    assert!(report.complete, "{} states and still going", report.unique_states);
+    assert!(!report.violated(), "{:?}", report.violation());
+    let mut absolute = scenario.model(consistency);
+    absolute.summaries = Summaries::new(TimeUse::Absolute);
+    let report = themelios_check::check_with(&absolute, 2, bounds(), |_| {});
+    assert!(
+        !report.complete,
+        "with absolute times it ends too ({} states): this test shows nothing",
+        report.unique_states
+    );
 }

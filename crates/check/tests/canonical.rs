@@ -1,11 +1,13 @@
 //! Canonical fingerprints: states equal up to an order-preserving renaming of revisions (and so of uids
-//! and generated names) share a fingerprint; states that differ otherwise do not.
+//! and generated names), or up to what the controllers cannot tell about time, share a fingerprint;
+//! states that differ otherwise do not.
 
-use themelios_api::{Change, Kind, Object, ObjectName, StateRead, StoredObject, Write};
+use themelios_api::{Change, Kind, Object, ObjectName, StateRead, StoredObject, Time, Write};
 use themelios_check::canonical::fingerprint;
 use themelios_check::consistency::Consistency;
 use themelios_check::model::{Action, ClusterModel, State};
 use themelios_check::scenarios;
+use themelios_controllers::framework::TimeUse;
 
 fn model() -> ClusterModel {
     let scenario = scenarios::by_name("ReplicaSet-TestSpecReplicasChange").expect("a built-in scenario");
@@ -73,4 +75,102 @@ fn states_that_differ_beyond_renaming_have_different_fingerprints() {
     fingerprints.sort_unstable();
     fingerprints.dedup();
     assert_eq!(fingerprints.len(), path.len(), "every step of the walk changed the state");
+}
+
+/// Every RFC 3339 timestamp in a JSON value, `seconds` later.
+fn shift_times(value: &mut serde_json::Value, seconds: i64) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let Ok(at) = text.parse::<k8s_openapi::jiff::Timestamp>() {
+                *text = Time(at.as_second()).plus_seconds(seconds).to_string();
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| shift_times(v, seconds)),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(|v| shift_times(v, seconds)),
+        _ => {}
+    }
+}
+
+/// The state with every actor's memory fresh, as after a restart: memory is opaque, so only states whose
+/// memory holds no time can be shifted by [`shifted`].
+fn forgetful(model: &ClusterModel, state: &State) -> State {
+    let mut fresh = state.clone();
+    for (actor, controller) in model.controllers.iter().enumerate() {
+        fresh.actor_mut(actor).local = std::sync::Arc::from(controller.fresh_local());
+    }
+    fresh
+}
+
+/// The same state with every time in its objects and `now` moved `seconds` later (its objects are
+/// rewritten in one write, which bumps the store's revision: that ranks the same). Only for states
+/// whose controllers' memory holds no time.
+fn shifted(state: &State, seconds: i64) -> State {
+    let mut later = state.clone();
+    let mut writes = Vec::new();
+    for kind in Kind::ALL {
+        for (_, stored) in state.store.objects().of_kind(*kind) {
+            let mut json = serde_json::to_value(stored.object()).expect("serialisable");
+            shift_times(&mut json, seconds);
+            let object = Object::from_json(*kind, json).expect("the same object, later");
+            writes.push(Write::Put(StoredObject::new(object)));
+        }
+    }
+    let response = writes[0].object().clone();
+    later.store.commit(&Change { revision: state.store.revision() + 1, writes, response }).expect("the next revision");
+    later.lagging = later.store.clone();
+    later.now = state.now.plus_seconds(seconds);
+    later
+}
+
+/// `state` with a ConfigMap holding `data` (its values may be timestamps or durations).
+fn with_config_map(state: &State, data: serde_json::Value) -> State {
+    let mut with = state.clone();
+    let json = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "times", "namespace": "default"}, "data": data});
+    with.store.seed(Object::from_json(Kind::ConfigMap, json).expect("a config map"));
+    with.lagging = with.store.clone();
+    with
+}
+
+#[test]
+fn states_that_differ_only_by_a_shift_of_every_time_share_a_fingerprint() {
+    let model = model();
+    assert!(matches!(model.time_use(), TimeUse::Relative { .. }), "{:?}", model.time_use());
+    let start = forgetful(&model, &model.init);
+    let early = walk(&model, start.clone(), 8);
+    let late = walk(&model, shifted(&start, 4_000), 8);
+    assert_eq!(early.len(), late.len(), "the same steps are enabled along both walks");
+    let times = |s: &State| {
+        let maps = Kind::ALL.iter().map(|k| s.store.objects().of_kind(*k));
+        maps.flat_map(|m| m.iter()).map(|(_, o)| o.shape().times.len()).sum::<usize>()
+    };
+    assert!(early.iter().any(|s| times(s) > 2), "the walk stamped some times");
+    for (a, b) in early.iter().zip(&late) {
+        assert_eq!(b.now.seconds_since(a.now), 4_000);
+        assert_eq!(fingerprint(a, model.time_use()), fingerprint(b, model.time_use()));
+        assert_eq!(model.summaries.fingerprint(a), model.summaries.fingerprint(b));
+        assert_ne!(fingerprint(a, TimeUse::Absolute), fingerprint(b, TimeUse::Absolute));
+    }
+}
+
+#[test]
+fn times_past_the_horizon_are_told_apart_only_by_their_order() {
+    let model = model();
+    let TimeUse::Relative { longest_seconds: horizon } = model.time_use() else { panic!("relative time") };
+    let state = walk(&model, model.init.clone(), 4).pop().expect("a state");
+    let ago = |seconds: i64| serde_json::Value::String(state.now.plus_seconds(-seconds).to_string());
+    let print = |data: serde_json::Value| fingerprint(&with_config_map(&state, data), model.time_use());
+    let two = |a: i64, b: i64| print(serde_json::json!({"a": ago(a), "b": ago(b)}));
+    // Both past the horizon, in the same order: one state, however far back.
+    assert_eq!(two(horizon + 10, horizon + 20), two(horizon + 500, horizon + 90_000));
+    // In the other order, or equal: different.
+    assert_ne!(two(horizon + 10, horizon + 20), two(horizon + 20, horizon + 10));
+    assert_ne!(two(horizon + 10, horizon + 20), two(horizon + 10, horizon + 10));
+    // Within the horizon every second counts, and so does crossing it.
+    assert_ne!(two(horizon - 10, horizon + 20), two(horizon - 11, horizon + 20));
+    assert_ne!(two(horizon, horizon + 20), two(horizon + 1, horizon + 20));
+    // A duration an object names stretches the horizon.
+    let stretched = |a: i64| print(serde_json::json!({"a": ago(a), "waitSeconds": (horizon + 1_000).to_string()}));
+    assert_ne!(stretched(horizon + 10), stretched(horizon + 500));
+    assert_eq!(stretched(horizon + 1_010), stretched(horizon + 9_000));
 }

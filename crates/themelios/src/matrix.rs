@@ -103,7 +103,9 @@ pub fn run(out: &Path, threads: usize, max_states: Option<usize>) -> ExitCode {
     let csv_path = out.join("matrix.csv");
     let svg_path = out.join("matrix.svg");
     if let Err(e) = std::fs::create_dir_all(out)
-        .and_then(|_| std::fs::write(&csv_path, csv(&cells))).and_then(|_| std::fs::write(&svg_path, svg(&cells))) {
+        .and_then(|_| std::fs::write(&csv_path, csv(&cells)))
+        .and_then(|_| std::fs::write(&svg_path, svg(&cells)))
+    {
         eprintln!("error: cannot write the matrix files into {}: {e}", out.display());
         return ExitCode::from(2);
     }
