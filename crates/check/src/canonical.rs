@@ -39,6 +39,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use themelios_api::identity::{revision_of_uid, Bucket, GLOBAL_BUCKET, UID_BUCKET};
 use themelios_api::store::{KindMap, Objects, REVISION_TOKEN_TAG};
+use themelios_api::time::Deadline;
 use themelios_api::{Kind, StateRead, Time};
 use themelios_controllers::framework::{DynLocal, TimeUse};
 use thread_local::ThreadLocal;
@@ -66,6 +67,8 @@ enum Variable {
     Text(u64, Box<str>),
     /// A time.
     Time(Time),
+    /// A deadline (see [`Deadline`]).
+    Deadline(Time),
 }
 
 /// A generated name an object carries (as `name` and as `namespace/name`): its hash, the name, and the
@@ -120,6 +123,8 @@ impl ObjectsSummary {
                     Variable::Token(bucket, revision) => tokens.push((*bucket, *revision)),
                     Variable::Text(hash, text) => texts.push((*hash, text.clone())),
                     Variable::Time(time) => times.push(*time),
+                    // Objects hold times, never deadlines (those are controller memory).
+                    Variable::Deadline(_) => {}
                 }
             }
             names.extend(map.names.iter().cloned());
@@ -305,6 +310,7 @@ impl Front {
                     hasher.write_u64(hash);
                 }
                 Event::Time(time) => clock.hash(time, &mut hasher),
+                Event::Deadline(due) => clock.hash_deadline(due, &mut hasher),
             }
         }
         events.clear();
@@ -376,6 +382,21 @@ impl Clock {
             None => (0, time.0),
             Some(clock) if time >= clock.horizon => (1, time.seconds_since(clock.now)),
             Some(_) => (2, self.old.partition_point(|t| *t < time) as i64),
+        };
+        hasher.write_u8(how);
+        hasher.write_i64(value);
+    }
+}
+
+impl Clock {
+    /// Hashes one deadline: every deadline that has passed alike, one still to come by its distance from
+    /// `now` (it can only be compared with `now`, and stays passed).
+    fn hash_deadline(&self, due: Time, hasher: &mut impl Hasher) {
+        hasher.write_u8(TIME_MARK);
+        let (how, value) = match &self.relative {
+            None => (3, due.0),
+            Some(clock) if due <= clock.now => (4, 0),
+            Some(clock) => (5, due.seconds_since(clock.now)),
         };
         hasher.write_u8(how);
         hasher.write_i64(value);
@@ -483,6 +504,8 @@ enum Event {
     Text(u64),
     /// A time.
     Time(Time),
+    /// A deadline in controller memory.
+    Deadline(Time),
 }
 
 /// Flattens a state into events, resolving strings against the state's generated names, and collects
@@ -517,6 +540,7 @@ impl Flatten<'_> {
                 Variable::Token(bucket, revision) => self.token(*bucket, *revision),
                 Variable::Text(hash, text) => self.text(*hash, text),
                 Variable::Time(time) => self.time(*time),
+                Variable::Deadline(due) => self.events.push(Event::Deadline(*due)),
             }
         }
     }
@@ -579,6 +603,9 @@ impl Hasher for Record {
         } else if let Some(time) = Time::of_token(value) {
             self.skeleton.write_u8(TIME_MARK);
             self.variables.push(Variable::Time(time));
+        } else if let Some(due) = Deadline::of_token(value) {
+            self.skeleton.write_u8(TIME_MARK);
+            self.variables.push(Variable::Deadline(due));
         } else {
             self.skeleton.write(&value.to_ne_bytes());
         }

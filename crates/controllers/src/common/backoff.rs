@@ -1,6 +1,7 @@
 //! Retry backoff in logical time, per key, as a rate-limited work queue gives it.
 
 use std::collections::BTreeMap;
+use themelios_api::time::Deadline;
 use themelios_api::Time;
 
 /// The longest a [`Backoff`] waits, in seconds.
@@ -18,15 +19,17 @@ pub const BACKOFF_CAP_SECONDS: i64 = 300;
 /// use themelios_api::Time;
 /// let (mut ten, mut thousand) = (Backoff::default(), Backoff::default());
 /// (0..9).for_each(|_| ten.fail(&"pod", Time(0)));
-/// assert_eq!(ten.retry_at(&"pod"), Some(Time(0).plus_seconds(256)));
+/// assert_eq!(ten.retry_at(&"pod", Time(0)), Some(Time(0).plus_seconds(256)));
 /// ten.fail(&"pod", Time(0));
 /// (0..1000).for_each(|_| thousand.fail(&"pod", Time(0)));
-/// assert_eq!(ten.retry_at(&"pod"), Some(Time(0).plus_seconds(300)));
+/// assert_eq!(ten.retry_at(&"pod", Time(0)), Some(Time(0).plus_seconds(300)));
+/// assert_eq!(ten.retry_at(&"pod", Time(300)), None);
 /// assert_eq!(ten, thousand);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Backoff<K: Ord> {
-    failures: BTreeMap<K, (u32, Time)>,
+    /// Per key: the failures counted, and when the last one's wait ends.
+    failures: BTreeMap<K, (u32, Deadline)>,
 }
 
 impl<K: Ord + Clone> Backoff<K> {
@@ -36,9 +39,10 @@ impl<K: Ord + Clone> Backoff<K> {
 
     /// Records a failure at `now`.
     pub fn fail(&mut self, key: &K, now: Time) {
-        let entry = self.failures.entry(key.clone()).or_insert((0, now));
+        let entry = self.failures.entry(key.clone()).or_insert((0, Deadline::default()));
         entry.0 = (entry.0 + 1).min(Self::COUNTED);
-        entry.1 = now;
+        let delay = 1i64.checked_shl(entry.0 - 1).unwrap_or(i64::MAX).min(Self::CAP_SECONDS);
+        entry.1 = Deadline::after(now, delay);
     }
 
     /// Forgets the failures of `key` after a success.
@@ -46,12 +50,9 @@ impl<K: Ord + Clone> Backoff<K> {
         self.failures.remove(key);
     }
 
-    /// When `key` may be retried (`None` if it has no failures).
-    pub fn retry_at(&self, key: &K) -> Option<Time> {
-        self.failures.get(key).map(|(count, at)| {
-            let delay = 1i64.checked_shl(count.saturating_sub(1)).unwrap_or(i64::MAX).min(Self::CAP_SECONDS);
-            at.plus_seconds(delay)
-        })
+    /// When `key` may be retried, if it is still backing off at `now`.
+    pub fn retry_at(&self, key: &K, now: Time) -> Option<Time> {
+        self.failures.get(key).and_then(|(_, until)| until.pending(now))
     }
 }
 
@@ -76,7 +77,7 @@ pub struct Retries {
 impl Retries {
     /// When `key` may be worked on again, if it is still backing off at `now`.
     pub fn blocked_until(&self, key: &str, now: Time) -> Option<Time> {
-        self.backoff.retry_at(&key.to_string()).filter(|at| *at > now)
+        self.backoff.retry_at(&key.to_string(), now)
     }
     /// Notes that the next write is for `key`.
     pub fn attempt(&mut self, key: &str) {

@@ -72,7 +72,7 @@ impl Controller for DeploymentController {
         }
         for d in view.list::<Deployment>() {
             let uid = d.metadata.uid.clone().unwrap_or_default();
-            if let Some(at) = local.backoff.retry_at(&uid).filter(|at| *at > view.now()) {
+            if let Some(at) = local.backoff.retry_at(&uid, view.now()) {
                 view.wake_at(at);
                 continue;
             }

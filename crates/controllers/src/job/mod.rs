@@ -79,7 +79,7 @@ impl Controller for JobController {
         if let Ok(created) = outcome {
             let exp = local.expectations.entry(job_uid).or_insert_with(|| Expectations::new(0, [], now));
             exp.created.insert(created.object().meta().name.clone().unwrap_or_default());
-            exp.since = now;
+            exp.renew(now);
         }
     }
 }

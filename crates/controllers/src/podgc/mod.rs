@@ -13,6 +13,7 @@ pub use properties::properties;
 use crate::framework::{ClusterView, Controller};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::BTreeMap;
+use themelios_api::time::Deadline;
 use themelios_api::{pod, DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
 
 /// The default number of terminated pods kept (kube-controller-manager's terminated-pod-gc-threshold).
@@ -41,10 +42,10 @@ impl PodGc {
     }
 }
 
-/// When each missing node was first seen missing.
+/// For each missing node, when its quarantine ends: [`QUARANTINE_SECONDS`] after it was first seen missing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
-    missing_since: BTreeMap<String, Time>,
+    quarantined_until: BTreeMap<String, Deadline>,
 }
 
 impl Controller for PodGc {
@@ -146,14 +147,15 @@ fn orphaned(view: &ClusterView, local: &mut Local) -> Option<Op> {
     let now = view.now();
     let missing: std::collections::BTreeSet<&str> =
         view.list::<Pod>().filter_map(|p| pod::node_name(p)).filter(|n| view.get::<Node>("", n).is_none()).collect();
-    local.missing_since.retain(|n, _| missing.contains(n.as_str()));
+    local.quarantined_until.retain(|n, _| missing.contains(n.as_str()));
     for node in &missing {
-        let since = *local.missing_since.entry(node.to_string()).or_insert(now);
-        if now.seconds_since(since) < QUARANTINE_SECONDS {
-            view.wake_at(since.plus_seconds(QUARANTINE_SECONDS));
+        let until =
+            *local.quarantined_until.entry(node.to_string()).or_insert(Deadline::after(now, QUARANTINE_SECONDS));
+        if let Some(at) = until.pending(now) {
+            view.wake_at(at);
         }
     }
-    let expired = |n: &str| local.missing_since.get(n).is_some_and(|s| now.seconds_since(*s) >= QUARANTINE_SECONDS);
+    let expired = |n: &str| local.quarantined_until.get(n).is_some_and(|until| until.has_passed(now));
     view.list::<Pod>()
         .filter(|p| !force_deleted(p))
         .find(|p| pod::node_name(p).is_some_and(expired))

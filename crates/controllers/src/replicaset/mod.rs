@@ -190,12 +190,14 @@ fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
             );
             let ok = exp.satisfied(now);
             if !ok {
-                view.wake_at(exp.since.plus_seconds(crate::common::expectations::EXPECTATIONS_TTL_SECONDS));
+                if let Some(at) = exp.expires.pending(now) {
+                    view.wake_at(at);
+                }
             }
             ok
         }
     };
-    let backing_off = local.backoff.retry_at(&uid).filter(|at| *at > now);
+    let backing_off = local.backoff.retry_at(&uid, now);
     if let Some(at) = backing_off {
         view.wake_at(at);
     }
