@@ -24,7 +24,8 @@ pub enum TimeUse {
     /// (durations of its own), or against a duration an object names under a key that mentions seconds
     /// (`minReadySeconds`, `progressDeadlineSeconds`, an annotation `…/run-seconds`; see
     /// [`themelios_api::shape::Shape::longest_duration`]). It never compares two times other than by
-    /// order except through `now`.
+    /// order except through `now`. What it keeps in memory only to wait for a moment is best kept as a
+    /// [`themelios_api::time::Deadline`], which a checker forgets once passed, whatever its duration.
     Relative {
         /// The longest duration of its own it compares a time's distance from `now` against.
         longest_seconds: i64,
