@@ -386,9 +386,7 @@ impl Clock {
         hasher.write_u8(how);
         hasher.write_i64(value);
     }
-}
 
-impl Clock {
     /// Hashes one deadline: every deadline that has passed alike, one still to come by its distance from
     /// `now` (it can only be compared with `now`, and stays passed).
     fn hash_deadline(&self, due: Time, hasher: &mut impl Hasher) {
