@@ -24,6 +24,8 @@
 //! by a shift of all times, or in how far back their oldest times lie, behave alike. Without this, a
 //! controller that backs off and retries forever (an unfair path, but a path) makes a new state each
 //! round, and BFS never finishes.
+//! A [`Deadline`] in controller memory can only be compared with `now`: every one that has passed is
+//! hashed alike, one still to come by its distance from `now`.
 //!
 //! Each part of a state (a kind map, a controller's memory) is summarised once — the hash of everything
 //! that is not a revision, and its revisions and strings in order — and, in an exploration, the summary

@@ -33,15 +33,14 @@ pub struct Backoff<K: Ord> {
 }
 
 impl<K: Ord + Clone> Backoff<K> {
-    const CAP_SECONDS: i64 = BACKOFF_CAP_SECONDS;
     /// The first failure count whose delay reaches the cap: the count n waits 2^(n-1) s.
-    const COUNTED: u32 = (Self::CAP_SECONDS as u64).next_power_of_two().trailing_zeros() + 1;
+    const COUNTED: u32 = (BACKOFF_CAP_SECONDS as u64).next_power_of_two().trailing_zeros() + 1;
 
     /// Records a failure at `now`.
     pub fn fail(&mut self, key: &K, now: Time) {
         let entry = self.failures.entry(key.clone()).or_insert((0, Deadline::default()));
         entry.0 = (entry.0 + 1).min(Self::COUNTED);
-        let delay = 1i64.checked_shl(entry.0 - 1).unwrap_or(i64::MAX).min(Self::CAP_SECONDS);
+        let delay = 1i64.checked_shl(entry.0 - 1).unwrap_or(i64::MAX).min(BACKOFF_CAP_SECONDS);
         entry.1 = Deadline::after(now, delay);
     }
 

@@ -69,7 +69,8 @@ fn running_key(p: &Pod) -> (String, String) {
 impl Controller for Kubelet {
     type Local = Local;
 
-    /// Its lease (renewed every 10 s, lasting 40 s) and a container's default run time; a pod's run time is read from its annotation.
+    /// Its lease (renewed every 10 s, lasting 40 s) and a container's default run time; a pod's run time
+    /// is read from its annotation.
     fn time_use(&self) -> crate::framework::TimeUse {
         crate::framework::TimeUse::Relative {
             longest_seconds: (LEASE_DURATION_SECONDS as i64).max(LEASE_RENEW_SECONDS).max(DEFAULT_RUN_SECONDS),
