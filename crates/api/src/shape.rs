@@ -1,8 +1,10 @@
 //! An object's *shape*: its serialised form with everything a model checker may rename cut out — the
-//! revision tokens of [`crate::identity`] and the times it carries — and the longest duration it names.
+//! revision tokens of [`crate::identity`], its generation and the observedGenerations that copy it, and the
+//! times it carries — and the longest duration it names.
 //!
-//! Two objects with equal shapes are equal up to the revisions their tokens name and the times they carry,
-//! so a checker can hash what was cut out canonically: revisions by rank, times relative to the current
+//! Two objects with equal shapes are equal up to the revisions their tokens name, their generations and the
+//! times they carry, so a checker can hash what was cut out canonically: revisions and generations by rank
+//! (generations in their own bucket, [`crate::identity::generation_bucket`]), times relative to the current
 //! time. The longest duration bounds how far back a controller may compare a time against: see
 //! `themelios_controllers::framework::TimeUse`.
 //!
@@ -21,7 +23,8 @@
 //! assert_eq!(early.longest_duration, 30);
 //! ```
 
-use crate::identity::{generated_name_revision, object_bucket, revision_of_uid_bytes, Bucket, UID_BUCKET};
+use crate::identity::{generated_name_revision, generation_bucket, object_bucket, revision_of_uid_bytes};
+use crate::identity::{Bucket, UID_BUCKET};
 use crate::identity::{UID_HEX_LEN, UID_PREFIX};
 use crate::kind::Object;
 use crate::time::Time;
@@ -33,7 +36,7 @@ use std::hash::Hasher;
 pub struct Shape {
     /// A hash of the serialised object with every token and time removed (and a mark where each was).
     pub hash: u64,
-    /// The revisions named by the tokens, with their buckets, in the order they occur.
+    /// The revisions named by the tokens, and the generations, with their buckets, in the order they occur.
     pub tokens: Box<[(Bucket, u64)]>,
     /// The times it carries (every string that is a whole-second RFC 3339 timestamp), in order.
     pub times: Box<[Time]>,
@@ -62,18 +65,24 @@ impl Shape {
     pub fn of(object: &Object, json: &[u8]) -> Self {
         let mut cuts: Vec<(usize, usize, Cut)> = Vec::new();
         let meta = object.meta();
+        // A generated name names a revision itself: bucket such objects by their prefix, so that equal
+        // states up to renaming put them in equal buckets.
+        let name = match generated_name_revision(object) {
+            Some(_) => format!("{}*", meta.generate_name.as_deref().unwrap_or("")),
+            None => meta.name.clone().unwrap_or_default(),
+        };
+        let bucket = object_bucket(object.kind().name(), meta.namespace.as_deref().unwrap_or(""), &name);
         if let Some(rv) = meta.resource_version.as_deref() {
             let key = br#""resourceVersion":""#;
             if let (Ok(revision), Some(at)) = (rv.parse::<u64>(), find(json, key, 0)) {
-                // A generated name names a revision itself: bucket such objects by their prefix, so that
-                // equal states up to renaming put them in equal buckets.
-                let name = match generated_name_revision(object) {
-                    Some(_) => format!("{}*", meta.generate_name.as_deref().unwrap_or("")),
-                    None => meta.name.clone().unwrap_or_default(),
-                };
-                let bucket = object_bucket(object.kind().name(), meta.namespace.as_deref().unwrap_or(""), &name);
                 cuts.push((at + key.len(), rv.len(), Cut::Token(bucket, revision)));
             }
+        }
+        if let Some(generation) = meta.generation {
+            cuts.extend(
+                generations_in(json, generation)
+                    .map(|(at, len, value)| (at, len, Cut::Token(generation_bucket(bucket), value))),
+            );
         }
         let mut from = 0;
         while let Some(at) = find(json, UID_PREFIX.as_bytes(), from) {
@@ -148,6 +157,28 @@ fn times_in(json: &[u8]) -> impl Iterator<Item = (usize, usize, Time)> + '_ {
     })
 }
 
+/// The object's generation and every `observedGeneration` in `json` (the serialisation of an object whose
+/// `metadata.generation` is `generation`): where each number's text starts, its length, and its value.
+/// Metadata is serialised before spec and status, so the first `"generation":` key is the object's own.
+fn generations_in(json: &[u8], generation: i64) -> impl Iterator<Item = (usize, usize, u64)> + '_ {
+    let own = numbers_after(json, br#""generation":"#).take(1).filter(move |(_, _, value)| *value as i64 == generation);
+    own.chain(numbers_after(json, br#""observedGeneration":"#))
+}
+
+/// Every non-negative integer that is the value of `key` (a quoted key and its colon) in `json`.
+fn numbers_after<'a>(json: &'a [u8], key: &'a [u8]) -> impl Iterator<Item = (usize, usize, u64)> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || loop {
+        let at = find(json, key, from)? + key.len();
+        from = at;
+        let len = json[at..].iter().position(|b| !b.is_ascii_digit()).unwrap_or(json.len() - at);
+        let value = std::str::from_utf8(&json[at..at + len]).ok().and_then(|digits| digits.parse().ok());
+        if let Some(value) = value {
+            return Some((at, len, value));
+        }
+    })
+}
+
 /// The largest integer (as a number or a string) under a JSON key that mentions seconds, 0 if none.
 fn longest_duration(json: &[u8]) -> i64 {
     let mut longest = 0i64;
@@ -212,6 +243,35 @@ mod tests {
         let (whole, micro) = (with("2025-01-01T00:00:00Z"), with("2025-01-01T00:00:00.000000Z"));
         assert_eq!(whole.times, micro.times);
         assert_ne!(whole.hash, micro.hash, "the two spellings are different objects");
+    }
+
+    fn replica_set(generation: i64, observed: i64, note: &str) -> Shape {
+        let json = serde_json::json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": "web", "namespace": "default", "generation": generation,
+                "annotations": {"generation": note}},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"generation": 7}}},
+            "status": {"replicas": 0, "observedGeneration": observed}});
+        let object = Object::from_json(Kind::ReplicaSet, json).expect("a ReplicaSet");
+        Shape::of(&object, &serde_json::to_vec(&object).expect("serialisable"))
+    }
+
+    #[test]
+    fn the_generation_and_observed_generation_are_cut_out_in_the_objects_generation_bucket() {
+        let (behind, current) = (replica_set(5, 3, "x"), replica_set(12, 12, "x"));
+        assert_eq!(behind.hash, current.hash);
+        let generations = |s: &Shape| {
+            s.tokens
+                .iter()
+                .filter(|(b, _)| *b == generation_bucket(object_bucket("ReplicaSet", "default", "web")))
+                .map(|t| t.1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(generations(&behind), [5, 3]);
+        assert_eq!(generations(&current), [12, 12]);
+        assert_ne!(replica_set(5, 3, "x").hash, replica_set(5, 3, "y").hash, "other text stays in the hash");
+        // A template's metadata may name a generation too; it is not the object's, and stays.
+        let template = |s: &Shape| s.tokens.iter().filter(|(_, v)| *v == 7).count();
+        assert_eq!(template(&behind), 0);
     }
 
     #[test]

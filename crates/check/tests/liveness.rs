@@ -1,14 +1,19 @@
 //! Eventual reconciliation is checked on the state graph: controllers that fight for ever are a livelock,
 //! found as a cycle even though every state on it is safe; the same fight that one side gives up ends.
+//! A fight over a spec bumps the object's generation on every write: that must close into a cycle too.
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::BTreeMap;
 use themelios_api::{Op, Resource};
 use themelios_check::consistency::Consistency;
+use themelios_check::explore::Bounds;
 use themelios_check::scenario::Scenario;
-use themelios_check::{check, Status, LIVENESS};
+use themelios_check::{check, check_with, Status, LIVENESS};
+use themelios_controllers::fixtures;
 use themelios_controllers::framework::{ClusterView, Controller};
 use themelios_controllers::harness::Harness;
+use themelios_controllers::replicaset::{self, ReplicaSetController};
 
 /// Wants the ConfigMap's `owner` key to say its name; gives up after `patience` writes (never if `None`).
 struct Insister {
@@ -100,4 +105,60 @@ fn a_stale_cache_is_not_a_livelock_when_catching_up_is_fair() {
     assert!(report.complete);
     let liveness = report.verdicts.iter().find(|v| v.property == LIVENESS).expect("liveness is reported");
     assert_eq!(liveness.status, Status::Holds, "{:#?}", report.verdicts);
+}
+
+/// An autoscaler that wants the ReplicaSet `web` to have `replicas` replicas, for ever.
+struct Autoscaler {
+    replicas: i32,
+}
+
+impl Controller for Autoscaler {
+    type Local = ();
+    fn name(&self) -> String {
+        format!("autoscaler-{}", self.replicas)
+    }
+    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+        let rs = view.get::<ReplicaSet>("default", "web")?;
+        let mut scaled = rs.clone();
+        let spec = scaled.spec.as_mut()?;
+        if spec.replicas == Some(self.replicas) {
+            return None;
+        }
+        spec.replicas = Some(self.replicas);
+        Some(Op::Update(scaled.into_object()))
+    }
+}
+
+#[test]
+fn autoscalers_fighting_over_a_spec_are_a_livelock_though_each_write_bumps_the_generation() {
+    // Every scale is a spec change: the generation goes up by one, and the ReplicaSet controller copies
+    // it into status.observedGeneration. With generations hashed as numbers each round is a new state and
+    // BFS never ends; ranked within the ReplicaSet, the rounds close into a cycle.
+    let scenario = Scenario {
+        name: "two autoscalers fight over a ReplicaSet".into(),
+        setup: Box::new(|| {
+            let mut h = Harness::new();
+            h.add(ReplicaSetController);
+            h.add(Autoscaler { replicas: 1 });
+            h.add(Autoscaler { replicas: 2 });
+            h.create(fixtures::replica_set("default", "web", 1, &[("app", "web")])).expect("a valid ReplicaSet");
+            h
+        }),
+        properties: Box::new(replicaset::properties),
+        ..fight(None)
+    };
+    let bounds = Bounds { max_states: Some(20_000), ..Default::default() };
+    let report = check_with(&scenario.model(Consistency::LINEARIZABLE), 1, bounds, |_| {});
+    assert!(report.complete, "{} states and still going", report.unique_states);
+    assert!(report.unique_states < 100, "ranking folds the rounds into a few states: {}", report.unique_states);
+    let liveness = report.verdicts.iter().find(|v| v.property == LIVENESS).expect("liveness is reported");
+    let Status::Violated { steps, cycle_from: Some(cycle_from), .. } = &liveness.status else {
+        panic!("expected a livelock: {liveness:?}");
+    };
+    let cycle: Vec<&str> = steps[*cycle_from..].iter().map(|s| s.account.actor.as_str()).collect();
+    assert!(cycle.contains(&"autoscaler-1") && cycle.contains(&"autoscaler-2"), "{cycle:?}");
+    let changed = |field: &str| {
+        steps[*cycle_from..].iter().flat_map(|s| &s.changes).flat_map(|c| &c.diff).any(|line| line.contains(field))
+    };
+    assert!(changed("  generation: ") && changed("observedGeneration: "), "the cycle moves both: {steps:#?}");
 }
