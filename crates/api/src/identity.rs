@@ -93,22 +93,3 @@ pub fn object_bucket(kind: &str, namespace: &str, name: &str) -> Bucket {
     // not soundness.
     (h.finish() as u32).max(2)
 }
-
-/// The bucket of the generations of the object whose resourceVersions are in `object` (see
-/// [`object_bucket`]): its `metadata.generation` and the `observedGeneration`s that copy it. Behaviour
-/// compares an object's generations only with each other, by order; the API server sets 1 on create and
-/// otherwise only moves a generation to one above the current one; and a status write carries the
-/// resourceVersion it read, so an `observedGeneration` is never above its object's generation. So they
-/// can be ranked like revisions. (Upstream's DaemonSet copies its generation into a pod label; ours tells
-/// templates apart by hash, so no generation leaves its object.)
-///
-/// ```
-/// use themelios_api::identity::{generation_bucket, object_bucket};
-/// let rs = object_bucket("ReplicaSet", "default", "web");
-/// assert_ne!(generation_bucket(rs), rs);
-/// assert_eq!(generation_bucket(rs), generation_bucket(object_bucket("ReplicaSet", "default", "web")));
-/// ```
-pub fn generation_bucket(object: Bucket) -> Bucket {
-    // Odd multipliers permute u32; the offset keeps a bucket from being its own generation bucket.
-    (object.wrapping_mul(0x9e37_79b9).wrapping_add(0x7f4a_7c15)).max(2)
-}

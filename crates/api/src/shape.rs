@@ -1,11 +1,19 @@
 //! An object's *shape*: its serialised form with everything a model checker may rename cut out — the
-//! revision tokens of [`crate::identity`], its generation and the observedGenerations that copy it, and the
-//! times it carries — and the longest duration it names.
+//! revision tokens of [`crate::identity`] and the times it carries — and the longest duration it names.
 //!
-//! Two objects with equal shapes are equal up to the revisions their tokens name, their generations and the
-//! times they carry, so a checker can hash what was cut out canonically: revisions and generations by rank
-//! (generations in their own bucket, [`crate::identity::generation_bucket`]), times relative to the current
-//! time. The longest duration bounds how far back a controller may compare a time against: see
+//! Two objects with equal shapes are equal up to the revisions their tokens name and the times they carry,
+//! so a checker can hash what was cut out canonically: revisions by rank, times relative to the current
+//! time.
+//!
+//! An object's generation numbers — `metadata.generation` and the `observedGeneration`s that copy it — are
+//! hashed in the shape itself, each by its rank among them: two versions whose generation is one ahead of
+//! what their status observed, or twenty ahead, have one shape. That is all behaviour can tell: controllers
+//! compare a generation only with the same version's `observedGeneration`, by order; the API server sets 1
+//! on create and otherwise moves the generation only to one above the current one; and a status write
+//! carries the resourceVersion it read, so what it observes is the generation of the version it replaces,
+//! never above it. (Upstream's DaemonSet copies its generation into a pod label and compares across the
+//! two; ours tells templates apart by hash.) A version whose status observes more than its generation
+//! keeps its numbers in the hash. The longest duration bounds how far back a controller may compare a time against: see
 //! `themelios_controllers::framework::TimeUse`.
 //!
 //! ```
@@ -23,7 +31,7 @@
 //! assert_eq!(early.longest_duration, 30);
 //! ```
 
-use crate::identity::{generated_name_revision, generation_bucket, object_bucket, revision_of_uid_bytes};
+use crate::identity::{generated_name_revision, object_bucket, revision_of_uid_bytes};
 use crate::identity::{Bucket, UID_BUCKET};
 use crate::identity::{UID_HEX_LEN, UID_PREFIX};
 use crate::kind::Object;
@@ -36,7 +44,7 @@ use std::hash::Hasher;
 pub struct Shape {
     /// A hash of the serialised object with every token and time removed (and a mark where each was).
     pub hash: u64,
-    /// The revisions named by the tokens, and the generations, with their buckets, in the order they occur.
+    /// The revisions named by the tokens, with their buckets, in the order they occur.
     pub tokens: Box<[(Bucket, u64)]>,
     /// The times it carries (every string that is a whole-second RFC 3339 timestamp), in order.
     pub times: Box<[Time]>,
@@ -54,11 +62,14 @@ pub struct Shape {
 enum Cut {
     Token(Bucket, u64),
     Time(Time),
+    /// A generation, by its rank among the object's generation numbers.
+    Generation(u32),
 }
 
 /// Marks in the hash where a token or a time was cut out.
 const TOKEN_CUT: u8 = 0xfe;
 const TIME_CUT: u8 = 0xfd;
+const GENERATION_CUT: u8 = 0xfc;
 
 impl Shape {
     /// Finds the tokens and times in `json`, the object's serialisation.
@@ -80,8 +91,7 @@ impl Shape {
         }
         if let Some(generation) = meta.generation {
             cuts.extend(
-                generations_in(json, generation)
-                    .map(|(at, len, value)| (at, len, Cut::Token(generation_bucket(bucket), value))),
+                generations_in(json, generation).into_iter().map(|(at, len, rank)| (at, len, Cut::Generation(rank))),
             );
         }
         let mut from = 0;
@@ -111,6 +121,10 @@ impl Shape {
                 Cut::Token(..) => hasher.write_u8(TOKEN_CUT),
                 // The length tells `…:00Z` from `…:00.000000Z` (a MicroTime).
                 Cut::Time(_) => hasher.write(&[TIME_CUT, *len as u8]),
+                Cut::Generation(rank) => {
+                    hasher.write_u8(GENERATION_CUT);
+                    hasher.write_u32(*rank);
+                }
             }
             at = start + len;
         }
@@ -158,11 +172,21 @@ fn times_in(json: &[u8]) -> impl Iterator<Item = (usize, usize, Time)> + '_ {
 }
 
 /// The object's generation and every `observedGeneration` in `json` (the serialisation of an object whose
-/// `metadata.generation` is `generation`): where each number's text starts, its length, and its value.
-/// Metadata is serialised before spec and status, so the first `"generation":` key is the object's own.
-fn generations_in(json: &[u8], generation: i64) -> impl Iterator<Item = (usize, usize, u64)> + '_ {
-    let own = numbers_after(json, br#""generation":"#).take(1).filter(move |(_, _, value)| *value as i64 == generation);
-    own.chain(numbers_after(json, br#""observedGeneration":"#))
+/// `metadata.generation` is `generation`): where each number's text starts, its length, and its rank among
+/// them. None when one is above the generation: ranks would not tell how far, and the next generation
+/// might then land on it. (Metadata is serialised before spec and status, so the first `"generation":` key
+/// is the object's own.)
+fn generations_in(json: &[u8], generation: i64) -> Vec<(usize, usize, u32)> {
+    let own = numbers_after(json, br#""generation":"#).next().filter(|(_, _, value)| *value as i64 == generation);
+    let Some(own) = own else { return Vec::new() };
+    let found: Vec<_> = std::iter::once(own).chain(numbers_after(json, br#""observedGeneration":"#)).collect();
+    let mut values: Vec<u64> = found.iter().map(|(_, _, value)| *value).collect();
+    values.sort_unstable();
+    values.dedup();
+    if values.last().is_some_and(|highest| *highest as i64 != generation) {
+        return Vec::new();
+    }
+    found.into_iter().map(|(at, len, value)| (at, len, values.partition_point(|v| *v < value) as u32)).collect()
 }
 
 /// Every non-negative integer that is the value of `key` (a quoted key and its colon) in `json`.
@@ -245,33 +269,40 @@ mod tests {
         assert_ne!(whole.hash, micro.hash, "the two spellings are different objects");
     }
 
-    fn replica_set(generation: i64, observed: i64, note: &str) -> Shape {
-        let json = serde_json::json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+    fn replica_set_json(generation: i64, observed: i64, note: &str) -> serde_json::Value {
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": "web", "namespace": "default", "generation": generation,
                 "annotations": {"generation": note}},
             "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"generation": 7}}},
-            "status": {"replicas": 0, "observedGeneration": observed}});
+            "status": {"replicas": 0, "observedGeneration": observed}})
+    }
+
+    fn replica_set_shape(json: serde_json::Value) -> Shape {
         let object = Object::from_json(Kind::ReplicaSet, json).expect("a ReplicaSet");
         Shape::of(&object, &serde_json::to_vec(&object).expect("serialisable"))
     }
 
+    fn replica_set(generation: i64, observed: i64, note: &str) -> Shape {
+        replica_set_shape(replica_set_json(generation, observed, note))
+    }
+
+    fn replica_set_with_template(generation: i64) -> Shape {
+        let mut json = replica_set_json(5, 3, "x");
+        json["spec"]["template"]["metadata"]["generation"] = generation.into();
+        replica_set_shape(json)
+    }
+
     #[test]
-    fn the_generation_and_observed_generation_are_cut_out_in_the_objects_generation_bucket() {
-        let (behind, current) = (replica_set(5, 3, "x"), replica_set(12, 12, "x"));
-        assert_eq!(behind.hash, current.hash);
-        let generations = |s: &Shape| {
-            s.tokens
-                .iter()
-                .filter(|(b, _)| *b == generation_bucket(object_bucket("ReplicaSet", "default", "web")))
-                .map(|t| t.1)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(generations(&behind), [5, 3]);
-        assert_eq!(generations(&current), [12, 12]);
+    fn generation_numbers_count_only_by_their_order_within_the_version() {
+        assert_eq!(replica_set(5, 3, "x").hash, replica_set(12, 2, "x").hash, "behind by two or by ten");
+        assert_eq!(replica_set(5, 5, "x").hash, replica_set(12, 12, "x").hash, "observed");
+        assert_ne!(replica_set(5, 3, "x").hash, replica_set(5, 5, "x").hash);
         assert_ne!(replica_set(5, 3, "x").hash, replica_set(5, 3, "y").hash, "other text stays in the hash");
+        assert!(replica_set(5, 3, "x").tokens.is_empty(), "no revisions to rank elsewhere");
+        // Observing more than the generation cannot come from the API: the numbers stay.
+        assert_ne!(replica_set(5, 7, "x").hash, replica_set(5, 6, "x").hash);
         // A template's metadata may name a generation too; it is not the object's, and stays.
-        let template = |s: &Shape| s.tokens.iter().filter(|(_, v)| *v == 7).count();
-        assert_eq!(template(&behind), 0);
+        assert_ne!(replica_set_with_template(7).hash, replica_set_with_template(8).hash);
     }
 
     #[test]

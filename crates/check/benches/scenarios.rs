@@ -3,7 +3,7 @@
 //! For each built-in scenario under linearizable reads with one, then two instances of each controller:
 //! exhaustive BFS without a depth bound on two threads — total and unique states, time, states per second, the
 //! process's peak memory growth and bytes per unique state. Each scenario runs in a child process so that
-//! peak memory is its own. Those spaces are small (at most 145,840 states), so their memory is mostly what
+//! peak memory is its own. Those spaces are small (at most 141,550 states), so their memory is mostly what
 //! does not grow with states: the memo, the summaries, each distinct object version. Two large spaces follow,
 //! where memory per state is what states cost: TestNewDeployment with three instances of each controller
 //! (exhaustive, 1.3 million states) and TestDeploymentRollingUpdate with three (bounded at 5 million
