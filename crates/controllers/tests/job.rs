@@ -6,7 +6,7 @@ use k8s_openapi::api::batch::v1::{
     Job, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyOnPodConditionsPattern,
     PodFailurePolicyRule, SuccessPolicy, SuccessPolicyRule,
 };
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use themelios_api::{pod as podutil, DeleteOptions, Kind, ObjectRef, Op, Propagation, Reason};
 use themelios_controllers::fixtures::{self, labels};
 use themelios_controllers::harness::{ActorId, Harness};
@@ -263,6 +263,58 @@ fn test_finalizers_cleared_when_backoff_limit_exceeded() {
     h.settle().unwrap();
     assert_eq!(has_condition(&h, "job", "Failed").as_deref(), Some("BackoffLimitExceeded"));
     assert!(pods(&h).iter().all(|p| !p.metadata.finalizers.iter().flatten().any(|f| f == TRACKING_FINALIZER)));
+}
+
+/// The Job's one active pod, Running, its container restarted `restarts` times in place.
+fn restart_in_place(h: &mut Harness, restarts: i32) {
+    let pod = active(h).pop().expect("an active pod");
+    h.modify_status::<Pod>(NS, pod.metadata.name.as_deref().unwrap(), |p| {
+        let status = p.status.get_or_insert_with(Default::default);
+        status.phase = Some("Running".into());
+        status.container_statuses =
+            Some(vec![ContainerStatus { name: "app".into(), restart_count: restarts, ..Default::default() }]);
+    })
+    .unwrap();
+}
+
+#[test]
+fn restarts_in_place_count_against_the_backoff_limit_under_restart_policy_on_failure() {
+    // Documented upstream ("Pod backoff failure policy"): with restartPolicy OnFailure the retries are the
+    // restarts of the containers of pods still Pending or Running, and reaching backoffLimit fails the Job.
+    let (mut h, _) = harness();
+    let mut j = fixtures::job(NS, "job", 1, Some(1));
+    let spec = j.spec.as_mut().unwrap();
+    spec.backoff_limit = Some(2);
+    spec.template.spec.as_mut().unwrap().restart_policy = Some("OnFailure".into());
+    h.create(j).unwrap();
+    h.expect_goals(false);
+    h.settle().unwrap();
+    restart_in_place(&mut h, 1);
+    h.settle().unwrap();
+    assert_eq!(has_condition(&h, "job", "Failed"), None, "one restart is within a limit of two");
+    assert_eq!(active(&h).len(), 1);
+    restart_in_place(&mut h, 2);
+    h.expect_goals(true);
+    h.settle().unwrap();
+    assert_eq!(has_condition(&h, "job", "Failed").as_deref(), Some("BackoffLimitExceeded"));
+    assert!(active(&h).is_empty(), "the restarting pod is stopped");
+    assert_eq!(counts(&h, "job").2, 0, "a pod the Job stops itself is not a failure");
+    assert_finalizers(&h, "job");
+}
+
+#[test]
+fn restarts_count_only_under_restart_policy_on_failure() {
+    let (mut h, _) = harness();
+    let mut j = fixtures::job(NS, "job", 1, Some(1));
+    j.spec.as_mut().unwrap().backoff_limit = Some(1);
+    h.create(j).unwrap();
+    h.expect_goals(false);
+    h.settle().unwrap();
+    // Under Never a kubelet does not restart containers; a restart count from elsewhere is not a retry.
+    restart_in_place(&mut h, 5);
+    h.settle().unwrap();
+    assert_eq!(has_condition(&h, "job", "Failed"), None);
+    assert_eq!(active(&h).len(), 1);
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! NonIndexed Jobs keep `min(parallelism, completions - succeeded)` pods active (work-queue Jobs, without
 //! completions, stop starting pods after the first success). Indexed Jobs run one pod per index
 //! (`<job>-<index>` hostname, index annotation and label), removing duplicates. Retries after failures
-//! wait 10 s, doubling per consecutive failure up to 6 minutes, in logical time.
+//! wait 10 s, doubling per consecutive failure up to 6 minutes, in logical time. Failed pods beyond
+//! `backoffLimit` fail the Job; so do container restarts, under restartPolicy OnFailure, once those of the
+//! pods still Pending or Running reach it (a pod that fails in place never counts as failed).
 
 mod indexes;
 mod policy;

@@ -37,6 +37,23 @@ fn uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()
 }
 
+/// The container restarts of a Job whose pods restart OnFailure: every restart so far of a pod still
+/// Pending or Running, init containers included (0 under any other restart policy). A pod that fails in
+/// place never reaches the failed count, so this is how its retries meet the backoff limit.
+fn restarts_on_failure(job: &Job, pods: &[&Pod]) -> i32 {
+    let policy = job.spec.as_ref().and_then(|s| s.template.spec.as_ref()?.restart_policy.as_deref());
+    if policy != Some("OnFailure") {
+        return 0;
+    }
+    let unfinished = pods
+        .iter()
+        .filter(|p| matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending" | "Running")));
+    let statuses = unfinished
+        .filter_map(|p| p.status.as_ref())
+        .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()));
+    statuses.map(|c| c.restart_count).fold(0, i32::saturating_add)
+}
+
 /// Whether a pod has finished for the Job: terminal, or deleted before finishing (counted as failed).
 fn finished(pod: &Pod) -> Option<bool> {
     match podutil::phase(pod) {
@@ -218,6 +235,7 @@ pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
             failed_total,
             succeeded_total,
             active.len() as i32,
+            restarts_on_failure(job, &pods),
             &completed,
             &failed_indexes,
             start_time,
@@ -321,6 +339,7 @@ fn decide(
     failed_total: i32,
     succeeded_total: i32,
     active: i32,
+    restarts: i32,
     completed: &BTreeSet<i32>,
     failed_indexes: &BTreeSet<i32>,
     start_time: Option<Time>,
@@ -331,7 +350,10 @@ fn decide(
     if let Some(message) = fail_job {
         return fail("PodFailurePolicy", &message);
     }
-    if failed_total > spec.backoff_limit.unwrap_or(6) {
+    let backoff_limit = spec.backoff_limit.unwrap_or(6);
+    // Restarts in place count as retries too, and reaching the limit is enough (failures must exceed it).
+    let restarted_out = if backoff_limit == 0 { restarts > 0 } else { restarts >= backoff_limit };
+    if failed_total > backoff_limit || restarted_out {
         return fail("BackoffLimitExceeded", "Job has reached the specified backoff limit");
     }
     if let (Some(deadline), Some(start)) = (spec.active_deadline_seconds, start_time) {
