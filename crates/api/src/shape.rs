@@ -1,9 +1,10 @@
 //! An object's *shape*: its serialised form with everything a model checker may rename cut out — the
 //! revision tokens of [`crate::identity`] and the times it carries — and the longest duration it names.
 //!
-//! Two objects with equal shapes are equal up to the revisions their tokens name and the times they carry,
-//! so a checker can hash what was cut out canonically: revisions by rank, times relative to the current
-//! time.
+//! Two objects with equal shapes are equal up to the revisions their tokens name, the times they carry and
+//! how far apart their generation numbers are (below), so a checker can hash what was cut out canonically: revisions by rank, times relative to the current
+//! time. The longest duration bounds how far back a controller may compare a time against: see
+//! `themelios_controllers::framework::TimeUse`.
 //!
 //! An object's generation numbers — `metadata.generation` and the `observedGeneration`s that copy it — are
 //! hashed in the shape itself, each by its rank among them: two versions whose generation is one ahead of
@@ -13,8 +14,7 @@
 //! carries the resourceVersion it read, so what it observes is the generation of the version it replaces,
 //! never above it. (Upstream's DaemonSet copies its generation into a pod label and compares across the
 //! two; ours tells templates apart by hash.) A version whose status observes more than its generation
-//! keeps its numbers in the hash. The longest duration bounds how far back a controller may compare a time against: see
-//! `themelios_controllers::framework::TimeUse`.
+//! keeps its numbers in the hash.
 //!
 //! ```
 //! use themelios_api::{shape::Shape, Kind, Object};
@@ -31,8 +31,7 @@
 //! assert_eq!(early.longest_duration, 30);
 //! ```
 
-use crate::identity::{generated_name_revision, object_bucket, revision_of_uid_bytes};
-use crate::identity::{Bucket, UID_BUCKET};
+use crate::identity::{generated_name_revision, object_bucket, revision_of_uid_bytes, Bucket, UID_BUCKET};
 use crate::identity::{UID_HEX_LEN, UID_PREFIX};
 use crate::kind::Object;
 use crate::time::Time;
@@ -173,7 +172,7 @@ fn times_in(json: &[u8]) -> impl Iterator<Item = (usize, usize, Time)> + '_ {
 
 /// The object's generation and every `observedGeneration` in `json` (the serialisation of an object whose
 /// `metadata.generation` is `generation`): where each number's text starts, its length, and its rank among
-/// them. None when one is above the generation: ranks would not tell how far, and the next generation
+/// them. Nothing when one is above the generation: ranks would not tell how far, and the next generation
 /// might then land on it. (Metadata is serialised before spec and status, so the first `"generation":` key
 /// is the object's own.)
 fn generations_in(json: &[u8], generation: i64) -> Vec<(usize, usize, u32)> {

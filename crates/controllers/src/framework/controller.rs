@@ -19,6 +19,12 @@ impl<T: Clone + Debug + Default + Hash + Eq + Send + Sync + 'static> LocalState 
 /// A controller as a pure step function: it reads a [`ClusterView`], updates its local state and issues at
 /// most one API request.
 ///
+/// What the model checker may treat as equal rests on how controllers use what they read: resourceVersions
+/// and uids only compared for order and equality, times only as [`Controller::time_use`] declares, and an
+/// object's `generation` only compared with the `observedGeneration`s of the same version (see
+/// `themelios_api::shape`). A controller that keeps a generation in memory, or compares generations across
+/// objects, would need those canonical forms widened.
+///
 /// ```
 /// use themelios_controllers::framework::{ClusterView, Controller};
 /// use themelios_api::Op;
