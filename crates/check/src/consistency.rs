@@ -13,6 +13,8 @@
 //! | `read-your-writes+consistent-list` | both mitigations | the latest revision |
 //! | `causal` | one snapshot moving forward, never behind the actor's own writes (monotonic reads, read-your-writes) | a new session: a lagging API server's cache |
 //! | `optimistic` | its own per-kind caches, or — on any step — a lagging API server's cache | a lagging API server's cache |
+//!
+//! How long a cache may stay behind is the [`Staleness`], chosen for the whole model.
 
 use std::fmt;
 
@@ -97,6 +99,55 @@ impl Consistency {
 }
 
 impl fmt::Display for Consistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How long a cache — an actor's, or the lagging API server's — may miss a write, in logical time.
+///
+/// ```
+/// use themelios_check::consistency::Staleness;
+/// assert_eq!(Staleness::named("below-timers"), Some(Staleness::BelowTimers));
+/// assert_eq!(Staleness::default().name(), "unbounded");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Staleness {
+    /// For ever: time moves on while a cache is behind, so timers (backoffs, expectations' expiry) fire
+    /// on stale reads — a partitioned or stuck API server, kubernetes #59848. A state space can then grow
+    /// without end along paths where a cache never catches up (a ReplicaSet controller creating a pod per
+    /// expectation expiry, say), so BFS may not finish.
+    #[default]
+    Unbounded,
+    /// Shorter than any timer: time does not move while a cache misses a write. Caches still lag, and
+    /// independently, within an instant, as informers lag by milliseconds while controllers' timers run
+    /// for seconds to minutes. With a finite environment the state space is finite.
+    BelowTimers,
+}
+
+impl Staleness {
+    /// Every staleness bound, by name.
+    pub const NAMES: &'static [&'static str] = &["unbounded", "below-timers"];
+
+    /// A staleness bound by name.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "unbounded" => Some(Self::Unbounded),
+            "below-timers" => Some(Self::BelowTimers),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Unbounded => "unbounded",
+            Self::BelowTimers => "below-timers",
+        }
+    }
+}
+
+impl fmt::Display for Staleness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }

@@ -2,7 +2,7 @@
 //! controllers, the environment's operations and the faults. Errors name the file, the line and the field.
 //! The format is documented in `docs/scenarios.md`.
 
-use crate::consistency::Consistency;
+use crate::consistency::{Consistency, Staleness};
 use crate::environment::{user_op, UserSpec};
 use crate::model::{ModelCheck, UserDone, UserOp};
 use crate::scenario::Scenario;
@@ -106,6 +106,9 @@ struct ConsistencySpec {
     /// The actors a model applies to; the others read linearizably.
     #[serde(default)]
     applies_to: Option<Vec<String>>,
+    /// How long a cache may miss a write (see [`Staleness`]).
+    #[serde(default)]
+    staleness: Option<String>,
 }
 
 fn add_controller(h: &mut Harness, name: &str) {
@@ -208,6 +211,16 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             )
         })?,
     };
+    let staleness = match spec.consistency.staleness.as_deref() {
+        None => Staleness::default(),
+        Some(name) => Staleness::named(name).ok_or_else(|| {
+            error(
+                key_line(text, "staleness"),
+                "consistency.staleness",
+                format!("unknown staleness {name:?}; one of {}", Staleness::NAMES.join(", ")),
+            )
+        })?,
+    };
     // Every object must be accepted by the API as the scenario starts: a rejected one is an error in the
     // file, not an object silently missing from the model.
     let mut probe = Harness::new();
@@ -266,6 +279,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }),
         model_checks,
         consistency,
+        staleness,
         applies_to: spec.consistency.applies_to,
         file: Some(file.to_string()),
     })

@@ -7,7 +7,7 @@
 //! revision. Step properties are evaluated in `next_state` and a violation is recorded in the state.
 
 use crate::canonical::Summaries;
-use crate::consistency::{Consistency, Reads, Relist};
+use crate::consistency::{Consistency, Reads, Relist, Staleness};
 use crate::intern::Interner;
 use crate::memo::{Step, StepInputs, Steps, Taken};
 use stateright::{Model, Property as StaterightProperty};
@@ -50,6 +50,10 @@ impl Cache {
     /// The watched kinds whose content differs from `store`'s.
     fn behind<'a>(&'a self, store: &'a ApiState) -> impl Iterator<Item = Kind> + 'a {
         self.kinds.iter().filter(|(kind, map, _)| map != store.objects().of_kind(*kind)).map(|(kind, _, _)| *kind)
+    }
+    /// Whether every watched kind holds what `store` holds.
+    pub fn is_current(&self, store: &ApiState) -> bool {
+        self.behind(store).next().is_none()
     }
 }
 
@@ -220,6 +224,8 @@ pub struct ClusterModel {
     pub steps: Steps,
     /// The fingerprint summaries of the parts states are made of.
     pub summaries: Summaries,
+    /// How long a cache may miss a write.
+    pub staleness: Staleness,
 }
 
 impl ClusterModel {
@@ -359,6 +365,12 @@ impl ClusterModel {
             .iter()
             .zip(self.init.actors.iter())
             .any(|(c, a)| c.reads == Reads::Any || (c.relist == Relist::LaggingCache && a.restarts_left > 0))
+    }
+
+    /// Whether some actor's cache, or the lagging API server actors may read, misses a write.
+    fn a_cache_is_behind(&self, state: &State) -> bool {
+        let lagging = self.reads_lagging_cache() && state.lagging != state.store;
+        lagging || state.actors.iter().any(|a| a.cache.as_ref().is_some_and(|c| !c.is_current(&state.store)))
     }
 
     /// Whether no actor has a step, no cache lags, nothing is scheduled and the environment is done.
@@ -562,7 +574,9 @@ impl ClusterModel {
                 actions.push(Action::User(u));
             }
         }
-        if !stepping {
+        // Time moves only when no actor has a step, and, with staleness below timers, no cache lags.
+        let caches_hold_time = self.staleness == Staleness::BelowTimers && self.a_cache_is_behind(state);
+        if !stepping && !caches_hold_time {
             if let Some(at) = wake {
                 actions.push(Action::Tick(at));
             }

@@ -2,7 +2,7 @@
 //! models, turned into a [`ClusterModel`].
 
 use crate::canonical::Summaries;
-use crate::consistency::Consistency;
+use crate::consistency::{Consistency, Staleness};
 use crate::model::{initial_cache, time_use_of, ActorState, ClusterModel, ModelCheck, State, UserDone, UserOp};
 use std::sync::Arc;
 use themelios_controllers::framework::{AnyController, Property};
@@ -28,6 +28,8 @@ pub struct Scenario {
     pub model_checks: Vec<(&'static str, ModelCheck)>,
     /// The consistency model to check under when none is chosen on the command line.
     pub consistency: Consistency,
+    /// How long a cache may miss a write, unless the command line says.
+    pub staleness: Staleness,
     /// The actors a chosen consistency model applies to (by name); the others read linearizably. `None`:
     /// every actor.
     pub applies_to: Option<Vec<String>>,
@@ -117,6 +119,7 @@ impl Scenario {
             interner: Default::default(),
             steps: Default::default(),
             summaries,
+            staleness: self.staleness,
         }
     }
 }

@@ -68,6 +68,11 @@ fn malformed_files_name_file_line_and_field() {
     let e = error(unknown_model);
     assert!(e.starts_with("bad.yaml:4: consistency.model: unknown consistency model \"eventual\""), "{e}");
 
+    let unknown_staleness =
+        "name: x\ncontrollers: [replicaset]\nconsistency:\n  model: causal\n  staleness: sometimes\n";
+    let e = error(unknown_staleness);
+    assert!(e.starts_with("bad.yaml:5: consistency.staleness: unknown staleness \"sometimes\""), "{e}");
+
     let many_ops: String =
         (0..65).map(|i| format!("  - scale: {{kind: ReplicaSet, name: web, replicas: {i}}}\n")).collect();
     let e = error(&format!("name: x\ncontrollers: [replicaset]\nuser:\n{many_ops}"));

@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::BTreeMap;
 use themelios_api::{Op, Resource};
-use themelios_check::consistency::Consistency;
+use themelios_check::consistency::{Consistency, Staleness};
 use themelios_check::explore::Bounds;
 use themelios_check::scenario::Scenario;
 use themelios_check::{check, check_with, Status, LIVENESS};
@@ -66,6 +66,7 @@ fn fight(patience: Option<u8>) -> Scenario {
         properties: Box::new(Vec::new),
         model_checks: Vec::new(),
         consistency: Consistency::LINEARIZABLE,
+        staleness: Staleness::Unbounded,
         applies_to: None,
         file: None,
     }

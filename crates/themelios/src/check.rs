@@ -2,7 +2,7 @@
 
 use crate::report;
 use std::process::ExitCode;
-use themelios_check::consistency::Consistency;
+use themelios_check::consistency::{Consistency, Staleness};
 use themelios_check::explore::{Bounds, Progress};
 use themelios_check::model::ClusterModel;
 use themelios_check::scenario::Scenario;
@@ -31,6 +31,10 @@ pub struct Args {
     /// Check only this actor under the models, the others linearizable (hybrid consistency).
     #[arg(long)]
     only: Option<String>,
+    /// How long a cache may miss a write: `unbounded` (time moves on while a cache is behind) or
+    /// `below-timers` (time waits for every cache); default: as each scenario says, else unbounded.
+    #[arg(long)]
+    staleness: Option<String>,
     /// Instances of each controller (2 models a duplicate controller-manager).
     #[arg(long, default_value_t = 1)]
     instances: usize,
@@ -90,8 +94,16 @@ pub fn models(arg: Option<&str>) -> Result<Option<Vec<Consistency>>, String> {
 
 /// Checks each scenario under each model; exit 0 when everything holds, 1 on a violation, 2 on bad input.
 pub fn run(args: Args) -> ExitCode {
+    let staleness = match args.staleness.as_deref().map(|name| {
+        Staleness::named(name)
+            .ok_or_else(|| format!("unknown staleness {name:?}; one of {}", Staleness::NAMES.join(", ")))
+    }) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return bad_input(&e),
+    };
     if args.matrix {
-        return crate::matrix::run(&args.out, args.threads, args.max_states);
+        return crate::matrix::run(&args.out, args.threads, args.max_states, staleness.unwrap_or_default());
     }
     let models = match models(args.consistency.as_deref()) {
         Ok(m) => m,
@@ -120,8 +132,15 @@ pub fn run(args: Args) -> ExitCode {
                 })
                 .collect(),
         };
-        for (consistency, model) in runs {
-            let label = format!("{} / {consistency} / {} instance(s)", scenario.name, args.instances);
+        for (consistency, mut model) in runs {
+            if let Some(staleness) = staleness {
+                model.staleness = staleness;
+            }
+            let stale = match model.staleness {
+                Staleness::Unbounded => String::new(),
+                other => format!(" / staleness {other}"),
+            };
+            let label = format!("{} / {consistency}{stale} / {} instance(s)", scenario.name, args.instances);
             let report = match args.strategy {
                 Strategy::Bfs => bfs(&model, &label, &args),
                 other => {
@@ -133,7 +152,7 @@ pub fn run(args: Args) -> ExitCode {
             };
             violated |= report.violated();
             if args.json {
-                json.push(report::json(&scenario.name, &consistency, args.instances, &report));
+                json.push(report::json(&scenario.name, &consistency, model.staleness, args.instances, &report));
             } else {
                 report::print(&label, &report);
             }

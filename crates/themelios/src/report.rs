@@ -2,6 +2,7 @@
 //! counterexample as numbered steps with YAML diffs — or all of it as JSON.
 
 use std::io::Write;
+use themelios_check::consistency::Staleness;
 use themelios_check::explore::Progress;
 use themelios_check::{Report, Status};
 
@@ -61,11 +62,18 @@ pub fn print(label: &str, report: &Report) {
 }
 
 /// A report as a JSON value, with what was checked.
-pub fn json(scenario: &str, consistency: &str, instances: usize, report: &Report) -> serde_json::Value {
+pub fn json(
+    scenario: &str,
+    consistency: &str,
+    staleness: Staleness,
+    instances: usize,
+    report: &Report,
+) -> serde_json::Value {
     let mut value = serde_json::to_value(report).unwrap_or_default();
     if let Some(map) = value.as_object_mut() {
         map.insert("scenario".into(), scenario.into());
         map.insert("consistency".into(), consistency.into());
+        map.insert("staleness".into(), staleness.name().into());
         map.insert("instances".into(), instances.into());
         map.insert("violated".into(), report.violated().into());
     }

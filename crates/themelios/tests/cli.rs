@@ -119,6 +119,15 @@ fn check_reports_the_59848_counterexample_and_exit_codes() {
     let (code, _, err) = themelios(&["check", "ReplicaSet-TestSpecReplicasChange", "--consistency", "eventual"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown consistency model \"eventual\""), "{err}");
+    let (code, _, err) = themelios(&["check", "ReplicaSet-TestSpecReplicasChange", "--staleness", "sometimes"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown staleness \"sometimes\"; one of unbounded, below-timers"), "{err}");
+    let bounded = ["check", "ReplicaSet-TestSpecReplicasChange", "--consistency", "lagging-informers"];
+    let (code, out, _) = themelios(&[&bounded[..], &["--staleness", "below-timers", "--json"]].concat());
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
+    assert_eq!(json[0]["staleness"], "below-timers");
+    assert_eq!(json[0]["complete"], true, "{out}");
     let (code, _, err) = themelios(&["check", "No-Such-Scenario"]);
     assert_eq!(code, 2);
     assert!(err.contains("see `themelios scenarios`"), "{err}");
