@@ -201,26 +201,12 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             names.clone()
         }
     };
-    let consistency = match spec.consistency.model.as_deref() {
-        None => Consistency::LINEARIZABLE,
-        Some(name) => Consistency::named(name).ok_or_else(|| {
-            error(
-                key_line(text, "model"),
-                "consistency.model",
-                format!("unknown consistency model {name:?}; one of {}", Consistency::NAMES.join(", ")),
-            )
-        })?,
-    };
-    let staleness = match spec.consistency.staleness.as_deref() {
-        None => Staleness::default(),
-        Some(name) => Staleness::named(name).ok_or_else(|| {
-            error(
-                key_line(text, "staleness"),
-                "consistency.staleness",
-                format!("unknown staleness {name:?}; one of {}", Staleness::NAMES.join(", ")),
-            )
-        })?,
-    };
+    let consistency =
+        one_of((file, text), spec.consistency.model.as_deref(), "model", Consistency::NAMES, Consistency::named)?
+            .unwrap_or(Consistency::LINEARIZABLE);
+    let staleness =
+        one_of((file, text), spec.consistency.staleness.as_deref(), "staleness", Staleness::NAMES, Staleness::named)?
+            .unwrap_or_default();
     // Every object must be accepted by the API as the scenario starts: a rejected one is an error in the
     // file, not an object silently missing from the model.
     let mut probe = Harness::new();
@@ -332,6 +318,24 @@ fn available_properties(controllers: &[String], nodes: bool) -> Vec<&'static str
 }
 
 /// The line of the first line holding `key:` (indented or not).
+/// The value `name` of `consistency.<key>` read with `named`, or an error listing the `names` it may take.
+fn one_of<T>(
+    (file, text): (&str, &str),
+    name: Option<&str>,
+    key: &str,
+    names: &[&str],
+    named: fn(&str) -> Option<T>,
+) -> Result<Option<T>, ScenarioError> {
+    let Some(name) = name else { return Ok(None) };
+    let what = if key == "model" { "consistency model" } else { key };
+    named(name).map(Some).ok_or_else(|| ScenarioError {
+        file: file.into(),
+        line: key_line(text, key),
+        field: format!("consistency.{key}"),
+        message: format!("unknown {what} {name:?}; one of {}", names.join(", ")),
+    })
+}
+
 fn key_line(text: &str, key: &str) -> usize {
     text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map_or(1, |i| i + 1)
 }
