@@ -246,7 +246,7 @@ mod tests {
         let text = csv(&cells);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4);
-        assert!(lines[0].starts_with("scenario,consistency,instances,verdict"));
+        assert!(lines[0].starts_with("scenario,consistency,staleness,instances,verdict"));
         assert_eq!(lines[2], "A,causal,unbounded,1,violated,\"p: 'q'\",12,10,7,0.005");
         assert!(lines[3].starts_with("A,causal,unbounded,2,unknown,"));
         let drawing = svg(&cells);
