@@ -1,7 +1,7 @@
 //! # themelios-api
 //!
 //! The Kubernetes API semantics Themelios shares between its model checker and its API server: object kinds,
-//! the [`Op`] type (one API request), [`apply`] (what the server does to a request), validation and
+//! the [`Op`] type (one API request), [`apply`](fn@apply) (what the server does to a request), validation and
 //! defaulting, selectors, and [`ApiError`] (one Kubernetes `Status`).
 //!
 //! ```
