@@ -92,15 +92,16 @@ pub fn models(arg: Option<&str>) -> Result<Option<Vec<Consistency>>, String> {
         .map(Some)
 }
 
+/// Parses `--staleness`.
+fn staleness(name: &str) -> Result<Staleness, String> {
+    Staleness::named(name).ok_or_else(|| format!("unknown staleness {name:?}; one of {}", Staleness::NAMES.join(", ")))
+}
+
 /// Checks each scenario under each model; exit 0 when everything holds, 1 on a violation, 2 on bad input.
 pub fn run(args: Args) -> ExitCode {
-    let staleness = match args.staleness.as_deref().map(|name| {
-        Staleness::named(name)
-            .ok_or_else(|| format!("unknown staleness {name:?}; one of {}", Staleness::NAMES.join(", ")))
-    }) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return bad_input(&e),
+    let staleness = match args.staleness.as_deref().map(staleness).transpose() {
+        Ok(s) => s,
+        Err(e) => return bad_input(&e),
     };
     if args.matrix {
         return crate::matrix::run(&args.out, args.threads, args.max_states, staleness.unwrap_or_default());
