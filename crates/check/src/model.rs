@@ -367,10 +367,16 @@ impl ClusterModel {
             .any(|(c, a)| c.reads == Reads::Any || (c.relist == Relist::LaggingCache && a.restarts_left > 0))
     }
 
-    /// Whether some actor's cache, or the lagging API server actors may read, misses a write.
-    fn a_cache_is_behind(&self, state: &State) -> bool {
-        let lagging = self.reads_lagging_cache() && state.lagging != state.store;
-        lagging || state.actors.iter().any(|a| a.cache.as_ref().is_some_and(|c| !c.is_current(&state.store)))
+    /// Whether the staleness bound lets time move: always when unbounded; below timers, only when no
+    /// actor's cache, nor the lagging API server actors may read, misses a write.
+    fn caches_let_time_move(&self, state: &State) -> bool {
+        match self.staleness {
+            Staleness::Unbounded => true,
+            Staleness::BelowTimers => {
+                let lagging = self.reads_lagging_cache() && state.lagging != state.store;
+                !lagging && state.actors.iter().all(|a| a.cache.as_ref().is_none_or(|c| c.is_current(&state.store)))
+            }
+        }
     }
 
     /// Whether no actor has a step, no cache lags, nothing is scheduled and the environment is done.
@@ -574,9 +580,7 @@ impl ClusterModel {
                 actions.push(Action::User(u));
             }
         }
-        // Time moves only when no actor has a step, and, with staleness below timers, no cache lags.
-        let caches_hold_time = self.staleness == Staleness::BelowTimers && self.a_cache_is_behind(state);
-        if !stepping && !caches_hold_time {
+        if !stepping && self.caches_let_time_move(state) {
             if let Some(at) = wake {
                 actions.push(Action::Tick(at));
             }
