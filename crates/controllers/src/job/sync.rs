@@ -45,9 +45,7 @@ fn restarts_on_failure(job: &Job, pods: &[&Pod]) -> i32 {
     if policy != Some("OnFailure") {
         return 0;
     }
-    let unfinished = pods
-        .iter()
-        .filter(|p| matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Pending" | "Running")));
+    let unfinished = pods.iter().filter(|p| matches!(podutil::phase(p), "Pending" | "Running"));
     let statuses = unfinished
         .filter_map(|p| p.status.as_ref())
         .flat_map(|s| s.init_container_statuses.iter().flatten().chain(s.container_statuses.iter().flatten()));
