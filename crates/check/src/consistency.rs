@@ -131,11 +131,7 @@ impl Staleness {
 
     /// A staleness bound by name.
     pub fn named(name: &str) -> Option<Self> {
-        match name {
-            "unbounded" => Some(Self::Unbounded),
-            "below-timers" => Some(Self::BelowTimers),
-            _ => None,
-        }
+        [Self::Unbounded, Self::BelowTimers].into_iter().find(|s| s.name() == name)
     }
 
     /// Its name.
