@@ -317,7 +317,6 @@ fn available_properties(controllers: &[String], nodes: bool) -> Vec<&'static str
     names
 }
 
-/// The line of the first line holding `key:` (indented or not).
 /// The value `name` of `consistency.<key>` read with `named`, or an error listing the `names` it may take.
 fn one_of<T>(
     (file, text): (&str, &str),
@@ -336,6 +335,7 @@ fn one_of<T>(
     })
 }
 
+/// The line of the first line holding `key:` (indented or not).
 fn key_line(text: &str, key: &str) -> usize {
     text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map_or(1, |i| i + 1)
 }
