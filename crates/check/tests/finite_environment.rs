@@ -51,8 +51,9 @@ fn reachable(model: &ClusterModel, limit: usize) -> Vec<State> {
     let mut seen = std::collections::HashSet::new();
     let mut queue = std::collections::VecDeque::from([model.init.clone()]);
     let mut states = Vec::new();
-    while let Some(state) = queue.pop_front() {
-        if states.len() >= limit || !seen.insert(model.summaries.fingerprint(&state)) {
+    while states.len() < limit {
+        let Some(state) = queue.pop_front() else { break };
+        if !seen.insert(model.summaries.fingerprint(&state)) {
             continue;
         }
         queue.extend(model.successors(&state).into_iter().map(|(_, next)| next));
