@@ -2,9 +2,9 @@
 //! revision tokens of [`crate::identity`] and the times it carries — and the longest duration it names.
 //!
 //! Two objects with equal shapes are equal up to the revisions their tokens name, the times they carry and
-//! how far apart their generation numbers are (below), so a checker can hash what was cut out canonically: revisions by rank, times relative to the current
-//! time. The longest duration bounds how far back a controller may compare a time against: see
-//! `themelios_controllers::framework::TimeUse`.
+//! how far apart their generation numbers are (below), so a checker can hash what was cut out
+//! canonically: revisions by rank, times relative to the current time. The longest duration bounds how far
+//! back a controller may compare a time against: see `themelios_controllers::framework::TimeUse`.
 //!
 //! An object's generation numbers — `metadata.generation` and the `observedGeneration`s that copy it — are
 //! hashed in the shape itself, each by its rank among them: two versions whose generation is one ahead of

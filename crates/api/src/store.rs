@@ -279,8 +279,9 @@ impl ApiState {
         &self.objects
     }
 
-    /// Applies a change computed by [`crate::apply`](fn@crate::apply) against this state. A change without writes (a no-op
-    /// update) leaves the revision as it is; a change computed against another revision is rejected.
+    /// Applies a change computed by [`crate::apply`](fn@crate::apply) against this state. A change without
+    /// writes (a no-op update) leaves the revision as it is; a change computed against another revision is
+    /// rejected.
     pub fn commit(&mut self, change: &Change) -> Result<(), StaleChange> {
         if change.writes.is_empty() {
             return Ok(());

@@ -9,12 +9,12 @@
 //!
 //! The revisions a state mentions — the store's and caches' revisions, the actors' last writes, and every
 //! token of every object (see [`themelios_api::identity`]) — are ranked, and the fingerprint hashes each
-//! by its rank. (An object's generation numbers are hashed by their order within the object
-//! already, in its shape: see [`themelios_api::shape`].) Controller memory is opaque, so it is hashed through a recording [`Hasher`] that
-//! recognises uids and tagged tokens, and keeps every other string aside: a string is a generated name —
-//! hashed by its rank — exactly when an object in the state carries that name. A name in memory whose
-//! object is gone from every cache is hashed as written, which can only make two equivalent states look
-//! different, never the reverse: that is the sound direction.
+//! by its rank. (An object's generation numbers are hashed by their order within the object already, in
+//! its shape: see [`themelios_api::shape`].) Controller memory is opaque, so it is hashed through a
+//! recording [`Hasher`] that recognises uids and tagged tokens, and keeps every other string aside: a
+//! string is a generated name — hashed by its rank — exactly when an object in the state carries that
+//! name. A name in memory whose object is gone from every cache is hashed as written, which can only make
+//! two equivalent states look different, never the reverse: that is the sound direction.
 //!
 //! Time is canonicalised the same way when every controller declares that it compares times only by
 //! order and against `now` with bounded durations ([`TimeUse::Relative`]): every time in the state (in
