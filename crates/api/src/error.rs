@@ -351,6 +351,11 @@ impl ApiError {
         )
     }
 
+    /// A 500: the server failed, not the request.
+    pub fn internal(message: &str) -> Self {
+        Self::new(Reason::InternalError, format!("Internal error occurred: {message}"))
+    }
+
     /// A 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Reason::BadRequest, message)

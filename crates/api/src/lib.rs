@@ -34,6 +34,7 @@ pub mod shape;
 pub mod store;
 pub mod time;
 pub mod validation;
+pub mod wire;
 
 pub use apply::{apply, ApplyContext};
 pub use error::{ApiError, FieldError, Reason};

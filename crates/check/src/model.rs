@@ -15,7 +15,7 @@ use std::sync::Arc;
 use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
-    first_safety_violation, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind, TimeUse,
+    first_safety_violation, wasted_write, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind, TimeUse,
 };
 
 /// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has
@@ -525,9 +525,10 @@ impl ClusterModel {
     fn take(&self, state: &State, actor: usize, op: Op, mut local: Box<dyn DynLocal>) -> Taken {
         let mut store = state.store.clone();
         let (response, wrote) = self.apply_request(&mut store, state.now, &op);
+        let wasted = wasted_write(&op, response.is_ok(), wrote.is_some()).map(Box::new);
         self.controllers[actor].observe(&op, &response, state.now, local.as_mut());
         let name = self.controllers[actor].name();
-        let violation = self.safety_violation(&state.store, &store, state.now, &name).map(Box::new);
+        let violation = wasted.or_else(|| self.safety_violation(&state.store, &store, state.now, &name).map(Box::new));
         Taken { store, wrote, local: self.interner.local(local), violation }
     }
 

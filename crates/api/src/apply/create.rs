@@ -79,5 +79,5 @@ pub(super) fn create(state: &impl StateRead, object: &Object, ctx: &ApplyContext
     if state.get(kind, &key).is_some() {
         return Err(ApiError::already_exists(kind, &name));
     }
-    Ok(put(state, object))
+    put(state, object)
 }

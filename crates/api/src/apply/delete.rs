@@ -67,7 +67,7 @@ pub(super) fn delete(
     if new == *old {
         return Ok(unchanged(state, current));
     }
-    Ok(put(state, new))
+    put(state, new)
 }
 
 fn check_preconditions(kind: Kind, name: &str, old: &Object, options: &DeleteOptions) -> Result<(), ApiError> {

@@ -15,6 +15,7 @@ use crate::kind::{Kind, Object};
 use crate::op::Op;
 use crate::store::{Change, ObjectName, StateRead, StoredObject, Write};
 use crate::time::Time;
+use crate::wire;
 use std::sync::Arc;
 
 pub use delete::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
@@ -44,9 +45,11 @@ pub struct ApplyContext {
 pub fn apply(state: &impl StateRead, op: &Op, ctx: &ApplyContext) -> Result<Change, ApiError> {
     match op {
         Op::Get(target) => Ok(unchanged(state, current(state, target.kind, &target.name)?)),
-        Op::Create(object) => create::create(state, object, ctx),
-        Op::Update(object) => update::update(state, object, false, ctx),
-        Op::UpdateStatus(object) => update::update(state, object, true, ctx),
+        // The request as upstream's Go types decode it: a zero in an `omitempty` field is no value at all,
+        // so defaulting and validation see it as absent.
+        Op::Create(object) => create::create(state, &decoded(object)?, ctx),
+        Op::Update(object) => update::update(state, &decoded(object)?, false, ctx),
+        Op::UpdateStatus(object) => update::update(state, &decoded(object)?, true, ctx),
         Op::Delete { target, options } => delete::delete(state, target.kind, &target.name, options, ctx),
         Op::Bind { pod, uid, node } => pods::bind(state, pod, uid.as_deref(), node, ctx),
         Op::Evict { pod, options } => pods::evict(state, pod, options, ctx),
@@ -66,12 +69,19 @@ fn next_revision(state: &impl StateRead) -> u64 {
     state.revision() + 1
 }
 
-/// Stamps `object` with the next revision and wraps it as a one-write change.
-fn put(state: &impl StateRead, mut object: Object) -> Change {
+/// `object` in the form upstream's Go types give it (see [`crate::wire`]).
+fn decoded(object: &Object) -> Result<Object, ApiError> {
+    wire::as_stored(object).map_err(|e| ApiError::internal(&format!("the wire rules do not fit {}: {e}", object.kind())))
+}
+
+/// Stamps `object` with the next revision and wraps it as a one-write change, in the form upstream's server
+/// stores it (see [`crate::wire`]).
+fn put(state: &impl StateRead, object: Object) -> Result<Change, ApiError> {
+    let mut object = decoded(&object)?;
     let revision = next_revision(state);
     object.meta_mut().resource_version = Some(revision.to_string());
     let stored = StoredObject::new(object);
-    Change { revision, writes: vec![Write::Put(stored.clone())], response: stored }
+    Ok(Change { revision, writes: vec![Write::Put(stored.clone())], response: stored })
 }
 
 /// Removes `object` at the next revision; the removed version carries that revision, as a watch shows it.

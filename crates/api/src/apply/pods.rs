@@ -55,7 +55,7 @@ pub(super) fn bind(
     let mut bound = p.clone();
     bound.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
     pod::set_condition(&mut bound, pod::new_condition("PodScheduled", true, "", ""), ctx.now);
-    Ok(super::put(state, bound.into_object()))
+    super::put(state, bound.into_object())
 }
 
 pub(super) fn evict(

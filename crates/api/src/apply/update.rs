@@ -97,5 +97,5 @@ pub(super) fn update(
     if meta.deletion_timestamp.is_some() && !has_finalizers(&new) && meta.deletion_grace_period_seconds == Some(0) {
         return Ok(remove(state, new));
     }
-    Ok(put(state, new))
+    put(state, new)
 }

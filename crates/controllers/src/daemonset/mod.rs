@@ -15,7 +15,7 @@ pub use properties::properties;
 
 use crate::common::owner::{self, Claim};
 use crate::common::revision;
-use crate::framework::{ClusterView, Controller, Outcome};
+use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
@@ -245,11 +245,7 @@ fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool) -> Option<Op> {
     }
 
     let status = status(ds, &nodes, &by_node, &update_hash, min_ready, view);
-    (ds.status.as_ref() != Some(&status)).then(|| {
-        let mut updated = ds.clone();
-        updated.status = Some(status);
-        Op::UpdateStatus(updated.into_object())
-    })
+    status_update(ds, |ds| ds.status = Some(status))
 }
 
 fn manage(

@@ -23,7 +23,7 @@ pub use strategy::{find_new, owned_sets};
 
 use crate::common::backoff::Backoff;
 use crate::common::owner::{self, Claim};
-use crate::framework::{ClusterView, Controller, Outcome};
+use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -213,11 +213,7 @@ fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
             sets.sort_by(|a, b| strategy::created(a).cmp(&strategy::created(b)));
             let new_rs = find_new(d, &sets);
             let status = status::compute(d, &sets, new_rs, &mode, view);
-            (d.status.as_ref() != Some(&status)).then(|| {
-                let mut updated = d.clone();
-                updated.status = Some(status);
-                Op::UpdateStatus(updated.into_object())
-            })
+            status_update(d, |d| d.status = Some(status))
         }
     }
 }

@@ -226,8 +226,9 @@ fn rollout_complete(view: &ClusterView) -> Result<(), String> {
                 name(d)
             ));
         }
-        if status.updated_replicas != Some(want)
-            || status.available_replicas != Some(want)
+        // A count of zero is not stored (`omitempty` upstream): absent is 0.
+        if status.updated_replicas.unwrap_or(0) != want
+            || status.available_replicas.unwrap_or(0) != want
             || status.observed_generation != d.metadata.generation
         {
             return Err(format!(

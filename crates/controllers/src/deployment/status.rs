@@ -82,10 +82,12 @@ pub fn has_progress_deadline(d: &Deployment) -> bool {
 
 /// Whether a status shows a finished rollout: every replica updated and available, the generation seen.
 pub fn is_complete(d: &Deployment, status: &DeploymentStatus) -> bool {
-    let want = replicas(d);
-    status.updated_replicas == Some(want)
-        && status.replicas == Some(want)
-        && status.available_replicas == Some(want)
+    // A count of zero is not stored (`omitempty` upstream): absent is 0.
+    let want = Some(replicas(d)).filter(|&w| w != 0);
+    let count = |v: Option<i32>| v.filter(|&n| n != 0);
+    count(status.updated_replicas) == want
+        && count(status.replicas) == want
+        && count(status.available_replicas) == want
         && status.observed_generation >= d.metadata.generation
 }
 

@@ -1,6 +1,7 @@
 //! Properties: the guarantees a controller makes, as code the harness and the model checker both run.
 
 use super::view::ClusterView;
+use themelios_api::Op;
 
 /// Whether a property must hold in every state or only once the system is quiet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -78,4 +79,20 @@ impl std::fmt::Debug for Property {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}({})", self.kind, self.name)
     }
+}
+
+/// The property every controller is held to besides its own, named as [`first_safety_violation`] names
+/// properties.
+pub const NO_WASTED_WRITES: &str = "every controller: never sends an update that changes nothing";
+
+/// A violation of [`NO_WASTED_WRITES`] if `op`, which the server answered with success, is an update that
+/// changed nothing (`wrote` is whether the server stored anything).
+///
+/// Upstream's controllers compare what they would write with what is stored, in the form the server
+/// stores it, and skip equal writes; an update that changes nothing is wasted work for the API server
+/// and, when the controller would issue it again, a loop that never lets it reach its next step — what
+/// Themelios' own controllers did against a real kube-apiserver, which drops zero values ours kept.
+pub fn wasted_write(op: &Op, succeeded: bool, wrote: bool) -> Option<(&'static str, String)> {
+    let update = matches!(op, Op::Update(_) | Op::UpdateStatus(_) | Op::Scale { .. });
+    (update && succeeded && !wrote).then(|| (NO_WASTED_WRITES, format!("{op} was accepted and changed nothing")))
 }

@@ -21,7 +21,7 @@ pub use log::{Entry, Result_ as StepResult};
 pub use rng::SplitMix64;
 
 use crate::framework::{
-    first_safety_violation, AnyController, Check, ClusterView, Controller, DynLocal, Property, PropertyKind,
+    first_safety_violation, wasted_write, AnyController, Check, ClusterView, Controller, DynLocal, Property, PropertyKind,
 };
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -438,6 +438,10 @@ impl Harness {
             let outcome = self.execute(&name, &op, before.revision());
             let actor = &mut self.actors[i];
             actor.controller.observe(&op, &outcome, self.now, actor.local.as_mut());
+            let wrote = self.state.revision() != before.revision();
+            if let Some((property, detail)) = wasted_write(&op, outcome.is_ok(), wrote) {
+                return Err(RunError::Violation { property, detail, recent: self.recent() });
+            }
             self.check_safety(&name, &before)?;
             progressed = true;
             if stop(self) {

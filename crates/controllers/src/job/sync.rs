@@ -14,7 +14,7 @@ use super::policy::{self, Action};
 use super::Local;
 use crate::common::owner;
 use crate::common::template::{pod_from_template, PodName};
-use crate::framework::ClusterView;
+use crate::framework::{status_update, ClusterView};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, BTreeSet};
@@ -283,10 +283,8 @@ pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
     {
         status.uncounted_terminated_pods = None;
     }
-    if job.status.as_ref() != Some(&status) {
-        let mut updated = job.clone();
-        updated.status = Some(status);
-        return Some(Op::UpdateStatus(updated.into_object()));
+    if let Some(op) = status_update(job, |job| job.status = Some(status)) {
+        return Some(op);
     }
 
     // Finalizers of counted (and ignored) pods. With backoffLimitPerIndex a failed pod is kept until its

@@ -15,7 +15,7 @@ use crate::common::backoff::Backoff;
 use crate::common::expectations::Expectations;
 use crate::common::owner::{self, Claim};
 use crate::common::template::{pod_from_template, PodName};
-use crate::framework::{ClusterView, Controller, Outcome};
+use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::BTreeMap;
@@ -249,11 +249,7 @@ fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
 
     let failure = local.failures.get(&uid);
     let new_status = status::compute(rs, &active, failure, view);
-    (rs.status.as_ref() != Some(&new_status)).then(|| {
-        let mut updated = rs.clone();
-        updated.status = Some(new_status);
-        Op::UpdateStatus(updated.into_object())
-    })
+    status_update(rs, |rs| rs.status = Some(new_status))
 }
 
 /// The active pods of this ReplicaSet and its siblings under the same controller (for doubled-up ranking).

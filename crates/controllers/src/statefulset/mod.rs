@@ -18,10 +18,10 @@ pub use identity::{claim_name, ordinal_of, pod_name, POD_INDEX_LABEL, POD_NAME_L
 pub use properties::properties;
 pub use sync::is_healthy;
 
-use crate::framework::{ClusterView, Controller, Outcome};
+use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use sync::Decision;
-use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
+use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Time};
 
 /// The StatefulSet controller.
 #[derive(Clone, Debug, Default)]
@@ -61,10 +61,8 @@ impl Controller for StatefulSetController {
                 Decision::Write(op) => Some(op),
                 Decision::Settled { revisions, pods } => {
                     let status = status::compute(set, &pods, &revisions, view);
-                    if set.status.as_ref() != Some(&status) {
-                        let mut updated = set.clone();
-                        updated.status = Some(status);
-                        Some(Op::UpdateStatus(updated.into_object()))
+                    if let Some(op) = status_update(set, |set| set.status = Some(status.clone())) {
+                        Some(op)
                     } else {
                         let all = revision::owned(view, set);
                         let current = status.current_revision.as_deref().unwrap_or("");
