@@ -26,6 +26,12 @@ pub fn reset_status_on_create(object: &mut Object) {
                 phase: Some("Active".into()),
                 ..Default::default()
             });
+            // Required on create only: the namespace controller removes it, through the finalize
+            // subresource, once the namespace is empty.
+            let finalizers = n.spec.get_or_insert_with(Default::default).finalizers.get_or_insert_with(Vec::new);
+            if !finalizers.iter().any(|f| f == "kubernetes") {
+                finalizers.push("kubernetes".into());
+            }
         }
         Object::PersistentVolumeClaim(c) => {
             c.status = Some(k8s_openapi::api::core::v1::PersistentVolumeClaimStatus {
@@ -200,10 +206,6 @@ pub fn apply_defaults(object: &mut Object) {
                 spec.successful_jobs_history_limit.get_or_insert(3);
                 spec.failed_jobs_history_limit.get_or_insert(1);
             }
-        }
-        Object::Namespace(n) => {
-            let spec = n.spec.get_or_insert_with(Default::default);
-            spec.finalizers.get_or_insert_with(|| vec!["kubernetes".into()]);
         }
         _ => {}
     }

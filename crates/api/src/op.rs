@@ -51,6 +51,9 @@ pub enum Op {
     Update(Object),
     /// PUT on the status subresource: only the status changes.
     UpdateStatus(Object),
+    /// PUT on a Namespace's finalize subresource: the only way to change its `spec.finalizers` (the main
+    /// resource keeps them as they are).
+    Finalize(Object),
     /// DELETE.
     Delete {
         /// What to delete.
@@ -89,7 +92,7 @@ impl Op {
     /// The object the request addresses.
     pub fn target(&self) -> ObjectRef {
         match self {
-            Op::Create(o) | Op::Update(o) | Op::UpdateStatus(o) => ObjectRef::of(o),
+            Op::Create(o) | Op::Update(o) | Op::UpdateStatus(o) | Op::Finalize(o) => ObjectRef::of(o),
             Op::Delete { target, .. } | Op::Scale { target, .. } | Op::Get(target) => target.clone(),
             Op::Bind { pod, .. } | Op::Evict { pod, .. } => ObjectRef { kind: Kind::Pod, name: pod.clone() },
         }
@@ -102,6 +105,7 @@ impl Op {
             Op::Create(_) => "create",
             Op::Update(_) => "update",
             Op::UpdateStatus(_) => "update status",
+            Op::Finalize(_) => "finalize",
             Op::Delete { .. } => "delete",
             Op::Bind { .. } => "bind",
             Op::Evict { .. } => "evict",

@@ -113,7 +113,7 @@ struct ConsistencySpec {
 
 fn add_controller(h: &mut Harness, name: &str) {
     if let Some(registered) = registry::by_name(name) {
-        h.add_boxed((registered.make)());
+        h.add_boxed((registered.make)(&registry::Settings::default()));
     }
 }
 

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
-    first_safety_violation, wasted_write, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind, TimeUse,
+    first_safety_violation, wasted_write, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind,
+    TimeUse,
 };
 
 /// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has

@@ -22,7 +22,9 @@ pub mod nodelifecycle;
 pub mod podgc;
 pub mod registry;
 pub mod replicaset;
+pub mod rootcacert;
 pub mod scheduler;
+pub mod serviceaccount;
 pub mod statefulset;
 pub mod ttlafterfinished;
 

@@ -8,14 +8,29 @@
 //! assert_eq!(podgc.name, "pod-garbage-collector");
 //! assert!(podgc.in_controller_manager);
 //! assert!(!registry::by_name("scheduler").expect("registered").in_controller_manager);
-//! assert_eq!((podgc.make)().name(), "pod-garbage-collector");
+//! assert_eq!((podgc.make)(&registry::Settings::default()).name(), "pod-garbage-collector");
 //! ```
 
 use crate::framework::{AnyController, Property};
 use crate::{
     cronjob, daemonset, deployment, fixtures, garbagecollector, job, namespace, nodelifecycle, podgc, replicaset,
-    scheduler, statefulset, ttlafterfinished,
+    rootcacert, scheduler, serviceaccount, statefulset, ttlafterfinished,
 };
+
+/// What a controller may need from the process that runs it.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The CA bundle (PEM) the root CA publisher puts in every namespace: upstream's `--root-ca-file`,
+    /// else the CA the controller-manager's kubeconfig trusts.
+    pub root_ca_bundle: String,
+}
+
+impl Default for Settings {
+    /// What a model or a test harness runs with.
+    fn default() -> Self {
+        Self { root_ca_bundle: rootcacert::PLACEHOLDER_BUNDLE.into() }
+    }
+}
 
 /// One controller under its names.
 pub struct Registered {
@@ -26,7 +41,7 @@ pub struct Registered {
     /// Whether the controller-manager runs it (the scheduler is its own process; fixtures are for tests).
     pub in_controller_manager: bool,
     /// A fresh instance.
-    pub make: fn() -> Box<dyn AnyController>,
+    pub make: fn(&Settings) -> Box<dyn AnyController>,
     /// The properties it guarantees.
     pub properties: fn() -> Vec<Property>,
 }
@@ -41,91 +56,105 @@ pub const ALL: &[Registered] = &[
         name: "deployment",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(deployment::DeploymentController),
+        make: |_| boxed(deployment::DeploymentController),
         properties: deployment::properties,
     },
     Registered {
         name: "replicaset",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(replicaset::ReplicaSetController),
+        make: |_| boxed(replicaset::ReplicaSetController),
         properties: replicaset::properties,
     },
     Registered {
         name: "statefulset",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(statefulset::StatefulSetController),
+        make: |_| boxed(statefulset::StatefulSetController),
         properties: statefulset::properties,
     },
     Registered {
         name: "daemonset",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(daemonset::DaemonSetController),
+        make: |_| boxed(daemonset::DaemonSetController),
         properties: daemonset::properties,
     },
     Registered {
         name: "job",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(job::JobController),
+        make: |_| boxed(job::JobController),
         properties: job::properties,
     },
     Registered {
         name: "cronjob",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(cronjob::CronJobController),
+        make: |_| boxed(cronjob::CronJobController),
         properties: cronjob::properties,
     },
     Registered {
         name: "ttl-after-finished",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(ttlafterfinished::TtlAfterFinishedController),
+        make: |_| boxed(ttlafterfinished::TtlAfterFinishedController),
         properties: ttlafterfinished::properties,
     },
     Registered {
         name: "garbage-collector",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(garbagecollector::GarbageCollector),
+        make: |_| boxed(garbagecollector::GarbageCollector),
         properties: garbagecollector::properties,
     },
     Registered {
         name: "namespace",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(namespace::NamespaceController),
+        make: |_| boxed(namespace::NamespaceController),
         properties: namespace::properties,
     },
     Registered {
         name: "node-lifecycle",
         aliases: &[],
         in_controller_manager: true,
-        make: || boxed(nodelifecycle::NodeLifecycleController),
+        make: |_| boxed(nodelifecycle::NodeLifecycleController),
         properties: nodelifecycle::properties,
     },
     Registered {
         name: "pod-garbage-collector",
         aliases: &["podgc"],
         in_controller_manager: true,
-        make: || boxed(podgc::PodGc::default()),
+        make: |_| boxed(podgc::PodGc::default()),
         properties: podgc::properties,
+    },
+    Registered {
+        name: "serviceaccount",
+        aliases: &[],
+        in_controller_manager: true,
+        make: |_| boxed(serviceaccount::ServiceAccountController),
+        properties: serviceaccount::properties,
+    },
+    Registered {
+        name: "root-ca-cert-publisher",
+        aliases: &[],
+        in_controller_manager: true,
+        make: |settings| boxed(rootcacert::RootCaPublisher::new(settings.root_ca_bundle.clone())),
+        properties: rootcacert::properties,
     },
     Registered {
         name: "scheduler",
         aliases: &[],
         in_controller_manager: false,
-        make: || boxed(scheduler::Scheduler::default()),
+        make: |_| boxed(scheduler::Scheduler::default()),
         properties: scheduler::properties,
     },
     Registered {
         name: "pod-readier",
         aliases: &[],
         in_controller_manager: false,
-        make: || boxed(fixtures::PodReadier::default()),
+        make: |_| boxed(fixtures::PodReadier::default()),
         properties: Vec::new,
     },
 ];
@@ -159,7 +188,7 @@ mod tests {
         }
         assert_eq!(by_name("kube-proxy").map(|r| r.name), None);
         let manager: Vec<&str> = controller_manager_names().collect();
-        assert_eq!(manager.len(), 11);
+        assert_eq!(manager.len(), 13);
         assert!(!manager.contains(&"scheduler") && !manager.contains(&"pod-readier"));
     }
 }

@@ -11,7 +11,9 @@ use themelios_controllers::kubelet::{Kubelet, NodeConfig};
 use themelios_controllers::nodelifecycle::NodeLifecycleController;
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
+use themelios_controllers::rootcacert::RootCaPublisher;
 use themelios_controllers::scheduler::Scheduler;
+use themelios_controllers::serviceaccount::ServiceAccountController;
 
 const NS: &str = "default";
 
@@ -28,6 +30,8 @@ fn replicas_survive_scaling_and_node_loss_in_every_seeded_order() {
         h.add(PodGc::default());
         h.add(GarbageCollector);
         h.add(NodeLifecycleController);
+        h.add(ServiceAccountController);
+        h.add(RootCaPublisher::default());
         let mut kubelets = Vec::new();
         for i in 1..=3 {
             kubelets.push(h.add(Kubelet::new(NodeConfig::new(format!("node-{i}")).cpu("2").pods(4))));
@@ -70,6 +74,8 @@ fn a_restarted_replicaset_controller_does_not_overshoot() {
     let rs = h.add(ReplicaSetController);
     h.add(Scheduler::default());
     h.add(Kubelet::new(NodeConfig::new("node-1")));
+    h.add(ServiceAccountController);
+    h.add(RootCaPublisher::default());
     h.check(themelios_controllers::all_properties());
     h.create(replica_set(NS, "web", 3, &[("app", "web")])).unwrap();
     // Crash the controller after its first create: it forgets its expectations and must re-derive them.

@@ -15,6 +15,9 @@ fn cluster() -> Harness {
     h.add(Scheduler::default());
     h.add(Kubelet::new(NodeConfig::new("node-1").cpu("2").memory("4Gi").pods(10).label("zone", "a")));
     h.check(themelios_controllers::all_properties());
+    // This cluster has no controller-manager beyond the scheduler.
+    h.uncheck("serviceaccount: every active namespace has a default ServiceAccount");
+    h.uncheck("root-ca-cert-publisher: every active namespace has kube-root-ca.crt");
     h
 }
 

@@ -55,6 +55,9 @@ pub fn http_request(op: &Op) -> (http::Method, String, Option<Value>) {
         Op::UpdateStatus(object) => {
             (http::Method::PUT, format!("{}/status", object_path(&ObjectRef::of(object))), Some(to_json(object)))
         }
+        Op::Finalize(object) => {
+            (http::Method::PUT, format!("{}/finalize", object_path(&ObjectRef::of(object))), Some(to_json(object)))
+        }
         Op::Delete { target, options } => (http::Method::DELETE, object_path(target), Some(delete_body(options))),
         Op::Bind { pod, uid, node } => {
             let target = ObjectRef { kind: Kind::Pod, name: pod.clone() };

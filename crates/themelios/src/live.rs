@@ -11,14 +11,71 @@ use themelios_runtime::DriverOptions;
 use tokio::sync::watch;
 
 /// The controller-manager's controller called `name` (upstream's names, as `--controllers` takes them).
-fn controller(name: &str) -> Option<Box<dyn AnyController>> {
-    registry::by_name(name).filter(|r| r.in_controller_manager).map(|r| (r.make)())
+fn controller(name: &str, settings: &registry::Settings) -> Option<Box<dyn AnyController>> {
+    registry::by_name(name).filter(|r| r.in_controller_manager).map(|r| (r.make)(settings))
 }
 
-fn nodes(count: usize, prefix: &str) -> Vec<Box<dyn AnyController>> {
+/// The CA bundle the root CA publisher publishes: `--root-ca-file`, else the CA the kubeconfig trusts (as
+/// upstream's controller-manager falls back to its client's CA).
+async fn root_ca_bundle(root_ca_file: Option<&Path>, kubeconfig: Option<&Path>) -> Result<String, String> {
+    if let Some(path) = root_ca_file {
+        return std::fs::read_to_string(path).map_err(|e| format!("--root-ca-file {}: {e}", path.display()));
+    }
+    let config = kube_config(kubeconfig).await?;
+    let certificates = config.root_cert.unwrap_or_default();
+    if certificates.is_empty() {
+        return Err("the kubeconfig names no CA; give the bundle to publish with --root-ca-file".into());
+    }
+    Ok(certificates.iter().map(|der| pem("CERTIFICATE", der)).collect())
+}
+
+/// DER bytes as a PEM block.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).filter_map(|c| std::str::from_utf8(c).ok()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
+fn nodes(count: usize, prefix: &str, labels: &[(String, String)], taints: &[NodeTaint]) -> Vec<Box<dyn AnyController>> {
     (1..=count)
-        .map(|i| Box::new(Kubelet::new(NodeConfig::new(format!("{prefix}-{i}")))) as Box<dyn AnyController>)
+        .map(|i| {
+            let mut config = NodeConfig::new(format!("{prefix}-{i}"));
+            for (key, value) in labels {
+                config = config.label(key, value);
+            }
+            for taint in taints {
+                config = config.taint(&taint.key, &taint.value, &taint.effect);
+            }
+            Box::new(Kubelet::new(config)) as Box<dyn AnyController>
+        })
         .collect()
+}
+
+/// A taint as the kubelet's `--register-with-taints` spells it: `key=value:Effect` or `key:Effect`.
+#[derive(Clone, Debug)]
+pub struct NodeTaint {
+    key: String,
+    value: String,
+    effect: String,
+}
+
+fn parse_taint(text: &str) -> Result<NodeTaint, String> {
+    let (key_value, effect) =
+        text.rsplit_once(':').ok_or_else(|| format!("{text:?}: a taint is key=value:Effect or key:Effect"))?;
+    if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
+        return Err(format!("{text:?}: the effect must be NoSchedule, PreferNoSchedule or NoExecute"));
+    }
+    let (key, value) = key_value.split_once('=').unwrap_or((key_value, ""));
+    if key.is_empty() {
+        return Err(format!("{text:?}: the taint has no key"));
+    }
+    Ok(NodeTaint { key: key.into(), value: value.into(), effect: effect.into() })
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("{text:?}: a label is key=value"))?;
+    Ok((key.into(), value.into()))
 }
 
 /// Where to find the API server.
@@ -91,6 +148,10 @@ pub struct ControllerManagerArgs {
     /// The controllers to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     controllers: Vec<String>,
+    /// The CA bundle to publish as `kube-root-ca.crt` in every namespace (default: the CA the kubeconfig
+    /// trusts).
+    #[arg(long)]
+    root_ca_file: Option<PathBuf>,
 }
 
 /// Arguments of `themelios scheduler`.
@@ -113,6 +174,12 @@ pub struct NodesArgs {
     /// Node names are PREFIX-1, PREFIX-2, …
     #[arg(long, default_value = "node")]
     prefix: String,
+    /// Labels the nodes register with, comma-separated key=value (as the kubelet's flag).
+    #[arg(long, value_delimiter = ',', value_parser = parse_label)]
+    node_labels: Vec<(String, String)>,
+    /// Taints the nodes register with, comma-separated key=value:Effect (as the kubelet's flag).
+    #[arg(long, value_delimiter = ',', value_parser = parse_taint)]
+    register_with_taints: Vec<NodeTaint>,
 }
 
 /// Arguments of `themelios cluster`.
@@ -139,20 +206,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 /// A client that names `component` in its User-Agent, as upstream's components do, so the server
 /// records the component as the field manager of what it writes (not "unknown").
 async fn client(kubeconfig: Option<&Path>, component: &str) -> Result<kube::Client, String> {
-    let mut config = match kubeconfig {
-        Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
-                .await
-                .map_err(|e| format!("{}: {e}", path.display()))?
-        }
-        None => kube::Config::infer().await.map_err(|e| format!("finding a kubeconfig: {e}"))?,
-    };
+    let mut config = kube_config(kubeconfig).await?;
     let agent = format!("themelios-{component}/{}", env!("CARGO_PKG_VERSION"));
     if let Ok(agent) = http::HeaderValue::from_str(&agent) {
         config.headers.push((http::header::USER_AGENT, agent));
     }
     kube::Client::try_from(config).map_err(|e| format!("connecting: {e}"))
+}
+
+async fn kube_config(kubeconfig: Option<&Path>) -> Result<kube::Config, String> {
+    match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => kube::Config::infer().await.map_err(|e| format!("finding a kubeconfig: {e}")),
+    }
 }
 
 /// Runs controllers until Ctrl-C (or, under leader election, until the Lease is lost: exit code 1).
@@ -212,9 +283,18 @@ pub fn controller_manager(args: ControllerManagerArgs) -> ExitCode {
     } else {
         args.controllers
     };
+    let settings = match runtime().and_then(|rt| {
+        rt.block_on(root_ca_bundle(args.root_ca_file.as_deref(), args.connection.kubeconfig.as_deref())).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        })
+    }) {
+        Ok(root_ca_bundle) => registry::Settings { root_ca_bundle },
+        Err(code) => return code,
+    };
     let mut controllers = Vec::new();
     for name in &names {
-        match controller(name) {
+        match controller(name, &settings) {
             Some(c) => controllers.push(c),
             None => {
                 eprintln!(
@@ -237,7 +317,8 @@ pub fn scheduler(args: SchedulerArgs) -> ExitCode {
 
 /// `themelios nodes`
 pub fn simulated_nodes(args: NodesArgs) -> ExitCode {
-    drive(&args.connection, nodes(args.count, &args.prefix), "nodes", None)
+    let kubelets = nodes(args.count, &args.prefix, &args.node_labels, &args.register_with_taints);
+    drive(&args.connection, kubelets, "nodes", None)
 }
 
 /// `themelios cluster`: the API server, the controller-manager, the scheduler and N simulated nodes in one
@@ -264,10 +345,17 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let settings = match root_ca_bundle(None, Some(&server.kubeconfig)).await {
+            Ok(root_ca_bundle) => registry::Settings { root_ca_bundle },
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
         let mut controllers: Vec<Box<dyn AnyController>> =
-            registry::controller_manager_names().filter_map(controller).collect();
+            registry::controller_manager_names().filter_map(|name| controller(name, &settings)).collect();
         controllers.push(Box::new(Scheduler::default()));
-        controllers.extend(nodes(args.nodes, "node"));
+        controllers.extend(nodes(args.nodes, "node", &[], &[]));
         let (stop, stopped) = watch::channel(false);
         let driver = tokio::spawn(themelios_runtime::run(client, controllers, DriverOptions::default(), stopped));
         println!(

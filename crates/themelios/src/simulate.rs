@@ -17,7 +17,9 @@ use themelios_controllers::namespace::NamespaceController;
 use themelios_controllers::nodelifecycle::NodeLifecycleController;
 use themelios_controllers::podgc::PodGc;
 use themelios_controllers::replicaset::ReplicaSetController;
+use themelios_controllers::rootcacert::RootCaPublisher;
 use themelios_controllers::scheduler::Scheduler;
+use themelios_controllers::serviceaccount::ServiceAccountController;
 use themelios_controllers::statefulset::StatefulSetController;
 use themelios_controllers::ttlafterfinished::TtlAfterFinishedController;
 
@@ -95,6 +97,8 @@ pub fn run(args: Args) -> ExitCode {
     h.add(GarbageCollector);
     h.add(NamespaceController);
     h.add(NodeLifecycleController);
+    h.add(ServiceAccountController);
+    h.add(RootCaPublisher::default());
     for i in 1..=args.nodes {
         h.add(Kubelet::new(NodeConfig::new(format!("node-{i}"))));
     }

@@ -312,8 +312,19 @@ fn label_annotate_and_the_three_patch_types() {
         "--type",
         "json",
         "-p",
-        r#"[{"op":"replace","path":"/spec/minReadySeconds","value":5}]"#,
+        r#"[{"op":"add","path":"/spec/minReadySeconds","value":5}]"#,
     ]);
+    // `minReadySeconds: 0` is not stored (`omitempty` upstream), so a JSON patch cannot replace it.
+    let missing = server.fails(&[
+        "patch",
+        "deploy",
+        "web",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/progressDeadlineSeconds","value":5},{"op":"replace","path":"/spec/paused","value":true}]"#,
+    ]);
+    assert!(missing.contains(r#"doc is missing path: "/spec/paused""#), "{missing}");
     assert_eq!(
         server.ok(&[
             "get",

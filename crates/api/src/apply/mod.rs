@@ -48,8 +48,9 @@ pub fn apply(state: &impl StateRead, op: &Op, ctx: &ApplyContext) -> Result<Chan
         // The request as upstream's Go types decode it: a zero in an `omitempty` field is no value at all,
         // so defaulting and validation see it as absent.
         Op::Create(object) => create::create(state, &decoded(object)?, ctx),
-        Op::Update(object) => update::update(state, &decoded(object)?, false, ctx),
-        Op::UpdateStatus(object) => update::update(state, &decoded(object)?, true, ctx),
+        Op::Update(object) => update::update(state, &decoded(object)?, update::Part::Main, ctx),
+        Op::UpdateStatus(object) => update::update(state, &decoded(object)?, update::Part::Status, ctx),
+        Op::Finalize(object) => update::update(state, &decoded(object)?, update::Part::Finalizers, ctx),
         Op::Delete { target, options } => delete::delete(state, target.kind, &target.name, options, ctx),
         Op::Bind { pod, uid, node } => pods::bind(state, pod, uid.as_deref(), node, ctx),
         Op::Evict { pod, options } => pods::evict(state, pod, options, ctx),
@@ -71,7 +72,8 @@ fn next_revision(state: &impl StateRead) -> u64 {
 
 /// `object` in the form upstream's Go types give it (see [`crate::wire`]).
 fn decoded(object: &Object) -> Result<Object, ApiError> {
-    wire::as_stored(object).map_err(|e| ApiError::internal(&format!("the wire rules do not fit {}: {e}", object.kind())))
+    wire::as_stored(object)
+        .map_err(|e| ApiError::internal(&format!("the wire rules do not fit {}: {e}", object.kind())))
 }
 
 /// Stamps `object` with the next revision and wraps it as a one-write change, in the form upstream's server

@@ -1,6 +1,6 @@
 //! PUT on the scale subresource: a replicas-only update of a scalable object.
 
-use super::{current, update::update, ApplyContext};
+use super::{current, update::update, update::Part, ApplyContext};
 use crate::error::ApiError;
 use crate::kind::Object;
 use crate::store::{Change, ObjectRef, StateRead};
@@ -32,5 +32,5 @@ pub(super) fn scale(
     }
     // The scale request's own resourceVersion is the precondition; without one the update is unconditional.
     object.meta_mut().resource_version = resource_version.map(str::to_string);
-    update(state, &object, false, ctx)
+    update(state, &object, Part::Main, ctx)
 }

@@ -1,4 +1,4 @@
-//! PUT on the main resource and on the status subresource.
+//! PUT on the main resource, on the status subresource, and on a Namespace's finalize subresource.
 
 use super::{current, has_finalizers, is_deleting, put, remove, unchanged, ApplyContext};
 use crate::defaults;
@@ -7,16 +7,28 @@ use crate::kind::Object;
 use crate::store::{Change, ObjectRef, StateRead};
 use crate::validation;
 
-pub(super) fn update(
+/// Which part of an object a PUT may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The main resource: everything but status (and a Namespace's `spec.finalizers`).
+    Main,
+    /// The status subresource: status only.
+    Status,
+    /// A Namespace's finalize subresource: everything but status.
+    Finalizers,
+}
+
+pub(crate) fn update(
     state: &impl StateRead,
     requested: &Object,
-    status_only: bool,
+    part: Part,
     _ctx: &ApplyContext,
 ) -> Result<Change, ApiError> {
     let target = ObjectRef::of(requested);
     let kind = target.kind;
     let name = target.name.name.clone();
-    if status_only && !kind.has_status() {
+    let status_only = part == Part::Status;
+    if (status_only && !kind.has_status()) || (part == Part::Finalizers && kind != crate::kind::Kind::Namespace) {
         return Err(ApiError::not_found(kind, &name));
     }
     let current = current(state, kind, &target.name)?;
@@ -60,11 +72,18 @@ pub(super) fn update(
         if meta.finalizers.as_ref().is_some_and(|f| f.is_empty()) {
             meta.finalizers = None;
         }
+        if let (Part::Main, Object::Namespace(ns), Object::Namespace(was)) = (part, &mut new, old) {
+            ns.spec.get_or_insert_with(Default::default).finalizers =
+                was.spec.as_ref().and_then(|s| s.finalizers.clone());
+        }
         defaults::apply_defaults(&mut new);
         defaults::admit_pod(&mut new);
         new
     };
     new.meta_mut().resource_version = old_meta.resource_version.clone();
+    // Compared with the stored object as the server would store it: a default that fills in a zero value
+    // changes nothing upstream.
+    let mut new = super::decoded(&new)?;
 
     let mut errors = Vec::new();
     if is_deleting(old) {

@@ -109,22 +109,14 @@ fn rules() -> &'static Rules {
                         omit: rule.omit,
                         zero: rule.zero.clone().unwrap_or(Value::Null),
                         value_struct: rule.r#struct,
-                        nested: rule
-                            .r#type
-                            .as_deref()
-                            .and_then(|t| index.get(t))
-                            .map(|&i| (i, rule.container)),
+                        nested: rule.r#type.as_deref().and_then(|t| index.get(t)).map(|&i| (i, rule.container)),
                     })
                     .collect();
                 fields.sort_by(|a, b| a.name.cmp(&b.name));
                 fields
             })
             .collect();
-        let kinds = file
-            .kinds
-            .iter()
-            .filter_map(|(gvk, ty)| Some((gvk.clone(), *index.get(ty.as_str())?)))
-            .collect();
+        let kinds = file.kinds.iter().filter_map(|(gvk, ty)| Some((gvk.clone(), *index.get(ty.as_str())?))).collect();
         Rules { source: file.kubernetes, kinds, types }
     })
 }

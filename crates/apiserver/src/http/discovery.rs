@@ -59,6 +59,9 @@ fn subresources(kind: Kind) -> Vec<Subresource> {
             verbs: &["get", "patch", "update"],
         });
     }
+    if kind == Kind::Namespace {
+        out.push(Subresource { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] });
+    }
     if kind == Kind::Pod {
         out.push(Subresource { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] });
         out.push(Subresource {

@@ -152,8 +152,12 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
     let kind = request.path.kind;
     let target = ObjectRef { kind, name: request.object_name() };
     match request.path.subresource.as_deref() {
-        None | Some("status") => {
-            let status_only = request.path.subresource.is_some();
+        None | Some("status") | Some("finalize") => {
+            let finalize = request.path.subresource.as_deref() == Some("finalize");
+            if finalize && kind != themelios_api::Kind::Namespace {
+                return Err(unknown_subresource(kind, "finalize"));
+            }
+            let status_only = request.path.subresource.as_deref() == Some("status");
             let Decoded { mut object, warnings } = body_object(request)?;
             let (manager, now, name) = (request.field_manager(), server.now(), request.object_name());
             let written = write(server, request, |state| {
@@ -164,7 +168,7 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
                     return Ok(Op::UpdateStatus(object));
                 }
                 track_fields(old.as_deref(), &mut object, &manager, now);
-                Ok(Op::Update(object))
+                Ok(if finalize { Op::Finalize(object) } else { Op::Update(object) })
             })
             .await?;
             Ok(object_response(server, request, StatusCode::OK, &written, &warnings))

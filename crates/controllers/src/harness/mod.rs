@@ -21,7 +21,8 @@ pub use log::{Entry, Result_ as StepResult};
 pub use rng::SplitMix64;
 
 use crate::framework::{
-    first_safety_violation, wasted_write, AnyController, Check, ClusterView, Controller, DynLocal, Property, PropertyKind,
+    first_safety_violation, wasted_write, AnyController, Check, ClusterView, Controller, DynLocal, Property,
+    PropertyKind,
 };
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

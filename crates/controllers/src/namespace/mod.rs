@@ -55,7 +55,7 @@ fn finalize(view: &ClusterView, ns: &Namespace) -> Option<Op> {
     if let Some(spec) = finalized.spec.as_mut() {
         spec.finalizers = Some(finalizers.into_iter().filter(|f| f != KUBERNETES_FINALIZER).collect());
     }
-    Some(Op::Update(finalized.into_object()))
+    Some(Op::Finalize(finalized.into_object()))
 }
 
 /// The namespace controller's goal: no terminating namespace lingers with its finalizer.

@@ -1,0 +1,65 @@
+//! The service account controller: every active namespace has a `default` ServiceAccount.
+//!
+//! Upstream's kube-apiserver refuses pods in a namespace without their ServiceAccount (the ServiceAccount
+//! admission plugin), so a cluster whose controller-manager lacks this controller creates no pods at all.
+
+use crate::framework::{ClusterView, Controller, Property};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use themelios_api::{Kind, Op, Resource};
+
+/// The ServiceAccount every namespace gets.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+
+/// The service account controller.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceAccountController;
+
+/// Whether a namespace takes new objects: upstream creates nothing in one that is not Active.
+pub fn is_active(ns: &Namespace) -> bool {
+    ns.metadata.deletion_timestamp.is_none()
+        && ns.status.as_ref().and_then(|s| s.phase.as_deref()).is_none_or(|phase| phase == "Active")
+}
+
+impl Controller for ServiceAccountController {
+    type Local = ();
+
+    /// It never reads time.
+    fn time_use(&self) -> crate::framework::TimeUse {
+        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    }
+    fn reads(&self) -> Option<&'static [Kind]> {
+        Some(&[Kind::Namespace, Kind::ServiceAccount])
+    }
+    fn name(&self) -> String {
+        "serviceaccount-controller".into()
+    }
+
+    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+        let missing = view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
+            let namespace = ns.metadata.name.as_deref()?;
+            view.get::<ServiceAccount>(namespace, DEFAULT_SERVICE_ACCOUNT).is_none().then_some(namespace)
+        })?;
+        let mut account = ServiceAccount::default();
+        account.metadata.name = Some(DEFAULT_SERVICE_ACCOUNT.into());
+        account.metadata.namespace = Some(missing.into());
+        Some(Op::Create(account.into_object()))
+    }
+}
+
+/// The service account controller's goal.
+pub fn properties() -> Vec<Property> {
+    vec![Property::eventually("serviceaccount: every active namespace has a default ServiceAccount", |view| match view
+        .list::<Namespace>()
+        .filter(|ns| is_active(ns))
+        .find(|ns| {
+            ns.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| view.get::<ServiceAccount>(n, DEFAULT_SERVICE_ACCOUNT).is_none())
+        }) {
+        Some(ns) => {
+            Err(format!("namespace {} has no default ServiceAccount", ns.metadata.name.as_deref().unwrap_or("")))
+        }
+        None => Ok(()),
+    })]
+}
