@@ -4,7 +4,9 @@
 //! A write that changes nothing is visible in the log without knowing the object's content: etcd's
 //! compare-and-swap stores nothing for an identical object and kube-apiserver answers with the stored
 //! object unchanged, so the response's resourceVersion is the one the object already had — the request's,
-//! for an update that names it, or the one the previous write of that object returned.
+//! for an update that names it, or the one the previous write of that object returned. (Except for an
+//! update that takes the last finalizer off a deleting object: that removes it, and the answer is the
+//! object's last version.)
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -59,7 +61,14 @@ pub fn writes(log: &Path) -> Vec<Write> {
         let object = format!("{}/{}", reference["namespace"].as_str().unwrap_or(""), name);
         // Keyed by the main resource: a status write and a spec write share the object's versions.
         let key = format!("{}/{object}", reference["resource"].as_str().unwrap_or(""));
-        let changed_nothing = match (verb.as_str(), &response_version) {
+        // An update that takes the last finalizer off a deleting object removes it; the response is its
+        // last version, unchanged in resourceVersion, but something happened.
+        let response = &event["responseObject"];
+        let empty = |v: &Value| v.as_array().is_none_or(|a| a.is_empty());
+        let removed = response["metadata"]["deletionTimestamp"].is_string()
+            && empty(&response["metadata"]["finalizers"])
+            && empty(&response["spec"]["finalizers"]);
+        let changed_nothing = !removed && match (verb.as_str(), &response_version) {
             ("update", Some(after)) => {
                 let before = event["requestObject"]["metadata"]["resourceVersion"]
                     .as_str()
@@ -118,21 +127,30 @@ mod tests {
     fn an_update_answered_with_its_own_version_changed_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("audit.log");
+        let removal = serde_json::json!({
+            "stage": "ResponseComplete", "verb": "update", "userAgent": "themelios-controller-manager/0.1.0",
+            "objectRef": {"resource": "replicasets", "namespace": "ns", "name": "web"},
+            "responseStatus": {"code": 200},
+            "requestObject": {"metadata": {"resourceVersion": "12"}},
+            "responseObject": {"metadata": {"name": "web", "resourceVersion": "12",
+                                            "deletionTimestamp": "2026-01-01T00:00:00Z"}},
+        });
         let lines = [
             event("create", "replicasets", None, None, "10"),
             event("update", "replicasets", Some("status"), Some("10"), "11"),
             event("update", "replicasets", Some("status"), Some("11"), "11"),
             event("patch", "replicasets", None, None, "11"),
             event("patch", "replicasets", None, None, "12"),
+            removal.to_string(),
         ];
         std::fs::write(&log, lines.join("\n")).unwrap();
         let all = writes(&log);
-        assert_eq!(all.iter().map(|w| w.changed_nothing).collect::<Vec<_>>(), [false, false, true, true, false]);
+        let wasted: Vec<bool> = all.iter().map(|w| w.changed_nothing).collect();
+        assert_eq!(wasted, [false, false, true, true, false, false], "the last update removed the object");
         assert_eq!(wasted_by(&all, "themelios").len(), 2);
         assert_eq!(wasted_by(&all, "kube-controller-manager").len(), 0);
-        assert_eq!(
-            table(&all, "themelios")[0],
-            ("themelios-controller-manager".into(), "update replicasets/status".into(), 2, 1)
-        );
+        let rows = table(&all, "themelios");
+        let status_row = ("themelios-controller-manager".to_string(), "update replicasets/status".to_string(), 2, 1);
+        assert!(rows.contains(&status_row), "{rows:?}");
     }
 }

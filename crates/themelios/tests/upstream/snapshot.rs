@@ -44,6 +44,11 @@ pub fn take(kubectl: &Kubectl, namespace: &str) -> Snapshot {
         }
         let mut value = item;
         mask(&mut value, "");
+        value["metadata"]["name"] = Value::String(name.clone());
+        if kind == "ConfigMap" && name == "kube-root-ca.crt" {
+            // Each control plane has a CA of its own.
+            value["data"] = Value::String("the control plane's CA".into());
+        }
         let objects = snapshot.objects.entry(format!("{kind} {name}")).or_default();
         objects.push(value);
         objects.sort_by_key(|v| v.to_string());
@@ -69,7 +74,10 @@ fn sorted(mut counts: Vec<usize>) -> Vec<usize> {
 /// random suffix, a CronJob's Job's minute. StatefulSet pods keep their ordinal: it is their identity.
 fn masked_name(object: &Value, names: &BTreeMap<String, (String, String)>) -> String {
     let name = object["metadata"]["name"].as_str().unwrap_or("");
-    let Some((owner_kind, owner_name)) = controller_of(object, names) else { return name.to_string() };
+    let generated = object["metadata"]["generateName"].as_str().filter(|g| !g.is_empty() && name.starts_with(g));
+    let Some((owner_kind, owner_name)) = controller_of(object, names) else {
+        return generated.map_or_else(|| name.to_string(), |prefix| format!("{prefix}*"));
+    };
     if owner_kind == "StatefulSet" || !name.starts_with(&format!("{owner_name}-")) {
         return name.to_string();
     }
@@ -155,12 +163,6 @@ fn mask(value: &mut Value, key: &str) {
                     mask(v, k);
                 }
             }
-            if key == "metadata" {
-                if let Some(Value::String(name)) = fields.get("name") {
-                    let masked = mask_generated(name);
-                    fields.insert("name".into(), Value::String(masked));
-                }
-            }
         }
         Value::Array(items) => {
             for item in items.iter_mut() {
@@ -176,8 +178,11 @@ fn mask(value: &mut Value, key: &str) {
 }
 
 /// `web-7d4b9c8f6d-x2k9p` → `web-*-*`: suffixes of five or more letters and digits that contain a
-/// digit or look generated; ordinals and plain words stay.
+/// digit; ordinals and plain words stay. A service-account token volume's suffix is always generated.
 fn mask_generated(name: &str) -> String {
+    if name.starts_with("kube-api-access-") {
+        return "kube-api-access-*".into();
+    }
     name.split('-')
         .enumerate()
         .map(|(i, part)| {
