@@ -75,7 +75,9 @@ fn note(involved: Involved, reason: &'static str, message: String) -> EventNote 
     EventNote { involved, event_type: "Normal", reason, message, component }
 }
 
-/// The event upstream records for `op` with `outcome`, given the view the request was made from.
+/// The event upstream records when `actor` (a [`crate::framework::Controller::name`]) sends `op` and gets
+/// `outcome`, given the view the request was made from. Only the controller upstream records it for
+/// records it: the garbage collector's deletes of a ReplicaSet's pods are not the ReplicaSet controller's.
 ///
 /// ```
 /// use themelios_controllers::events::for_request;
@@ -84,12 +86,14 @@ fn note(involved: Involved, reason: &'static str, message: String) -> EventNote 
 /// let state = ApiState::default();
 /// let view = ClusterView::new(state.objects(), 0, Time::EPOCH);
 /// let bind = Op::Bind { pod: ObjectName::new("default", "p"), uid: None, node: "node-1".into() };
-/// assert!(for_request(&bind, &Err(themelios_api::ApiError::not_found(themelios_api::Kind::Pod, "p")), &view).is_none());
+/// let failed = Err(themelios_api::ApiError::not_found(themelios_api::Kind::Pod, "p"));
+/// assert!(for_request("default-scheduler", &bind, &failed, &view).is_none());
 /// ```
-pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<EventNote> {
+pub fn for_request(actor: &str, op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<EventNote> {
+    let owned_by_actor = |owner: &Involved| component(&owner.kind) == actor;
     match (op, outcome) {
         (Op::Create(object), Ok(created)) => match (object.kind(), owner_of(created.object())) {
-            (Kind::Pod, Some(owner)) => {
+            (Kind::Pod, Some(owner)) if owned_by_actor(&owner) => {
                 let pod = created.object().meta().name.clone().unwrap_or_default();
                 let message = if owner.kind == "StatefulSet" {
                     format!("create Pod {pod} in StatefulSet {} successful", owner.name.name)
@@ -98,11 +102,11 @@ pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<Eve
                 };
                 Some(note(owner, "SuccessfulCreate", message))
             }
-            (Kind::Job, Some(owner)) => {
+            (Kind::Job, Some(owner)) if owned_by_actor(&owner) => {
                 let job = created.object().meta().name.clone().unwrap_or_default();
                 Some(note(owner, "SuccessfulCreate", format!("Created job {job}")))
             }
-            (Kind::ReplicaSet, Some(owner)) => {
+            (Kind::ReplicaSet, Some(owner)) if owned_by_actor(&owner) => {
                 let rs = created.object().meta().name.clone().unwrap_or_default();
                 let replicas = replicas_of(created.object()).unwrap_or(0);
                 Some(note(owner, "ScalingReplicaSet", format!("Scaled up replica set {rs} from 0 to {replicas}")))
@@ -110,15 +114,13 @@ pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<Eve
             _ => None,
         },
         (Op::Create(object), Err(error)) if object.kind() == Kind::Pod => {
-            let mut event = note(owner_of(object)?, "FailedCreate", format!("Error creating: {}", error.message));
+            let owner = owner_of(object).filter(owned_by_actor)?;
+            let mut event = note(owner, "FailedCreate", format!("Error creating: {}", error.message));
             event.event_type = "Warning";
             Some(event)
         }
         (Op::Update(_) | Op::Scale { .. }, Ok(updated)) if updated.object().kind() == Kind::ReplicaSet => {
-            let name = ObjectName::new(
-                updated.object().meta().namespace.clone().unwrap_or_default(),
-                updated.object().meta().name.clone().unwrap_or_default(),
-            );
+            let name = name_of(updated.object());
             let before = replicas_of(view.get_stored(Kind::ReplicaSet, &name)?.object())?;
             let after = replicas_of(updated.object())?;
             let direction = match after.cmp(&before) {
@@ -126,7 +128,7 @@ pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<Eve
                 std::cmp::Ordering::Less => "down",
                 std::cmp::Ordering::Equal => return None,
             };
-            let owner = owner_of(updated.object())?;
+            let owner = owner_of(updated.object()).filter(owned_by_actor)?;
             Some(note(
                 owner,
                 "ScalingReplicaSet",
@@ -139,7 +141,16 @@ pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<Eve
             if pod.object().meta().deletion_timestamp.is_some() {
                 return None;
             }
-            let owner = owner_of(pod.object())?;
+            if actor == NODE_LIFECYCLE {
+                let mut event = note(
+                    itself(pod.object()),
+                    "TaintManagerEviction",
+                    format!("Marking for deletion Pod {}/{}", target.name.namespace, target.name.name),
+                );
+                event.component = "taint-eviction-controller";
+                return Some(event);
+            }
+            let owner = owner_of(pod.object()).filter(owned_by_actor)?;
             let message = if owner.kind == "StatefulSet" {
                 format!("delete Pod {} in StatefulSet {} successful", target.name.name, owner.name.name)
             } else {
@@ -147,6 +158,12 @@ pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<Eve
             };
             Some(note(owner, "SuccessfulDelete", message))
         }
+        (Op::Delete { target, .. }, Ok(_)) if target.kind == Kind::Job => {
+            let job = view.get_stored(Kind::Job, &target.name)?;
+            let owner = owner_of(job.object()).filter(owned_by_actor)?;
+            Some(note(owner, "SuccessfulDelete", format!("Deleted job {}", target.name.name)))
+        }
+        (Op::UpdateStatus(_), Ok(updated)) => status_event(actor, updated.object(), view),
         (Op::Bind { pod, node, .. }, Ok(_)) => {
             let stored = view.get_stored(Kind::Pod, pod)?;
             let mut event = note(
@@ -159,4 +176,112 @@ pub fn for_request(op: &Op, outcome: &Outcome, view: &ClusterView) -> Option<Eve
         }
         _ => None,
     }
+}
+
+const NODE_LIFECYCLE: &str = "node-lifecycle-controller";
+
+fn name_of(object: &Object) -> ObjectName {
+    let meta = object.meta();
+    ObjectName::new(meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
+}
+
+/// A condition's status, by type, of a list of `(type, status, reason, message)`.
+type Conditions = Vec<(String, String, String, String)>;
+
+fn job_conditions(object: &Object) -> Conditions {
+    let Object::Job(job) = object else { return Vec::new() };
+    job.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .map(|c| {
+            (
+                c.type_.clone(),
+                c.status.clone(),
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn has(conditions: &Conditions, type_: &str, status: &str) -> bool {
+    conditions.iter().any(|(t, s, _, _)| t == type_ && s == status)
+}
+
+/// The events of a status write: a Job finishing, being suspended or resumed; a CronJob seeing its Jobs
+/// finish; a node or its pods becoming not ready.
+fn status_event(actor: &str, updated: &Object, view: &ClusterView) -> Option<EventNote> {
+    let name = name_of(updated);
+    let before = view.get_stored(updated.kind(), &name)?;
+    match updated {
+        Object::Job(_) if actor == "job-controller" => {
+            let (old, new) = (job_conditions(before.object()), job_conditions(updated));
+            let became = |type_: &str, status: &str| has(&new, type_, status) && !has(&old, type_, status);
+            let job = itself(updated);
+            if became("Complete", "True") {
+                Some(note(job, "Completed", "Job completed".into()))
+            } else if became("Failed", "True") {
+                let (_, _, reason, message) = new.iter().find(|(t, s, _, _)| t == "Failed" && s == "True")?.clone();
+                let mut event = note(job, failure_reason(&reason), message);
+                event.event_type = "Warning";
+                Some(event)
+            } else if became("Suspended", "True") {
+                Some(note(job, "Suspended", "Job suspended".into()))
+            } else if became("Suspended", "False") && has(&old, "Suspended", "True") {
+                Some(note(job, "Resumed", "Job resumed".into()))
+            } else {
+                None
+            }
+        }
+        Object::CronJob(cronjob) if actor == "cronjob-controller" => {
+            let Object::CronJob(was) = before.object() else { return None };
+            let active = |c: &k8s_openapi::api::batch::v1::CronJob| -> Vec<String> {
+                c.status.iter().flat_map(|s| s.active.iter().flatten()).filter_map(|r| r.name.clone()).collect()
+            };
+            let now_active = active(cronjob);
+            let finished = active(was).into_iter().filter(|j| !now_active.contains(j)).find_map(|job| {
+                let stored = view.get_stored(Kind::Job, &ObjectName::new(name.namespace.clone(), job.clone()))?;
+                let conditions = job_conditions(stored.object());
+                let done = ["Complete", "Failed"].into_iter().find(|t| has(&conditions, t, "True"))?;
+                Some((job, done))
+            })?;
+            Some(note(
+                itself(updated),
+                "SawCompletedJob",
+                format!("Saw completed job: {}, condition: {}", finished.0, finished.1),
+            ))
+        }
+        Object::Node(node) if actor == NODE_LIFECYCLE => {
+            let ready = |n: &k8s_openapi::api::core::v1::Node| {
+                n.status
+                    .iter()
+                    .flat_map(|s| s.conditions.iter().flatten())
+                    .find(|c| c.type_ == "Ready")
+                    .map(|c| c.status.clone())
+            };
+            let Object::Node(was) = before.object() else { return None };
+            if ready(was).as_deref() == Some("True") && ready(node).as_deref() != Some("True") {
+                let mut event =
+                    note(itself(updated), "NodeNotReady", format!("Node {} status is now: NodeNotReady", name.name));
+                event.component = "node-controller";
+                return Some(event);
+            }
+            None
+        }
+        Object::Pod(_) if actor == NODE_LIFECYCLE => {
+            let mut event = note(itself(updated), "NodeNotReady", "Node is not ready".into());
+            event.event_type = "Warning";
+            event.component = "node-controller";
+            Some(event)
+        }
+        _ => None,
+    }
+}
+
+/// A Job's failure reason as an event reason (upstream records the Failed condition's reason).
+fn failure_reason(reason: &str) -> &'static str {
+    ["BackoffLimitExceeded", "DeadlineExceeded", "PodFailurePolicy", "MaxFailedIndexesExceeded", "FailedIndexes"]
+        .into_iter()
+        .find(|known| *known == reason)
+        .unwrap_or("Failed")
 }

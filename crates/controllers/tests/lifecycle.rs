@@ -57,10 +57,17 @@ fn a_silent_node_is_tainted_its_pods_evicted_and_it_recovers() {
     h.stop(kubelet);
     h.run_for(60).unwrap();
     let node = h.get::<Node>("", "node-1").unwrap();
-    let ready =
-        node.status.as_ref().unwrap().conditions.as_ref().unwrap().iter().find(|c| c.type_ == "Ready").unwrap().clone();
-    assert_eq!(ready.status, "Unknown");
-    assert!(node.spec.unwrap().taints.unwrap().iter().any(|t| t.key == UNREACHABLE && t.effect == "NoExecute"));
+    let conditions = node.status.as_ref().unwrap().conditions.clone().unwrap();
+    assert_eq!(conditions.len(), 4, "Ready and the three pressure conditions");
+    assert!(conditions.iter().all(|c| c.status == "Unknown" && c.reason.as_deref() == Some("NodeStatusUnknown")));
+    let taints = node.spec.unwrap().taints.unwrap();
+    for effect in ["NoSchedule", "NoExecute"] {
+        assert!(taints.iter().any(|t| t.key == UNREACHABLE && t.effect == effect), "{effect}: {taints:?}");
+    }
+    // Its pods are marked not ready, as upstream's MarkPodsNotReady does.
+    for name in ["ordinary", "tolerant"] {
+        assert!(!podutil::is_ready(&h.get::<Pod>("default", name).unwrap()), "{name} is still ready");
+    }
     // Pods tolerate unreachable for the default 300 s, then go; an unlimited toleration keeps a pod.
     assert!(h.get::<Pod>("default", "ordinary").unwrap().metadata.deletion_timestamp.is_none());
     h.run_for(400).unwrap();
@@ -71,4 +78,13 @@ fn a_silent_node_is_tainted_its_pods_evicted_and_it_recovers() {
     h.run_for(30).unwrap();
     let node = h.get::<Node>("", "node-1").unwrap();
     assert!(node.spec.unwrap().taints.is_none(), "untainted once the kubelet reports again");
+
+    // A cordon is a NoSchedule taint too, gone with the cordon.
+    h.modify::<Node>("", "node-1", |n| n.spec.get_or_insert_with(Default::default).unschedulable = Some(true)).unwrap();
+    h.settle().unwrap();
+    let taints = h.get::<Node>("", "node-1").unwrap().spec.unwrap().taints.unwrap_or_default();
+    assert!(taints.iter().any(|t| t.key == "node.kubernetes.io/unschedulable" && t.effect == "NoSchedule"));
+    h.modify::<Node>("", "node-1", |n| n.spec.get_or_insert_with(Default::default).unschedulable = None).unwrap();
+    h.settle().unwrap();
+    assert!(h.get::<Node>("", "node-1").unwrap().spec.unwrap().taints.is_none());
 }

@@ -319,3 +319,97 @@ fn a_large_cluster_searches_part_of_the_nodes_and_rotates() {
     // The second search starts at node 120.
     assert_eq!(node_of(&h, "p001").as_deref(), Some("node-120"));
 }
+
+/// Pods that request nothing are scored with upstream's non-zero defaults (100m, 200 MB), so they spread
+/// like any others: six pods of a ReplicaSet land two on each of three nodes (the default spreading by
+/// hostname over the ReplicaSet's selector agrees).
+#[test]
+fn pods_without_requests_spread_over_the_nodes() {
+    let mut h = harness();
+    h.add(themelios_controllers::replicaset::ReplicaSetController);
+    for n in ["node-1", "node-2", "node-3"] {
+        h.create(node(n, "4", "16Gi", 110)).unwrap();
+    }
+    h.create(themelios_controllers::fixtures::replica_set(NS, "web", 6, &[("app", "web")])).unwrap();
+    h.settle().unwrap();
+    let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+    for p in h.list::<Pod>() {
+        *per_node.entry(podutil::node_name(&p).unwrap_or("none").to_string()).or_default() += 1;
+    }
+    assert_eq!(per_node.into_values().collect::<Vec<_>>(), [2, 2, 2]);
+}
+
+/// The default topology spreading counts the pods the owner's selector matches, not only the owner's: a
+/// node running matching pods of someone else is avoided, though it is far larger (LeastAllocated alone
+/// would pick it).
+#[test]
+fn default_spreading_counts_pods_the_owners_selector_matches() {
+    let mut h = harness();
+    h.create(node("big", "64", "256Gi", 110)).unwrap();
+    h.create(node("small", "4", "16Gi", 110)).unwrap();
+    for i in 0..2 {
+        let mut p = pod(NS, &format!("stray-{i}"), &[("app", "web")]);
+        p.spec.as_mut().unwrap().node_name = Some("big".into());
+        h.create(p).unwrap();
+    }
+    let owner = h.create(themelios_controllers::fixtures::replica_set(NS, "web", 1, &[("app", "web")])).unwrap();
+    let mut owned = pod(NS, "owned", &[("app", "web")]);
+    owned.metadata.owner_references = Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ReplicaSet".into(),
+        name: "web".into(),
+        uid: owner.metadata.uid.clone().unwrap(),
+        controller: Some(true),
+        ..Default::default()
+    }]);
+    h.create(owned).unwrap();
+    let mut unowned = pod(NS, "unowned", &[("app", "web")]);
+    unowned.metadata.labels.as_mut().unwrap().insert("solo".into(), "yes".into());
+    h.create(unowned).unwrap();
+    h.settle().unwrap();
+    assert_eq!(node_of(&h, "owned").as_deref(), Some("small"), "big already runs two pods its owner selects");
+    assert_eq!(node_of(&h, "unowned").as_deref(), Some("big"), "without an owner nothing is spread: most room wins");
+}
+
+/// PreferNoSchedule taints and preferred node affinity weigh in as TaintToleration (3) and NodeAffinity (2).
+#[test]
+fn soft_taints_and_preferred_affinity_steer_the_choice() {
+    let mut h = harness();
+    let mut tainted = node("node-a", "4", "16Gi", 110);
+    tainted.spec.as_mut().unwrap().taints =
+        Some(vec![Taint { key: "spot".into(), effect: "PreferNoSchedule".into(), ..Default::default() }]);
+    h.create(tainted).unwrap();
+    h.create(node("node-b", "4", "16Gi", 110)).unwrap();
+    h.create(pod(NS, "plain", &[])).unwrap();
+    h.settle().unwrap();
+    assert_eq!(node_of(&h, "plain").as_deref(), Some("node-b"), "the soft taint is avoided though node-a sorts first");
+
+    let mut h = harness();
+    h.create(node("node-a", "4", "16Gi", 110)).unwrap();
+    let mut labelled = node("node-b", "4", "16Gi", 110);
+    labelled.metadata.labels.get_or_insert_with(Default::default).insert("disk".into(), "ssd".into());
+    h.create(labelled).unwrap();
+    let mut p = pod(NS, "picky", &[]);
+    p.spec.as_mut().unwrap().affinity = Some(Affinity {
+        node_affinity: Some(NodeAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![
+                k8s_openapi::api::core::v1::PreferredSchedulingTerm {
+                    weight: 10,
+                    preference: NodeSelectorTerm {
+                        match_expressions: Some(vec![NodeSelectorRequirement {
+                            key: "disk".into(),
+                            operator: "In".into(),
+                            values: Some(vec!["ssd".into()]),
+                        }]),
+                        ..Default::default()
+                    },
+                },
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    h.create(p).unwrap();
+    h.settle().unwrap();
+    assert_eq!(node_of(&h, "picky").as_deref(), Some("node-b"));
+}

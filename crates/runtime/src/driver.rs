@@ -168,7 +168,10 @@ async fn step_once(
     let known = snapshot.kind(target.kind).0.get(&target.name).cloned();
     let outcome = requests.execute(&op, known).await;
     controller.observe(&op, &outcome, now(), local);
-    if let Some(note) = themelios_controllers::events::for_request(&op, &outcome, &view_of(&snapshot, step_time)) {
+    let actor = controller.name();
+    if let Some(note) =
+        themelios_controllers::events::for_request(&actor, &op, &outcome, &view_of(&snapshot, step_time))
+    {
         requests.post_event(&note);
     }
     drop(snapshot);

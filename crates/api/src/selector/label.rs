@@ -134,6 +134,30 @@ impl LabelSelector {
         self.matches(labels.unwrap_or(&EMPTY))
     }
 
+    /// The selector a label set spells (`a=b,c=d`, as a Service's or ReplicationController's selector): an
+    /// empty set selects everything. A key or value that is not a valid label is left out.
+    pub fn from_labels(labels: &BTreeMap<String, String>) -> Self {
+        let mut requirements: Vec<Requirement> = labels
+            .iter()
+            .filter_map(|(key, value)| {
+                let mut r = Requirement::new(key, Operator::In, vec![value.clone()]).ok()?;
+                r.equality = true;
+                Some(r)
+            })
+            .collect();
+        requirements.sort();
+        Self { requirements, nothing: false }
+    }
+
+    /// This selector with one more requirement.
+    pub fn and(mut self, requirement: Requirement) -> Self {
+        if !self.requirements.contains(&requirement) {
+            self.requirements.push(requirement);
+            self.requirements.sort();
+        }
+        self
+    }
+
     /// Converts `metav1.LabelSelector`; `None` selects nothing, an empty selector everything (upstream's rule).
     pub fn from_k8s(selector: Option<&meta::LabelSelector>) -> Result<Self, SelectorError> {
         let Some(selector) = selector else { return Ok(Self::nothing()) };

@@ -3,6 +3,37 @@
 /// The characters a hash is spelled in (no vowels, so no words).
 const SAFE_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
+/// Upstream's `HashControllerRevision`: 32-bit FNV-1 over the revision's data and then the collision
+/// count in decimal, the sum's decimal digits spelled in the safe alphabet. Given the data's exact bytes
+/// — the pod template as Go encodes it, keys sorted — this names a StatefulSet's revisions as upstream does.
+///
+/// ```
+/// use themelios_controllers::common::hash::revision_hash;
+/// // Values upstream's own HashControllerRevision gives (k8s.io/kubernetes v1.33).
+/// assert_eq!(revision_hash(b"", None), "65bb57b6b5");
+/// assert_eq!(revision_hash(b"", Some(0)), "d8bfb7bc");
+/// let data = br#"{"spec":{"template":{"$patch":"replace","metadata":{"creationTimestamp":null}}}}"#;
+/// assert_eq!(revision_hash(data, Some(0)), "75b7dcf49c");
+/// ```
+pub fn revision_hash(bytes: &[u8], collision_count: Option<i32>) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash = hash.wrapping_mul(0x0100_0193);
+            hash ^= u32::from(*b);
+        }
+    };
+    feed(bytes);
+    if let Some(count) = collision_count {
+        feed(count.to_string().as_bytes());
+    }
+    safe_digits(hash)
+}
+
+fn safe_digits(hash: u32) -> String {
+    hash.to_string().bytes().map(|digit| SAFE_ALPHABET[usize::from(digit) % SAFE_ALPHABET.len()] as char).collect()
+}
+
 /// FNV-1a over `bytes` and then the collision count's little-endian bytes, spelled in the safe alphabet.
 ///
 /// ```
@@ -22,5 +53,5 @@ pub fn short_hash(bytes: &[u8], collision_count: Option<i32>) -> String {
     if let Some(count) = collision_count {
         feed(&(count as u32).to_le_bytes());
     }
-    hash.to_string().bytes().map(|digit| SAFE_ALPHABET[usize::from(digit) % SAFE_ALPHABET.len()] as char).collect()
+    safe_digits(hash)
 }

@@ -1,8 +1,12 @@
 //! ControllerRevisions shared by the StatefulSet and DaemonSet controllers: snapshots of a pod template,
 //! named `<owner>-<hash>`, numbered in order. The data is `{"spec":{"template":{…,"$patch":"replace"}}}`,
-//! the shape upstream stores and `kubectl rollout history` reads.
+//! the shape upstream stores and `kubectl rollout history` reads, spelled as upstream's Go encodes it:
+//! keys sorted, the template as the server stores it, and `creationTimestamp: null` in its metadata (Go
+//! writes an unset time of a value struct as null). The hash is upstream's over those bytes, so a
+//! StatefulSet's revisions get upstream's names. (Upstream's DaemonSet hashes the template's Go value
+//! instead, which cannot be reproduced here: its revisions are named by the same hash of the data.)
 
-use super::hash::short_hash;
+use super::hash::revision_hash;
 use super::owner;
 use crate::framework::ClusterView;
 use k8s_openapi::api::apps::v1::ControllerRevision;
@@ -15,6 +19,10 @@ use themelios_api::Kind;
 pub fn data_for(template: &PodTemplateSpec) -> serde_json::Value {
     let mut template = serde_json::to_value(template).unwrap_or_default();
     if let Some(map) = template.as_object_mut() {
+        let metadata = map.entry("metadata").or_insert_with(|| serde_json::json!({}));
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.entry("creationTimestamp").or_insert(serde_json::Value::Null);
+        }
         map.insert("$patch".into(), "replace".into());
     }
     serde_json::json!({ "spec": { "template": template } })
@@ -41,7 +49,8 @@ pub fn owned<'a>(view: &ClusterView<'a>, owner: &ObjectMeta) -> Vec<&'a Controll
 
 /// The hash of revision data under a collision count.
 pub fn hash_of(data: &serde_json::Value, collision_count: Option<i32>) -> String {
-    short_hash(&serde_json::to_vec(data).unwrap_or_default(), collision_count)
+    // A `Value` serialises its maps with sorted keys, as Go's encoding of a map does.
+    revision_hash(&serde_json::to_vec(data).unwrap_or_default(), collision_count)
 }
 
 /// The revision name for data under a collision count: `<owner>-<hash>`.

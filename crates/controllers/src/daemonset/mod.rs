@@ -27,6 +27,8 @@ use themelios_api::{pod as podutil, DeleteOptions, Kind, ObjectRef, Op, Resource
 
 /// The pod label naming the revision a daemon pod was made from.
 pub const REVISION_HASH: &str = "controller-revision-hash";
+/// The label upstream puts the DaemonSet's generation in.
+pub const TEMPLATE_GENERATION: &str = "pod-template-generation";
 
 /// The DaemonSet controller.
 #[derive(Clone, Debug, Default)]
@@ -174,7 +176,12 @@ fn new_pod(ds: &DaemonSet, node: &str, hash: &str) -> Pod {
     pod.metadata.name = None;
     pod.metadata.generate_name = Some(format!("{name}-"));
     pod.metadata.namespace = ds.metadata.namespace.clone();
-    pod.metadata.labels.get_or_insert_with(BTreeMap::new).insert(REVISION_HASH.into(), hash.into());
+    let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
+    labels.insert(REVISION_HASH.into(), hash.into());
+    // Deprecated upstream but still set: the DaemonSet's generation the pod was made from.
+    if let Some(generation) = ds.metadata.generation {
+        labels.insert(TEMPLATE_GENERATION.into(), generation.to_string());
+    }
     pod.metadata.owner_references = Some(vec![owner::controller_ref(Kind::DaemonSet, &ds.metadata)]);
     let spec = pod.spec.get_or_insert_with(Default::default);
     let affinity = spec.affinity.get_or_insert_with(Affinity::default);

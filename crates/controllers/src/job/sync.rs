@@ -16,12 +16,14 @@ use crate::common::owner;
 use crate::common::template::{pod_from_template, PodName};
 use crate::framework::{status_update, ClusterView};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 use std::collections::{BTreeMap, BTreeSet};
 use themelios_api::{pod as podutil, Kind, ObjectRef, Op, Resource, Time};
 
 /// The finalizer that keeps a Job's pods until they are counted.
 pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
+/// The environment variable an Indexed Job's containers read their index from.
+pub const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 /// The `spec.managedBy` value of the built-in controller.
 pub const MANAGED_BY: &str = "kubernetes.io/job-controller";
 /// The first retry delay after a failure, doubled per consecutive failure.
@@ -276,12 +278,6 @@ pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
             }
         }
         None => {}
-    }
-    if status.uncounted_terminated_pods.as_ref().is_some_and(|u| {
-        u.succeeded.as_ref().is_some_and(Vec::is_empty) && u.failed.as_ref().is_some_and(Vec::is_empty)
-    }) && old.uncounted_terminated_pods.is_none()
-    {
-        status.uncounted_terminated_pods = None;
     }
     if let Some(op) = status_update(job, |job| job.status = Some(status)) {
         return Some(op);
@@ -550,6 +546,23 @@ fn create(job: &Job, index: Option<i32>, failures: i32, local: &mut Local) -> Op
         pod.metadata.labels.get_or_insert_with(BTreeMap::new).insert(COMPLETION_INDEX.into(), i.to_string());
         if let Some(pod_spec) = pod.spec.as_mut() {
             pod_spec.hostname = Some(format!("{name}-{i}"));
+            // Upstream hands every container its index through the downward API.
+            for container in pod_spec.init_containers.iter_mut().flatten().chain(pod_spec.containers.iter_mut()) {
+                let env = container.env.get_or_insert_with(Vec::new);
+                if !env.iter().any(|e| e.name == COMPLETION_INDEX_ENV) {
+                    env.push(EnvVar {
+                        name: COMPLETION_INDEX_ENV.into(),
+                        value_from: Some(EnvVarSource {
+                            field_ref: Some(ObjectFieldSelector {
+                                field_path: format!("metadata.labels['{COMPLETION_INDEX}']"),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                }
+            }
         }
         if spec.backoff_limit_per_index.is_some() {
             pod.metadata

@@ -95,14 +95,25 @@ impl NodeConfig {
             status: Some(NodeStatus {
                 capacity: Some(resources.clone()),
                 allocatable: Some(resources),
-                conditions: Some(vec![NodeCondition {
-                    type_: "Ready".into(),
-                    status: "True".into(),
-                    reason: Some("KubeletReady".into()),
-                    message: Some("kubelet is posting ready status".into()),
-                    last_heartbeat_time: Some(now.to_k8s()),
-                    last_transition_time: Some(now.to_k8s()),
-                }]),
+                conditions: Some(vec![
+                    // The pressure conditions a real kubelet reports; simulated nodes are never short.
+                    pressure(
+                        "MemoryPressure",
+                        "KubeletHasSufficientMemory",
+                        "kubelet has sufficient memory available",
+                        now,
+                    ),
+                    pressure("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now),
+                    pressure("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available", now),
+                    NodeCondition {
+                        type_: "Ready".into(),
+                        status: "True".into(),
+                        reason: Some("KubeletReady".into()),
+                        message: Some("kubelet is posting ready status".into()),
+                        last_heartbeat_time: Some(now.to_k8s()),
+                        last_transition_time: Some(now.to_k8s()),
+                    },
+                ]),
                 addresses: Some(vec![
                     NodeAddress { type_: "InternalIP".into(), address: node_ip(&self.name) },
                     NodeAddress { type_: "Hostname".into(), address: self.name.clone() },
@@ -111,6 +122,18 @@ impl NodeConfig {
                 ..Default::default()
             }),
         }
+    }
+}
+
+/// A pressure condition that does not hold.
+fn pressure(type_: &str, reason: &str, message: &str, now: Time) -> NodeCondition {
+    NodeCondition {
+        type_: type_.into(),
+        status: "False".into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_heartbeat_time: Some(now.to_k8s()),
+        last_transition_time: Some(now.to_k8s()),
     }
 }
 

@@ -1,12 +1,13 @@
-//! The node lifecycle controller: notices nodes whose kubelet stopped renewing its Lease, marks them
-//! Ready=Unknown, taints them `unreachable` (or `not-ready` when the kubelet reports Ready=False) with
-//! NoExecute, evicts pods that do not tolerate the taint (after their tolerationSeconds), and untaints
-//! nodes that come back.
+//! The node lifecycle controller: notices nodes whose kubelet stopped renewing its Lease and marks every
+//! condition of theirs Unknown; taints nodes as their conditions say — `unreachable` (Ready Unknown) or
+//! `not-ready` (Ready False), each with NoSchedule and NoExecute, and `unschedulable` (NoSchedule) while
+//! cordoned; marks the pods of a node that is not ready not ready; evicts pods that do not tolerate a
+//! NoExecute taint (after their tolerationSeconds); and untaints nodes that come back.
 
 use crate::framework::{ClusterView, Controller, Property};
 use crate::scheduler::pod_tolerates;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, Taint};
 use themelios_api::{pod as podutil, DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
 
 /// How long a node may go without renewing its Lease before it counts as unreachable.
@@ -48,13 +49,22 @@ fn last_heartbeat(view: &ClusterView, node: &Node) -> Option<Time> {
     lease.max(posted)
 }
 
-/// The NoExecute taint the node should carry for its readiness, if any.
-fn wanted_taint(node: &Node) -> Option<&'static str> {
-    match ready_status(node) {
-        "True" => None,
-        "False" => Some(NOT_READY),
-        _ => Some(UNREACHABLE),
+/// The taint a cordoned node gets.
+pub const UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+/// The taints this controller manages.
+const MANAGED: [&str; 3] = [UNREACHABLE, NOT_READY, UNSCHEDULABLE];
+
+/// The taints (key, effect) the node's conditions call for.
+fn wanted_taints(node: &Node) -> Vec<(&'static str, &'static str)> {
+    let mut wanted = match ready_status(node) {
+        "True" => vec![],
+        "False" => vec![(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute")],
+        _ => vec![(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")],
+    };
+    if node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
+        wanted.push((UNSCHEDULABLE, "NoSchedule"));
     }
+    wanted
 }
 
 impl Controller for NodeLifecycleController {
@@ -86,12 +96,7 @@ impl Controller for NodeLifecycleController {
                 let deadline = beat.plus_seconds(GRACE_PERIOD_SECONDS);
                 if now > deadline && ready_status(node) != "Unknown" {
                     let mut updated = node.clone();
-                    if let Some(c) = updated
-                        .status
-                        .as_mut()
-                        .and_then(|s| s.conditions.as_mut())
-                        .and_then(|cs| cs.iter_mut().find(|c| c.type_ == "Ready"))
-                    {
+                    for c in updated.status.as_mut().and_then(|s| s.conditions.as_mut()).into_iter().flatten() {
                         c.status = "Unknown".into();
                         c.reason = Some("NodeStatusUnknown".into());
                         c.message = Some("Kubelet stopped posting node status.".into());
@@ -104,22 +109,20 @@ impl Controller for NodeLifecycleController {
                     view.heartbeat_at(deadline.plus_seconds(1));
                 }
             }
-            // Taints follow readiness.
+            // Taints follow the conditions.
             let taints = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
-            let wanted = wanted_taint(node);
+            let wanted = wanted_taints(node);
+            let ours = |t: &Taint| MANAGED.contains(&t.key.as_str());
             let mut fixed: Vec<Taint> = taints
                 .iter()
-                .filter(|t| !([UNREACHABLE, NOT_READY].contains(&t.key.as_str()) && Some(t.key.as_str()) != wanted))
+                .filter(|t| !ours(t) || wanted.contains(&(t.key.as_str(), t.effect.as_str())))
                 .cloned()
                 .collect();
-            if let Some(key) = wanted {
-                if !fixed.iter().any(|t| t.key == key && t.effect == "NoExecute") {
-                    fixed.push(Taint {
-                        key: key.into(),
-                        value: None,
-                        effect: "NoExecute".into(),
-                        time_added: Some(now.to_k8s()),
-                    });
+            for (key, effect) in wanted {
+                if !fixed.iter().any(|t| t.key == key && t.effect == effect) {
+                    // A NoExecute taint records when it came: tolerationSeconds count from then.
+                    let time_added = (effect == "NoExecute").then(|| now.to_k8s());
+                    fixed.push(Taint { key: key.into(), value: None, effect: effect.into(), time_added });
                 }
             }
             if fixed != taints {
@@ -128,8 +131,26 @@ impl Controller for NodeLifecycleController {
                 return Some(Op::Update(updated.into_object()));
             }
         }
-        evict(view)
+        mark_pods_not_ready(view).or_else(|| evict(view))
     }
+}
+
+/// Upstream's MarkPodsNotReady: a pod on a node that is not ready is not ready either.
+fn mark_pods_not_ready(view: &ClusterView) -> Option<Op> {
+    let now = view.now();
+    for node in view.list::<Node>().filter(|n| ready_status(n) != "True") {
+        for pod in view.pods_on_node(node.metadata.name.as_deref().unwrap_or("")) {
+            if !podutil::is_ready(pod) || podutil::is_terminal(pod) {
+                continue;
+            }
+            let mut updated = pod.clone();
+            if let Some(ready) = podutil::condition(pod, "Ready").cloned() {
+                podutil::set_condition(&mut updated, PodCondition { status: "False".into(), ..ready }, now);
+                return Some(Op::UpdateStatus(updated.into_object()));
+            }
+        }
+    }
+    None
 }
 
 /// Deletes pods on NoExecute-tainted nodes that do not tolerate the taint, or whose tolerationSeconds ran out.
@@ -179,22 +200,25 @@ fn evict(view: &ClusterView) -> Option<Op> {
     None
 }
 
-/// The node lifecycle goal: taints match readiness.
+/// The node lifecycle goal: taints match the conditions.
 pub fn properties() -> Vec<Property> {
-    vec![Property::eventually("nodelifecycle: NoExecute readiness taints match each node's Ready condition", |view| {
+    vec![Property::eventually("nodelifecycle: readiness and cordon taints match each node's conditions", |view| {
         for node in view.list::<Node>() {
-            let keys: Vec<&str> = node
+            let mut have: Vec<(&str, &str)> = node
                 .spec
                 .as_ref()
                 .and_then(|s| s.taints.as_ref())
                 .into_iter()
                 .flatten()
-                .filter(|t| [UNREACHABLE, NOT_READY].contains(&t.key.as_str()))
-                .map(|t| t.key.as_str())
+                .filter(|t| MANAGED.contains(&t.key.as_str()))
+                .map(|t| (t.key.as_str(), t.effect.as_str()))
                 .collect();
-            if keys != wanted_taint(node).into_iter().collect::<Vec<_>>() {
+            let mut want = wanted_taints(node);
+            have.sort();
+            want.sort();
+            if have != want {
                 return Err(format!(
-                    "node {} has taints {keys:?} while Ready is {}",
+                    "node {} has taints {have:?} while Ready is {} (want {want:?})",
                     node.metadata.name.as_deref().unwrap_or(""),
                     ready_status(node)
                 ));

@@ -1,4 +1,5 @@
-//! The scheduler: binds pending pods that name it to feasible nodes, least-allocated first.
+//! The scheduler: binds pending pods that name it to feasible nodes, scored as upstream's default plugins
+//! score them (see [`scoring`]).
 //!
 //! A pod that fits nowhere gets `PodScheduled=False` with reason `Unschedulable` and upstream's message;
 //! because the step is level-triggered, it is retried whenever nodes or pods change. Bindings this
@@ -8,10 +9,12 @@
 mod filters;
 mod properties;
 mod resources;
+mod scoring;
 
 pub use filters::{matches_node_affinity, pod_tolerates, tolerates, unschedulable_message};
 pub use properties::properties;
 pub use resources::{node_allocatable, pod_requests, Resources};
+pub use scoring::non_zero_requests;
 
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -19,10 +22,6 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use themelios_api::defaults::DEFAULT_SCHEDULER;
 use themelios_api::{pod, ObjectName, Op, Resource, Time};
-
-/// Requests assumed for scoring a pod that requests nothing (upstream's non-zero defaults).
-const DEFAULT_MILLI_CPU: i128 = 100;
-const DEFAULT_MEMORY_MILLI: i128 = 200 * 1024 * 1024 * 1000;
 
 /// A scheduler with a name; it binds only pods whose `spec.schedulerName` is that name.
 #[derive(Clone, Debug)]
@@ -49,6 +48,7 @@ struct Assumed {
     pod: ObjectName,
     node: String,
     requests: Resources,
+    non_zero_requests: Resources,
 }
 
 /// What the scheduler keeps in memory: its assumed bindings, by pod uid, and where its next search for
@@ -106,8 +106,10 @@ impl Controller for Scheduler {
     fn time_use(&self) -> crate::framework::TimeUse {
         crate::framework::TimeUse::Relative { longest_seconds: 0 }
     }
+    /// Pods and nodes to place pods; Services and the controllers of pods for the default spreading.
     fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[themelios_api::Kind::Pod, themelios_api::Kind::Node])
+        use themelios_api::Kind;
+        Some(&[Kind::Pod, Kind::Node, Kind::Service, Kind::ReplicationController, Kind::ReplicaSet, Kind::StatefulSet])
     }
 
     fn name(&self) -> String {
@@ -141,7 +143,7 @@ impl Controller for Scheduler {
         let nodes: Vec<&Node> = view.list::<Node>().collect();
         let usage = NodeUsage { view, assumed: assumed_per_node(local) };
         for p in pending {
-            let (decision, next_start) = decide(p, &nodes, &usage, local.next_start_node);
+            let (decision, next_start) = decide(view, p, &nodes, &usage, local.next_start_node);
             local.next_start_node = next_start;
             match decision {
                 Decision::Bind(node) => {
@@ -150,9 +152,15 @@ impl Controller for Scheduler {
                         p.metadata.name.clone().unwrap_or_default(),
                     );
                     if let Some(uid) = p.metadata.uid.clone() {
-                        local
-                            .assumed
-                            .insert(uid, Assumed { pod: name.clone(), node: node.clone(), requests: pod_requests(p) });
+                        local.assumed.insert(
+                            uid,
+                            Assumed {
+                                pod: name.clone(),
+                                node: node.clone(),
+                                requests: pod_requests(p),
+                                non_zero_requests: non_zero_requests(p),
+                            },
+                        );
                     }
                     return Some(Op::Bind { pod: name, uid: p.metadata.uid.clone(), node });
                 }
@@ -175,13 +183,22 @@ impl Controller for Scheduler {
     }
 }
 
-/// The requests and pod counts of the bindings this scheduler assumed, per node.
-fn assumed_per_node(local: &Local) -> BTreeMap<String, (Resources, usize)> {
-    let mut usage: BTreeMap<String, (Resources, usize)> = BTreeMap::new();
+/// What is placed on a node: the requests of its pods, the same with non-zero defaults, and how many.
+#[derive(Clone, Debug, Default)]
+struct Placed {
+    requested: Resources,
+    non_zero_requested: Resources,
+    pods: usize,
+}
+
+/// What the bindings this scheduler assumed place on each node.
+fn assumed_per_node(local: &Local) -> BTreeMap<String, Placed> {
+    let mut usage: BTreeMap<String, Placed> = BTreeMap::new();
     for a in local.assumed.values() {
         let entry = usage.entry(a.node.clone()).or_default();
-        entry.0.add(&a.requests);
-        entry.1 += 1;
+        entry.requested.add(&a.requests);
+        entry.non_zero_requested.add(&a.non_zero_requests);
+        entry.pods += 1;
     }
     usage
 }
@@ -190,17 +207,18 @@ fn assumed_per_node(local: &Local) -> BTreeMap<String, (Resources, usize)> {
 /// the nodes a search visits.
 struct NodeUsage<'v, 'a> {
     view: &'v ClusterView<'a>,
-    assumed: BTreeMap<String, (Resources, usize)>,
+    assumed: BTreeMap<String, Placed>,
 }
 
 impl NodeUsage<'_, '_> {
-    fn of(&self, node: &str) -> (Resources, usize) {
-        let (mut requested, mut count) = self.assumed.get(node).cloned().unwrap_or_default();
+    fn of(&self, node: &str) -> Placed {
+        let mut placed = self.assumed.get(node).cloned().unwrap_or_default();
         for p in self.view.pods_on_node(node).filter(|p| !pod::is_terminal(p)) {
-            requested.add(&pod_requests(p));
-            count += 1;
+            placed.requested.add(&pod_requests(p));
+            placed.non_zero_requested.add(&non_zero_requests(p));
+            placed.pods += 1;
         }
-        (requested, count)
+        placed
     }
 }
 
@@ -221,54 +239,37 @@ fn feasible_nodes_to_find(nodes: usize) -> usize {
 
 /// Filters nodes from `start` on until enough are feasible, scores those, and returns the decision and
 /// where the next search starts.
-fn decide(p: &Pod, nodes: &[&Node], usage: &NodeUsage, start: usize) -> (Decision, usize) {
+fn decide(view: &ClusterView, p: &Pod, nodes: &[&Node], usage: &NodeUsage, start: usize) -> (Decision, usize) {
     let wanted = feasible_nodes_to_find(nodes.len());
     let start = if wanted < nodes.len() { start % nodes.len() } else { 0 };
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut best: Option<(i128, &str)> = None;
-    let (mut feasible, mut visited) = (0, 0);
+    let mut candidates = Vec::new();
+    let mut visited = 0;
     for node in nodes[start..].iter().chain(&nodes[..start]) {
-        if feasible == wanted {
+        if candidates.len() == wanted {
             break;
         }
         visited += 1;
         let name = node.metadata.name.as_deref().unwrap_or("");
-        let (requested, count) = usage.of(name);
-        let failures = filters::filter(p, node, &requested, count);
+        let placed = usage.of(name);
+        let failures = filters::filter(p, node, &placed.requested, placed.pods);
         if !failures.is_empty() {
             for reason in failures {
                 *reasons.entry(reason).or_default() += 1;
             }
             continue;
         }
-        feasible += 1;
-        let score = least_allocated(p, node, &requested);
-        if best.is_none_or(|(s, n)| score > s || (score == s && name < n)) {
-            best = Some((score, name));
-        }
+        candidates.push(scoring::Candidate {
+            node,
+            name,
+            requested: placed.requested,
+            non_zero_requested: placed.non_zero_requested,
+        });
     }
     let next_start = if wanted < nodes.len() { (start + visited) % nodes.len() } else { 0 };
-    let decision = match best {
-        Some((_, node)) => Decision::Bind(node.to_string()),
+    let decision = match scoring::best(view, p, &candidates) {
+        Some(node) => Decision::Bind(node.to_string()),
         None => Decision::Unschedulable(unschedulable_message(nodes.len(), &reasons)),
     };
     (decision, next_start)
-}
-
-/// Upstream's LeastAllocated score (0–100 per resource, cpu and memory weighted equally), scaled by 1000
-/// to keep integer arithmetic.
-fn least_allocated(p: &Pod, node: &Node, requested: &Resources) -> i128 {
-    let allocatable = node_allocatable(node);
-    let want = pod_requests(p);
-    let mut total = 0;
-    for (resource, default) in [("cpu", DEFAULT_MILLI_CPU), ("memory", DEFAULT_MEMORY_MILLI)] {
-        let capacity = allocatable.get(resource);
-        if capacity <= 0 {
-            continue;
-        }
-        let ask = if want.get(resource) > 0 { want.get(resource) } else { default };
-        let after = requested.get(resource) + ask;
-        total += ((capacity - after).max(0) * 100_000) / capacity;
-    }
-    total / 2
 }

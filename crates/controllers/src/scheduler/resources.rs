@@ -1,6 +1,6 @@
 //! Resource requests of pods and allocatable resources of nodes, in milli-units.
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
 use std::collections::BTreeMap;
 use themelios_api::quantity::parse_milli;
 
@@ -25,21 +25,30 @@ fn parse_list(list: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api
     Resources(list.into_iter().flatten().filter_map(|(k, q)| Some((k.clone(), parse_milli(&q.0).ok()?))).collect())
 }
 
+/// A container's requests.
+pub fn container_requests(c: &Container) -> Resources {
+    parse_list(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+}
+
+/// A pod's overhead (what its runtime class adds).
+pub fn overhead(spec: &PodSpec) -> Resources {
+    parse_list(spec.overhead.as_ref())
+}
+
 /// A pod's effective requests: the larger of the containers' sum and any single init container, plus overhead.
 pub fn pod_requests(pod: &Pod) -> Resources {
     let Some(spec) = pod.spec.as_ref() else { return Resources::default() };
     let mut total = Resources::default();
     for c in &spec.containers {
-        total.add(&parse_list(c.resources.as_ref().and_then(|r| r.requests.as_ref())));
+        total.add(&container_requests(c));
     }
     for c in spec.init_containers.iter().flatten() {
-        let init = parse_list(c.resources.as_ref().and_then(|r| r.requests.as_ref()));
-        for (k, v) in init.0 {
+        for (k, v) in container_requests(c).0 {
             let entry = total.0.entry(k).or_default();
             *entry = (*entry).max(v);
         }
     }
-    total.add(&parse_list(spec.overhead.as_ref()));
+    total.add(&overhead(spec));
     total
 }
 

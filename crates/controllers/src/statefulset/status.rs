@@ -17,7 +17,8 @@ pub fn compute(set: &StatefulSet, pods: &[&Pod], revisions: &Revisions, view: &C
     let previous = set.status.clone().unwrap_or_default();
     let mut status = StatefulSetStatus {
         observed_generation: set.metadata.generation,
-        collision_count: previous.collision_count,
+        // Upstream writes the count even when it is 0.
+        collision_count: Some(previous.collision_count.unwrap_or(0)),
         current_revision: current.clone(),
         update_revision: update.clone(),
         conditions: previous.conditions.clone(),

@@ -87,7 +87,8 @@ fn settle_revisions<'a>(view: &ClusterView<'a>, set: &StatefulSet) -> Settle<'a>
             return Settle::Write(Op::Update(renumbered.into_object()));
         }
         None => {
-            let collision_count = set.status.as_ref().and_then(|s| s.collision_count);
+            // Upstream always hashes with the count, 0 when none was recorded.
+            let collision_count = Some(set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0));
             let name = revision::name_for(set, &data, collision_count);
             let namespace = set.metadata.namespace.as_deref().unwrap_or("");
             if view.get::<ControllerRevision>(namespace, &name).is_some() {

@@ -68,17 +68,18 @@ pub fn writes(log: &Path) -> Vec<Write> {
         let removed = response["metadata"]["deletionTimestamp"].is_string()
             && empty(&response["metadata"]["finalizers"])
             && empty(&response["spec"]["finalizers"]);
-        let changed_nothing = !removed && match (verb.as_str(), &response_version) {
-            ("update", Some(after)) => {
-                let before = event["requestObject"]["metadata"]["resourceVersion"]
-                    .as_str()
-                    .map(str::to_string)
-                    .or_else(|| last_version.get(&key).cloned());
-                before.as_deref() == Some(after.as_str())
-            }
-            ("patch", Some(after)) => last_version.get(&key) == Some(after),
-            _ => false,
-        };
+        let changed_nothing = !removed
+            && match (verb.as_str(), &response_version) {
+                ("update", Some(after)) => {
+                    let before = event["requestObject"]["metadata"]["resourceVersion"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| last_version.get(&key).cloned());
+                    before.as_deref() == Some(after.as_str())
+                }
+                ("patch", Some(after)) => last_version.get(&key) == Some(after),
+                _ => false,
+            };
         if let Some(version) = response_version {
             last_version.insert(key, version);
         }
