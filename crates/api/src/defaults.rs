@@ -52,6 +52,20 @@ pub fn reset_status_on_create(object: &mut Object) {
     }
 }
 
+/// The StorageObjectInUseProtection admission upstream runs on creates: claims and volumes get the
+/// finalizer that keeps them while in use.
+pub fn admit_storage_protection(object: &mut Object) {
+    let (meta, finalizer) = match object {
+        Object::PersistentVolumeClaim(c) => (&mut c.metadata, "kubernetes.io/pvc-protection"),
+        Object::PersistentVolume(v) => (&mut v.metadata, "kubernetes.io/pv-protection"),
+        _ => return,
+    };
+    let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == finalizer) {
+        finalizers.push(finalizer.into());
+    }
+}
+
 /// The mutating admission upstream runs on pod creates and updates (not on subresources):
 /// DefaultTolerationSeconds. A client that replaces a pod without the tolerations added at create gets
 /// them back, rather than a forbidden spec change.

@@ -268,7 +268,11 @@ fn status_event(actor: &str, updated: &Object, view: &ClusterView) -> Option<Eve
             }
             None
         }
-        Object::Pod(_) if actor == NODE_LIFECYCLE => {
+        Object::Pod(pod) if actor == NODE_LIFECYCLE => {
+            let Object::Pod(was) = before.object() else { return None };
+            if !themelios_api::pod::is_ready(was) || themelios_api::pod::is_ready(pod) {
+                return None;
+            }
             let mut event = note(itself(updated), "NodeNotReady", "Node is not ready".into());
             event.event_type = "Warning";
             event.component = "node-controller";

@@ -27,6 +27,7 @@ pub mod scheduler;
 pub mod serviceaccount;
 pub mod statefulset;
 pub mod ttlafterfinished;
+pub mod volumeprotection;
 
 use framework::Property;
 

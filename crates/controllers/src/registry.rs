@@ -14,7 +14,7 @@
 use crate::framework::{AnyController, Property};
 use crate::{
     cronjob, daemonset, deployment, fixtures, garbagecollector, job, namespace, nodelifecycle, podgc, replicaset,
-    rootcacert, scheduler, serviceaccount, statefulset, ttlafterfinished,
+    rootcacert, scheduler, serviceaccount, statefulset, ttlafterfinished, volumeprotection,
 };
 
 /// What a controller may need from the process that runs it.
@@ -144,6 +144,20 @@ pub const ALL: &[Registered] = &[
         properties: rootcacert::properties,
     },
     Registered {
+        name: "pvc-protection",
+        aliases: &[],
+        in_controller_manager: true,
+        make: |_| boxed(volumeprotection::PvcProtectionController),
+        properties: volumeprotection::properties,
+    },
+    Registered {
+        name: "pv-protection",
+        aliases: &[],
+        in_controller_manager: true,
+        make: |_| boxed(volumeprotection::PvProtectionController),
+        properties: Vec::new,
+    },
+    Registered {
         name: "scheduler",
         aliases: &[],
         in_controller_manager: false,
@@ -188,7 +202,7 @@ mod tests {
         }
         assert_eq!(by_name("kube-proxy").map(|r| r.name), None);
         let manager: Vec<&str> = controller_manager_names().collect();
-        assert_eq!(manager.len(), 13);
+        assert_eq!(manager.len(), 15);
         assert!(!manager.contains(&"scheduler") && !manager.contains(&"pod-readier"));
     }
 }

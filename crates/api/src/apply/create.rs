@@ -55,6 +55,7 @@ pub(super) fn create(state: &impl StateRead, object: &Object, ctx: &ApplyContext
     defaults::reset_status_on_create(&mut object);
     defaults::apply_defaults(&mut object);
     defaults::admit_pod(&mut object);
+    defaults::admit_storage_protection(&mut object);
     defaults::generate_job_selector(&mut object);
     let name = object.meta().name.clone().unwrap_or_default();
     let errors = validation::validate(&object);

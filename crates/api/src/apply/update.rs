@@ -53,15 +53,18 @@ pub(crate) fn update(
         }
     }
 
-    let mut new = if status_only {
-        // The status subresource changes status and nothing else.
-        let mut new = old.clone();
-        new.copy_status_from(requested);
-        new
+    let mut new = requested.clone();
+    if status_only {
+        // Upstream's status strategies keep the spec; the rest of the object, metadata included, is the
+        // request's (a controller records annotations through status, as the Deployment controller does).
+        new.copy_spec_from(old);
+        keep_on_status_update(&mut new, old);
     } else {
-        // The main resource never changes status, and system fields stay the server's.
-        let mut new = requested.clone();
+        // The main resource never changes status.
         new.copy_status_from(old);
+    }
+    {
+        // System fields stay the server's.
         let meta = new.meta_mut();
         meta.uid = old_meta.uid.clone();
         meta.creation_timestamp = old_meta.creation_timestamp.clone();
@@ -72,14 +75,14 @@ pub(crate) fn update(
         if meta.finalizers.as_ref().is_some_and(|f| f.is_empty()) {
             meta.finalizers = None;
         }
-        if let (Part::Main, Object::Namespace(ns), Object::Namespace(was)) = (part, &mut new, old) {
-            ns.spec.get_or_insert_with(Default::default).finalizers =
-                was.spec.as_ref().and_then(|s| s.finalizers.clone());
-        }
+    }
+    if let (Part::Main, Object::Namespace(ns), Object::Namespace(was)) = (part, &mut new, old) {
+        ns.spec.get_or_insert_with(Default::default).finalizers = was.spec.as_ref().and_then(|s| s.finalizers.clone());
+    }
+    if !status_only {
         defaults::apply_defaults(&mut new);
         defaults::admit_pod(&mut new);
-        new
-    };
+    }
     new.meta_mut().resource_version = old_meta.resource_version.clone();
     // Compared with the stored object as the server would store it: a default that fills in a zero value
     // changes nothing upstream.
@@ -108,7 +111,7 @@ pub(crate) fn update(
     if new == *old {
         return Ok(unchanged(state, current));
     }
-    if kind.tracks_generation() && !new.spec_eq(old) {
+    if !status_only && kind.tracks_generation() && generation_moves(&new, old) {
         let meta = new.meta_mut();
         meta.generation = Some(meta.generation.unwrap_or(0) + 1);
     }
@@ -117,4 +120,27 @@ pub(crate) fn update(
         return Ok(remove(state, new));
     }
     put(state, new)
+}
+
+/// What upstream's status strategies keep from the stored object besides the spec.
+fn keep_on_status_update(new: &mut Object, old: &Object) {
+    match (new, old) {
+        (Object::Deployment(new), Object::Deployment(old)) => new.metadata.labels = old.metadata.labels.clone(),
+        (Object::Pod(new), Object::Pod(old)) => {
+            new.metadata.owner_references = old.metadata.owner_references.clone();
+            let qos = new.status.as_ref().and_then(|s| s.qos_class.as_deref()).unwrap_or("");
+            if qos.is_empty() {
+                let kept = old.status.as_ref().and_then(|s| s.qos_class.clone());
+                new.status.get_or_insert_with(Default::default).qos_class = kept;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether an update of the main resource moves `metadata.generation`: a change of the spec — and for a
+/// Deployment of its annotations too, which it copies into its ReplicaSets (upstream's strategy).
+fn generation_moves(new: &Object, old: &Object) -> bool {
+    let annotations_changed = matches!(new, Object::Deployment(_)) && new.meta().annotations != old.meta().annotations;
+    !new.spec_eq(old) || annotations_changed
 }

@@ -34,6 +34,14 @@ fn safe_digits(hash: u32) -> String {
     hash.to_string().bytes().map(|digit| SAFE_ALPHABET[usize::from(digit) % SAFE_ALPHABET.len()] as char).collect()
 }
 
+/// 32-bit FNV-1a over the concatenated parts.
+pub fn fnv1a(parts: &[&[u8]]) -> u32 {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .fold(0x811c_9dc5, |hash: u32, b| (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+}
+
 /// FNV-1a over `bytes` and then the collision count's little-endian bytes, spelled in the safe alphabet.
 ///
 /// ```

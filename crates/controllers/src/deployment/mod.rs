@@ -23,7 +23,7 @@ pub use strategy::{find_new, owned_sets};
 
 use crate::common::backoff::Backoff;
 use crate::common::owner::{self, Claim};
-use crate::framework::{status_update, ClusterView, Controller, Outcome};
+use crate::framework::{status_update, update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -163,32 +163,24 @@ fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
         Intent::CreateReplicaSet(rs) => Some(Op::Create(rs.object().clone())),
         Intent::UpdateReplicaSet { name, replicas, annotations, min_ready_seconds } => {
             let current: &ReplicaSet = freshest(view, plan, &ObjectName::new(&namespace, &name))?;
-            let spec = current.spec.as_ref();
-            let unchanged = spec.and_then(|s| s.replicas) == Some(replicas)
-                && spec.and_then(|s| s.min_ready_seconds) == Some(min_ready_seconds)
-                && current.metadata.annotations.as_ref() == Some(&annotations);
-            if unchanged {
-                return None;
-            }
-            let mut rs = current.clone();
-            let spec = rs.spec.get_or_insert_with(Default::default);
-            spec.replicas = Some(replicas);
-            spec.min_ready_seconds = Some(min_ready_seconds);
-            rs.metadata.annotations = Some(annotations);
-            Some(Op::Update(rs.into_object()))
+            update(current, |rs| {
+                let spec = rs.spec.get_or_insert_with(Default::default);
+                spec.replicas = Some(replicas);
+                spec.min_ready_seconds = Some(min_ready_seconds);
+                rs.metadata.annotations = Some(annotations);
+            })
         }
         Intent::DeleteReplicaSet { name, uid } => Some(Op::Delete {
             target: ObjectRef::new(Kind::ReplicaSet, namespace, name),
             options: DeleteOptions { uid: Some(uid), ..Default::default() },
         }),
         Intent::SetDeploymentRevision(revision) => {
+            // Through the status subresource, as upstream: an annotation change on the main resource
+            // would move a Deployment's generation.
             let current: &Deployment = freshest(view, plan, &plan.deployment)?;
-            if current.metadata.annotations.as_ref().and_then(|a| a.get(REVISION)) == Some(&revision) {
-                return None;
-            }
-            let mut d = current.clone();
-            d.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(REVISION.into(), revision);
-            Some(Op::Update(d.into_object()))
+            status_update(current, |d| {
+                d.metadata.annotations.get_or_insert_with(BTreeMap::new).insert(REVISION.into(), revision);
+            })
         }
         Intent::Status(mode) => {
             let d: &Deployment = freshest(view, plan, &plan.deployment)?;

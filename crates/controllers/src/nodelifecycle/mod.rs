@@ -183,6 +183,19 @@ fn evict(view: &ClusterView) -> Option<Op> {
             };
             match due {
                 Some(at) if at <= now => {
+                    // Upstream's taint eviction says why before it deletes.
+                    let marked = podutil::condition(pod, "DisruptionTarget").is_some_and(|c| c.status == "True");
+                    if !marked {
+                        let mut updated = pod.clone();
+                        let condition = podutil::new_condition(
+                            "DisruptionTarget",
+                            true,
+                            "DeletionByTaintManager",
+                            "Taint manager: deleting due to NoExecute taint",
+                        );
+                        podutil::set_condition(&mut updated, condition, now);
+                        return Some(Op::UpdateStatus(updated.into_object()));
+                    }
                     return Some(Op::Delete {
                         target: ObjectRef::new(
                             Kind::Pod,
@@ -190,7 +203,7 @@ fn evict(view: &ClusterView) -> Option<Op> {
                             pod.metadata.name.clone().unwrap_or_default(),
                         ),
                         options: DeleteOptions { uid: pod.metadata.uid.clone(), ..Default::default() },
-                    })
+                    });
                 }
                 Some(at) => view.wake_at(at),
                 None => {}

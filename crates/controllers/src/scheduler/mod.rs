@@ -49,6 +49,8 @@ struct Assumed {
     node: String,
     requests: Resources,
     non_zero_requests: Resources,
+    /// Its labels, which topology spreading counts.
+    labels: BTreeMap<String, String>,
 }
 
 /// What the scheduler keeps in memory: its assumed bindings, by pod uid, and where its next search for
@@ -142,8 +144,13 @@ impl Controller for Scheduler {
         let pending = std::iter::from_fn(|| queue.pop().map(|Reverse(q)| q.pod));
         let nodes: Vec<&Node> = view.list::<Node>().collect();
         let usage = NodeUsage { view, assumed: assumed_per_node(local) };
+        let assumed_pods: Vec<scoring::AssumedPod> = local
+            .assumed
+            .values()
+            .map(|a| scoring::AssumedPod { node: &a.node, namespace: &a.pod.namespace, labels: &a.labels })
+            .collect();
         for p in pending {
-            let (decision, next_start) = decide(view, p, &nodes, &usage, local.next_start_node);
+            let (decision, next_start) = decide(view, p, &nodes, &usage, &assumed_pods, local.next_start_node);
             local.next_start_node = next_start;
             match decision {
                 Decision::Bind(node) => {
@@ -159,6 +166,7 @@ impl Controller for Scheduler {
                                 node: node.clone(),
                                 requests: pod_requests(p),
                                 non_zero_requests: non_zero_requests(p),
+                                labels: p.metadata.labels.clone().unwrap_or_default(),
                             },
                         );
                     }
@@ -239,7 +247,14 @@ fn feasible_nodes_to_find(nodes: usize) -> usize {
 
 /// Filters nodes from `start` on until enough are feasible, scores those, and returns the decision and
 /// where the next search starts.
-fn decide(view: &ClusterView, p: &Pod, nodes: &[&Node], usage: &NodeUsage, start: usize) -> (Decision, usize) {
+fn decide(
+    view: &ClusterView,
+    p: &Pod,
+    nodes: &[&Node],
+    usage: &NodeUsage,
+    assumed: &[scoring::AssumedPod],
+    start: usize,
+) -> (Decision, usize) {
     let wanted = feasible_nodes_to_find(nodes.len());
     let start = if wanted < nodes.len() { start % nodes.len() } else { 0 };
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
@@ -267,7 +282,7 @@ fn decide(view: &ClusterView, p: &Pod, nodes: &[&Node], usage: &NodeUsage, start
         });
     }
     let next_start = if wanted < nodes.len() { (start + visited) % nodes.len() } else { 0 };
-    let decision = match scoring::best(view, p, &candidates) {
+    let decision = match scoring::best(view, p, &candidates, assumed) {
         Some(node) => Decision::Bind(node.to_string()),
         None => Decision::Unschedulable(unschedulable_message(nodes.len(), &reasons)),
     };

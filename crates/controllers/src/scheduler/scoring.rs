@@ -5,8 +5,7 @@
 //! (2). Each scores a node 0–100, as upstream, so the weighted sums pick the nodes upstream's would.
 //!
 //! Not scored: InterPodAffinity (preferred pod affinity) and ImageLocality (simulated nodes report no
-//! images, so it scores every node alike); ties go to the first node by name where upstream picks one at
-//! random.
+//! images, so it scores every node alike).
 
 use super::filters::{pod_tolerates, term_matches};
 use super::resources::{node_allocatable, Resources};
@@ -60,25 +59,41 @@ pub fn non_zero_requests(pod: &Pod) -> Resources {
     total
 }
 
-/// The node with the highest weighted score (the first by name among equals).
-pub(super) fn best<'a>(view: &ClusterView, pod: &Pod, candidates: &[Candidate<'a>]) -> Option<&'a str> {
+/// A binding the scheduler made and its view does not show yet: upstream's node info counts it.
+pub(super) struct AssumedPod<'a> {
+    pub node: &'a str,
+    pub namespace: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+/// The node with the highest weighted score. Among equals upstream picks one at random; here the choice
+/// is a hash of the pod's and the node's names — as even, and the same on every run.
+pub(super) fn best<'a>(
+    view: &ClusterView,
+    pod: &Pod,
+    candidates: &[Candidate<'a>],
+    assumed: &[AssumedPod],
+) -> Option<&'a str> {
     let ask = super::pod_requests(pod);
     let ask_non_zero = non_zero_requests(pod);
     let taints = normalize(candidates.iter().map(|c| intolerable_soft_taints(pod, c.node)).collect(), true);
     let affinity = normalize(candidates.iter().map(|c| preferred_affinity(pod, c.node)).collect(), false);
-    let spread = topology_spread(view, pod, candidates);
-    let mut best: Option<(i64, &str)> = None;
+    let spread = topology_spread(view, pod, candidates, assumed);
+    let pod_name = pod.metadata.name.as_deref().unwrap_or("");
+    let tie_break = |node: &str| crate::common::hash::fnv1a(&[pod_name.as_bytes(), b"/", node.as_bytes()]);
+    let mut best: Option<(i64, u32, &str)> = None;
     for (i, c) in candidates.iter().enumerate() {
         let score = least_allocated(&c.non_zero_requested, &ask_non_zero, c.node)
             + balanced_allocation(&c.requested, &ask, c.node)
             + 3 * taints[i]
             + 2 * affinity[i]
             + 2 * spread[i];
-        if best.is_none_or(|(s, n)| score > s || (score == s && c.name < n)) {
-            best = Some((score, c.name));
+        let tie = tie_break(c.name);
+        if best.is_none_or(|(s, t, _)| score > s || (score == s && tie < t)) {
+            best = Some((score, tie, c.name));
         }
     }
-    best.map(|(_, name)| name)
+    best.map(|(_, _, name)| name)
 }
 
 /// Upstream's `DefaultNormalizeScore`: scaled so the highest is 100 (reversed: the lowest is 100).
@@ -162,7 +177,7 @@ struct Spread {
 }
 
 /// PodTopologySpread's normalized scores for the candidates.
-fn topology_spread(view: &ClusterView, pod: &Pod, candidates: &[Candidate]) -> Vec<i64> {
+fn topology_spread(view: &ClusterView, pod: &Pod, candidates: &[Candidate], assumed: &[AssumedPod]) -> Vec<i64> {
     let own = pod.spec.as_ref().and_then(|s| s.topology_spread_constraints.as_ref()).filter(|c| !c.is_empty());
     let (constraints, require_all) = match own {
         Some(own) => (own_constraints(pod, own), true),
@@ -179,11 +194,15 @@ fn topology_spread(view: &ClusterView, pod: &Pod, candidates: &[Candidate]) -> V
     };
     let ignored: Vec<bool> = candidates.iter().map(|c| require_all && !has_all(c.node)).collect();
     let counted = |node: &str, selector: &LabelSelector| {
-        view.pods_on_node(node)
+        let bound = view
+            .pods_on_node(node)
             .filter(|p| !podutil::is_terminal(p) && !podutil::is_deleting(p))
             .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
             .filter(|p| selector.matches_opt(p.metadata.labels.as_ref()))
-            .count() as i64
+            .count();
+        let pending =
+            assumed.iter().filter(|a| a.node == node && a.namespace == namespace && selector.matches(a.labels)).count();
+        (bound + pending) as i64
     };
     // Pods per topology value for keys other than the hostname, over every node that has the value among
     // the candidates'.
