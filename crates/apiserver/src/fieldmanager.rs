@@ -40,10 +40,13 @@ impl FieldSet {
             let parts: Vec<&str> = path.split('/').collect();
             set.remove(&parts);
         }
-        set.prune();
         set
     }
 
+    /// Removes `path`, and every node on the way to it that the removal leaves empty: stripping
+    /// `metadata.name` from `{f:metadata: {f:name}}` leaves no `f:metadata` behind (which would read as the
+    /// leaf "all of metadata"), while a leaf that was empty to begin with (`f:resources: {}`, an empty
+    /// object the manager set) stays.
     fn remove(&mut self, path: &[&str]) {
         match path {
             [] => {}
@@ -52,19 +55,14 @@ impl FieldSet {
             }
             [first, rest @ ..] => {
                 if let Some(child) = self.0.get_mut(*first) {
+                    let had_children = !child.0.is_empty();
                     child.remove(rest);
+                    if had_children && child.0.is_empty() {
+                        self.0.remove(*first);
+                    }
                 }
             }
         }
-    }
-
-    /// Drops interior nodes left without children by a removal (leaves are kept).
-    fn prune(&mut self) {
-        self.0.retain(|_, child| {
-            let was_leaf = child.0.is_empty();
-            child.prune();
-            was_leaf || !child.0.is_empty()
-        });
     }
 
     /// Every leaf path.
@@ -103,7 +101,6 @@ impl FieldSet {
     fn remove_path(&mut self, path: &[String]) {
         let parts: Vec<&str> = path.iter().map(String::as_str).collect();
         self.remove(&parts);
-        self.prune();
     }
 
     /// Whether the set is empty.
@@ -513,6 +510,26 @@ mod tests {
         let container = &json["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"nginx\"}"];
         assert!(container["."].is_object() && container["f:image"].is_object(), "{json}");
         assert!(json["f:metadata"].get("f:name").is_none(), "the server owns metadata.name");
+    }
+
+    /// Two managers apply manifests whose metadata holds only the name: neither owns `.metadata` itself,
+    /// so they do not conflict (the first version recorded `f:metadata: {}` as a leaf and refused the
+    /// second with a 409 on `.metadata`).
+    #[test]
+    fn metadata_emptied_by_stripping_system_fields_is_not_owned() {
+        let now = Time::EPOCH;
+        let config = |key: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                                         "metadata": {"name": "shared", "namespace": "default"}, "data": {key: "1"}})
+        };
+        let set = FieldSet::of(&config("a"), "io.k8s.api.core.v1.ConfigMap");
+        assert_eq!(set.to_json(), json!({"f:data": {"f:a": {}}}));
+        let first = apply(None, &config("a"), Kind::ConfigMap, "one", false, now).unwrap();
+        let second = apply(Some(&first), &config("b"), Kind::ConfigMap, "two", false, now).unwrap();
+        assert_eq!(second["data"], json!({"a": "1", "b": "1"}));
+        // A leaf that was empty in the applied object stays a leaf.
+        let empty = FieldSet::of(&json!({"metadata": {"name": "x", "labels": {}}}), "io.k8s.api.core.v1.ConfigMap");
+        assert_eq!(empty.to_json(), json!({"f:metadata": {"f:labels": {}}}));
     }
 
     #[test]

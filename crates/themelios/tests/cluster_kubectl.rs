@@ -240,12 +240,11 @@ fn a_daemonset_covers_every_node_and_drain_evicts_the_rest() {
     assert!(drained.contains("node/node-1 drained"), "{drained}");
     server.ok(&["rollout", "status", "statefulset/db", "--timeout", "60s"]);
     let db_nodes = server.ok(&["get", "pods", "-l", "app=db", "-o", "jsonpath={.items[*].spec.nodeName}"]);
-    if !on_node_1.trim().is_empty() {
-        assert!(
-            db_nodes.split_whitespace().all(|n| n == "node-3"),
-            "evicted pods come back on the only schedulable node: {db_nodes}"
-        );
-    }
+    // The scheduler spreads the set over the three nodes; a cordon keeps node-2's pod where it is, and
+    // node-1's comes back on node-3, the only schedulable node.
+    assert!(!db_nodes.split_whitespace().any(|n| n == "node-1"), "node-1 is drained: {db_nodes}");
+    let on_node_3 = db_nodes.split_whitespace().filter(|n| *n == "node-3").count();
+    assert!(on_node_3 >= 1 + usize::from(!on_node_1.trim().is_empty()), "evicted pods come back on node-3: {db_nodes}");
     assert_eq!(db_nodes.split_whitespace().count(), 3);
 }
 

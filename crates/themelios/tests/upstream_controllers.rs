@@ -13,7 +13,9 @@
 //! - kube-apiserver's audit log must show no write by a Themelios component that changed nothing.
 //!
 //! `cargo test -p themelios --test upstream_controllers [-- NAME...]` runs it (cases whose name contains a
-//! NAME). Needs Go to build upstream; without it the suite says so and is skipped.
+//! NAME). Needs Go to build upstream; without it the suite says so and is skipped. With
+//! `THEMELIOS_UPSTREAM_CALIBRATE=1` both control planes run upstream's controllers: the differences it
+//! prints are upstream against itself — timing, not fidelity.
 
 mod upstream;
 
@@ -24,8 +26,26 @@ use upstream::{eventually, snapshot, ControlPlane, Kubectl, Process};
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// Differences between Themelios and upstream that are understood, by case: a substring of the difference
-/// and why it cannot or does not yet match.
-const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[];
+/// and why it cannot or does not yet match. docs/upstream-fidelity.md explains each.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "cronjob_forbid",
+        "event CronJob: JobAlreadyActive",
+        "an event recorded without a write: Themelios derives events from the requests controllers make",
+    ),
+    (
+        "deployment_rollout_scale_and_undo",
+        "ReplicaSet web-*: ",
+        "how many scaling steps a rolling update takes depends on when pods become ready (calibration runs of \
+         upstream against itself differ in the ReplicaSets' generations too)",
+    ),
+    ("statefulset_claim_retention", "PersistentVolumeClaim data-vol-0: ", "Themelios has no persistentvolume-binder"),
+    (
+        "statefulset_claim_retention",
+        "event Pod: FailedScheduling",
+        "kube-scheduler waits for the claims to be bound; Themelios' scheduler does not check volume binding",
+    ),
+];
 
 /// Which controllers run a control plane.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -700,8 +720,10 @@ fn main() {
         return;
     };
     let started = Instant::now();
+    let calibrating = std::env::var_os("THEMELIOS_UPSTREAM_CALIBRATE").is_some();
+    let first = if calibrating { Controllers::Upstream } else { Controllers::Themelios };
     let (ours, theirs) = std::thread::scope(|s| {
-        let ours = s.spawn(|| Fleet::start(Controllers::Themelios));
+        let ours = s.spawn(|| Fleet::start(first));
         let theirs = s.spawn(|| Fleet::start(Controllers::Upstream));
         (ours.join().expect("the Themelios fleet starts"), theirs.join().expect("the upstream fleet starts"))
     });
@@ -710,8 +732,10 @@ fn main() {
     let cases: Vec<Case> =
         cases().into_iter().filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f))).collect();
     let rows = run(&cases, &ours, &theirs);
-    let mut failed = report(&rows);
-    failed |= check_writes(&ours, &theirs);
+    let mut failed = report(&rows, calibrating);
+    if !calibrating {
+        failed |= check_writes(&ours, &theirs);
+    }
     eprintln!("upstream_controllers: {} cases in {:.0?}", rows.len(), started.elapsed());
     drop((ours, theirs));
     if failed {
@@ -777,7 +801,7 @@ fn run(cases: &[Case], ours: &Fleet, theirs: &Fleet) -> Vec<Row> {
 }
 
 /// Prints the table and writes it to `target/upstream-fidelity/controllers.md`; whether anything failed.
-fn report(rows: &[Row]) -> bool {
+fn report(rows: &[Row], calibrating: bool) -> bool {
     let mut failed = false;
     let mut table =
         String::from("| case | Themelios | upstream | outcome compared with upstream's |\n|---|---|---|---|\n");
@@ -788,11 +812,16 @@ fn report(rows: &[Row]) -> bool {
             .iter()
             .filter(|d| !KNOWN_DIFFERENCES.iter().any(|(case, what, _)| *case == row.name && d.contains(what)))
             .collect();
-        let compared = if row.differences.is_empty() {
-            "same".to_string()
-        } else {
-            format!("differs: {}", row.differences.join("; "))
-        };
+        let explained: Vec<String> = row
+            .differences
+            .iter()
+            .map(|d| match KNOWN_DIFFERENCES.iter().find(|(case, what, _)| *case == row.name && d.contains(what)) {
+                Some((_, _, why)) => format!("{d} — {why}"),
+                None => d.clone(),
+            })
+            .collect();
+        let compared =
+            if explained.is_empty() { "same".to_string() } else { format!("differs: {}", explained.join("; ")) };
         table.push_str(&format!(
             "| {} | {} | {} | {} |\n",
             row.name,
@@ -808,7 +837,7 @@ fn report(rows: &[Row]) -> bool {
         }
         for d in unexplained {
             eprintln!("DIFFERENCE {}: {d}", row.name);
-            failed = true;
+            failed |= !calibrating;
         }
     }
     println!("{table}");

@@ -223,8 +223,23 @@ pub fn differences(ours: &Snapshot, theirs: &Snapshot) -> Vec<String> {
     for only in theirs.events.difference(&ours.events) {
         out.push(format!("event {only}: only upstream"));
     }
-    if ours.placement != theirs.placement {
-        out.push(format!("placement (pods per node): {:?} vs {:?}", ours.placement, theirs.placement));
+    // Where upstream's scheduler spreads (the pods of a ReplicaSet, StatefulSet or ReplicationController:
+    // its default topology spreading) placement is decided; elsewhere equal nodes are picked at random.
+    let spread = |placement: &BTreeMap<String, Vec<usize>>| -> BTreeMap<String, Vec<usize>> {
+        placement
+            .iter()
+            .filter(|(owner, _)| {
+                ["ReplicaSet ", "StatefulSet ", "ReplicationController "].iter().any(|k| owner.starts_with(k))
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    if spread(&ours.placement) != spread(&theirs.placement) {
+        out.push(format!(
+            "placement (pods per node): {:?} vs {:?}",
+            spread(&ours.placement),
+            spread(&theirs.placement)
+        ));
     }
     out
 }
