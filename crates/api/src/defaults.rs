@@ -52,20 +52,6 @@ pub fn reset_status_on_create(object: &mut Object) {
     }
 }
 
-/// The StorageObjectInUseProtection admission upstream runs on creates: claims and volumes get the
-/// finalizer that keeps them while in use.
-pub fn admit_storage_protection(object: &mut Object) {
-    let (meta, finalizer) = match object {
-        Object::PersistentVolumeClaim(c) => (&mut c.metadata, "kubernetes.io/pvc-protection"),
-        Object::PersistentVolume(v) => (&mut v.metadata, "kubernetes.io/pv-protection"),
-        _ => return,
-    };
-    let finalizers = meta.finalizers.get_or_insert_with(Vec::new);
-    if !finalizers.iter().any(|f| f == finalizer) {
-        finalizers.push(finalizer.into());
-    }
-}
-
 /// The mutating admission upstream runs on pod creates and updates (not on subresources):
 /// DefaultTolerationSeconds. A client that replaces a pod without the tolerations added at create gets
 /// them back, rather than a forbidden spec change.
@@ -143,7 +129,125 @@ fn add_default_tolerations(spec: &mut PodSpec) {
 /// Fills in the defaults upstream's defaulting functions set, so that controllers compare like with like.
 pub fn apply_defaults(object: &mut Object) {
     match object {
-        Object::Pod(p) => default_pod_spec(p.spec.get_or_insert_with(Default::default)),
+        Object::Pod(p) => {
+            let spec = p.spec.get_or_insert_with(Default::default);
+            default_pod_spec(spec);
+            // Only pods, not the templates of workloads, get these (upstream's SetDefaults_Pod).
+            spec.enable_service_links.get_or_insert(true);
+            for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
+                if let Some(resources) = c.resources.as_mut() {
+                    if let Some(limits) = resources.limits.clone() {
+                        let requests = resources.requests.get_or_insert_with(Default::default);
+                        for (name, quantity) in limits {
+                            requests.entry(name).or_insert(quantity);
+                        }
+                    }
+                }
+            }
+        }
+        Object::ReplicationController(rc) => {
+            if let Some(spec) = rc.spec.as_mut() {
+                spec.replicas.get_or_insert(1);
+                spec.min_ready_seconds.get_or_insert(0);
+                if let Some(labels) =
+                    spec.template.as_ref().and_then(|t| t.metadata.as_ref()).and_then(|m| m.labels.clone())
+                {
+                    if spec.selector.as_ref().is_none_or(|s| s.is_empty()) {
+                        spec.selector = Some(labels.clone());
+                    }
+                    if rc.metadata.labels.as_ref().is_none_or(|l| l.is_empty()) {
+                        rc.metadata.labels = Some(labels);
+                    }
+                }
+                default_template(&mut spec.template);
+            }
+        }
+        Object::Service(svc) => {
+            if let Some(spec) = svc.spec.as_mut() {
+                let affinity = spec.session_affinity.get_or_insert_with(|| "None".into()).clone();
+                if affinity == "None" {
+                    spec.session_affinity_config = None;
+                }
+                let type_ = spec.type_.get_or_insert_with(|| "ClusterIP".into()).clone();
+                for port in spec.ports.iter_mut().flatten() {
+                    port.protocol.get_or_insert_with(|| "TCP".into());
+                    let unset = match &port.target_port {
+                        None => true,
+                        Some(IntOrString::Int(0)) => true,
+                        Some(IntOrString::String(s)) => s.is_empty(),
+                        _ => false,
+                    };
+                    if unset {
+                        port.target_port = Some(IntOrString::Int(port.port));
+                    }
+                }
+                if matches!(type_.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer") {
+                    spec.internal_traffic_policy.get_or_insert_with(|| "Cluster".into());
+                }
+                if matches!(type_.as_str(), "NodePort" | "LoadBalancer") {
+                    spec.external_traffic_policy.get_or_insert_with(|| "Cluster".into());
+                }
+                if type_ == "LoadBalancer" {
+                    spec.allocate_load_balancer_node_ports.get_or_insert(true);
+                }
+            }
+        }
+        Object::Endpoints(e) => {
+            for port in e.subsets.iter_mut().flatten().flat_map(|s| s.ports.iter_mut().flatten()) {
+                port.protocol.get_or_insert_with(|| "TCP".into());
+            }
+        }
+        Object::PersistentVolumeClaim(c) => {
+            if let Some(spec) = c.spec.as_mut() {
+                spec.volume_mode.get_or_insert_with(|| "Filesystem".into());
+            }
+        }
+        Object::PersistentVolume(v) => {
+            if let Some(spec) = v.spec.as_mut() {
+                spec.persistent_volume_reclaim_policy.get_or_insert_with(|| "Retain".into());
+                spec.volume_mode.get_or_insert_with(|| "Filesystem".into());
+                if let Some(host_path) = spec.host_path.as_mut() {
+                    host_path.type_.get_or_insert_with(String::new);
+                }
+            }
+        }
+        Object::HorizontalPodAutoscaler(h) => {
+            if let Some(spec) = h.spec.as_mut() {
+                spec.min_replicas.get_or_insert(1);
+                if spec.metrics.as_ref().is_none_or(|m| m.is_empty()) {
+                    spec.metrics = Some(vec![k8s_openapi::api::autoscaling::v2::MetricSpec {
+                        type_: "Resource".into(),
+                        resource: Some(k8s_openapi::api::autoscaling::v2::ResourceMetricSource {
+                            name: "cpu".into(),
+                            target: k8s_openapi::api::autoscaling::v2::MetricTarget {
+                                type_: "Utilization".into(),
+                                average_utilization: Some(80),
+                                ..Default::default()
+                            },
+                        }),
+                        ..Default::default()
+                    }]);
+                }
+            }
+        }
+        Object::Namespace(ns) => {
+            // Upstream's SetDefaults_Namespace keeps this label equal to the name.
+            let name = ns.metadata.name.clone().unwrap_or_default();
+            if !name.is_empty() {
+                let labels = ns.metadata.labels.get_or_insert_with(Default::default);
+                labels.insert(crate::admission::NAMESPACE_NAME_LABEL.into(), name);
+            }
+        }
+        Object::Secret(s) => {
+            s.type_.get_or_insert_with(|| "Opaque".into());
+            // stringData is write-only: it is folded into data, as upstream's conversion does.
+            if let Some(strings) = s.string_data.take() {
+                let data = s.data.get_or_insert_with(Default::default);
+                for (key, value) in strings {
+                    data.insert(key, k8s_openapi::ByteString(value.into_bytes()));
+                }
+            }
+        }
         Object::ReplicaSet(rs) => {
             if let Some(spec) = rs.spec.as_mut() {
                 spec.replicas.get_or_insert(1);
@@ -186,6 +290,9 @@ pub fn apply_defaults(object: &mut Object) {
             }
         }
         Object::DaemonSet(d) => {
+            // The template generation upstream's conversion writes (the server keeps it: see admission).
+            let annotations = d.metadata.annotations.get_or_insert_with(Default::default);
+            annotations.entry(crate::admission::DAEMONSET_TEMPLATE_GENERATION.into()).or_insert_with(|| "1".into());
             if let Some(spec) = d.spec.as_mut() {
                 spec.revision_history_limit.get_or_insert(10);
                 spec.min_ready_seconds.get_or_insert(0);
@@ -210,7 +317,25 @@ pub fn apply_defaults(object: &mut Object) {
                 spec.backoff_limit.get_or_insert(default_backoff);
                 spec.completion_mode.get_or_insert_with(|| "NonIndexed".into());
                 spec.suspend.get_or_insert(false);
+                let replacement = if spec.pod_failure_policy.is_some() { "Failed" } else { "TerminatingOrFailed" };
+                spec.pod_replacement_policy.get_or_insert_with(|| replacement.into());
+                spec.manual_selector.get_or_insert(false);
+                for rule in spec.pod_failure_policy.iter_mut().flat_map(|p| p.rules.iter_mut()) {
+                    for pattern in rule.on_pod_conditions.iter_mut().flatten() {
+                        if pattern.status.is_empty() {
+                            pattern.status = "True".into();
+                        }
+                    }
+                }
                 default_pod_template(&mut spec.template);
+                // A Job without labels of its own takes its template's (upstream's defaulting, which also
+                // runs when the object is read back, after the selector's labels were added).
+                let template_labels = spec.template.metadata.as_ref().and_then(|m| m.labels.clone());
+                if let Some(labels) = template_labels.filter(|l| !l.is_empty()) {
+                    if j.metadata.labels.as_ref().is_none_or(|l| l.is_empty()) {
+                        j.metadata.labels = Some(labels);
+                    }
+                }
             }
         }
         Object::CronJob(c) => {
@@ -219,6 +344,9 @@ pub fn apply_defaults(object: &mut Object) {
                 spec.suspend.get_or_insert(false);
                 spec.successful_jobs_history_limit.get_or_insert(3);
                 spec.failed_jobs_history_limit.get_or_insert(1);
+                if let Some(job) = spec.job_template.spec.as_mut() {
+                    default_pod_template(&mut job.template);
+                }
             }
         }
         _ => {}
@@ -237,14 +365,20 @@ fn default_pod_template(template: &mut PodTemplateSpec) {
     }
 }
 
-/// The pod spec defaults: restart policy, grace period, DNS policy, scheduler, container pull policy and
-/// requests taken from limits.
+/// The pod spec defaults (upstream's SetDefaults_PodSpec and SetDefaults_Container): restart policy, grace
+/// period, DNS policy, scheduler, security context, termination message and pull policy.
 pub fn default_pod_spec(spec: &mut PodSpec) {
     spec.restart_policy.get_or_insert_with(|| "Always".into());
     spec.termination_grace_period_seconds.get_or_insert(30);
     spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
     spec.scheduler_name.get_or_insert_with(|| DEFAULT_SCHEDULER.into());
     spec.security_context.get_or_insert_with(Default::default);
+    // The deprecated `serviceAccount` mirrors `serviceAccountName` (upstream's v1 conversion).
+    match (spec.service_account_name.as_deref().filter(|n| !n.is_empty()), spec.service_account.as_deref()) {
+        (Some(name), _) => spec.service_account = Some(name.to_string()),
+        (None, Some(old)) if !old.is_empty() => spec.service_account_name = Some(old.to_string()),
+        _ => {}
+    }
     for c in spec.containers.iter_mut().chain(spec.init_containers.iter_mut().flatten()) {
         c.termination_message_path.get_or_insert_with(|| "/dev/termination-log".into());
         c.termination_message_policy.get_or_insert_with(|| "File".into());
@@ -254,14 +388,6 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
             None => true,
         };
         c.image_pull_policy.get_or_insert_with(|| if tag_is_latest { "Always" } else { "IfNotPresent" }.into());
-        if let Some(resources) = c.resources.as_mut() {
-            if let Some(limits) = resources.limits.clone() {
-                let requests = resources.requests.get_or_insert_with(Default::default);
-                for (name, quantity) in limits {
-                    requests.entry(name).or_insert(quantity);
-                }
-            }
-        }
     }
 }
 

@@ -247,6 +247,56 @@ fn render(value: &dyn fmt::Debug) -> String {
     format!("{value:?}")
 }
 
+/// A label map as Go's `%#v` prints it in upstream's field errors: `map[string]string{"app":"web"}`.
+pub struct GoMap<'a>(pub Option<&'a std::collections::BTreeMap<String, String>>);
+
+impl fmt::Debug for GoMap<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("map[string]string(nil)"),
+            Some(map) => {
+                let entries: Vec<String> = map.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
+                write!(f, "map[string]string{{{}}}", entries.join(", "))
+            }
+        }
+    }
+}
+
+/// A label selector as Go's `%#v` prints it in upstream's field errors.
+pub struct GoLabelSelector<'a>(pub &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector);
+
+impl fmt::Debug for GoLabelSelector<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let expressions = match self.0.match_expressions.as_deref() {
+            None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
+            Some(list) => {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|r| {
+                        let values = match r.values.as_deref() {
+                            None => "[]string(nil)".to_string(),
+                            Some(v) => format!(
+                                "[]string{{{}}}",
+                                v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", ")
+                            ),
+                        };
+                        format!(
+                            "v1.LabelSelectorRequirement{{Key:{:?}, Operator:{:?}, Values:{values}}}",
+                            r.key, r.operator
+                        )
+                    })
+                    .collect();
+                format!("[]v1.LabelSelectorRequirement{{{}}}", items.join(", "))
+            }
+        };
+        write!(
+            f,
+            "v1.LabelSelector{{MatchLabels:{:?}, MatchExpressions:{expressions}}}",
+            GoMap(self.0.match_labels.as_ref())
+        )
+    }
+}
+
 /// One `Status.details.causes` entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cause {
@@ -330,6 +380,36 @@ impl ApiError {
             name,
             format!("Operation cannot be fulfilled on {} {name:?}: {why}", kind.qualified_resource()),
         )
+    }
+
+    /// A delete's failed precondition: upstream names the kind, not the resource (`ConfigMap "x"`,
+    /// `Deployment.apps "x"`).
+    pub fn precondition_failed(kind: Kind, name: &str, why: &str) -> Self {
+        Self {
+            reason: Reason::Conflict,
+            message: format!("Operation cannot be fulfilled on {} {name:?}: {why}", kind.qualified_kind()),
+            details: Some(Box::new(Details {
+                name: name.to_string(),
+                group: kind.group().to_string(),
+                kind: kind.name().to_string(),
+                ..Details::default()
+            })),
+        }
+    }
+
+    /// A subresource's conflict, named after it (`pods/binding "x"`).
+    pub fn subresource_conflict(kind: Kind, subresource: &str, name: &str, why: &str) -> Self {
+        let resource = format!("{}/{subresource}", kind.qualified_resource());
+        Self {
+            reason: Reason::Conflict,
+            message: format!("Operation cannot be fulfilled on {resource} {name:?}: {why}"),
+            details: Some(Box::new(Details {
+                name: name.to_string(),
+                group: kind.group().to_string(),
+                kind: format!("{}/{subresource}", kind.plural()),
+                ..Details::default()
+            })),
+        }
     }
 
     /// The Conflict for a stale resourceVersion, worded as upstream.

@@ -248,7 +248,7 @@ spec_status! {
 kinds! {
     Namespace => core::Namespace, shape: SpecAndStatus, generation: false, namespaced: false, short: ["ns"];
     Node => core::Node, shape: SpecAndStatus, generation: false, namespaced: false, short: ["no"];
-    Pod => core::Pod, shape: SpecAndStatus, generation: false, namespaced: true, short: ["po"];
+    Pod => core::Pod, shape: SpecAndStatus, generation: true, namespaced: true, short: ["po"];
     Service => core::Service, shape: SpecAndStatus, generation: false, namespaced: true, short: ["svc"];
     Endpoints => core::Endpoints, shape: NoStatus, generation: false, namespaced: true, short: ["ep"];
     Event => core::Event, shape: NoStatus, generation: false, namespaced: true, short: ["ev"];

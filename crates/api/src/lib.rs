@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod apply;
 pub mod defaults;
 pub mod error;

@@ -40,6 +40,17 @@ impl Schedule {
                 "cannot use TZ or CRON_TZ in schedule, use timeZone field instead".into(),
             ));
         }
+        // The field count is checked first, as upstream's parser (robfig/cron) does and words it.
+        if !trimmed.starts_with('@') {
+            let fields: Vec<&str> = trimmed.split_whitespace().collect();
+            if fields.len() != 5 {
+                return Err(ScheduleError::Schedule(format!(
+                    "expected exactly 5 fields, found {}: [{}]",
+                    fields.len(),
+                    fields.join(" ")
+                )));
+            }
+        }
         let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
         let cron = parser.parse(trimmed).map_err(|e| ScheduleError::Schedule(e.to_string()))?;
         let zone = match zone {

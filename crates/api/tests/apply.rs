@@ -261,7 +261,12 @@ fn delete_preconditions_and_propagation_finalizers() {
         run(&mut state, Op::Delete { target: ObjectRef::new(Kind::ReplicaSet, "default", "web"), options: wrong_uid })
             .unwrap_err();
     assert_eq!(err.reason, Reason::Conflict);
-    assert!(err.message.contains("Precondition failed: UID in precondition: nope"), "{}", err.message);
+    assert_eq!(
+        err.message,
+        "Operation cannot be fulfilled on ReplicaSet.apps \"web\": the UID in the precondition (nope) does not match \
+         the UID in record (7e3e1105-0000-4000-8000-000000000002). The object might have been deleted and then recreated"
+    );
+    assert_eq!(err.to_status().details.unwrap().kind.as_deref(), Some("ReplicaSet"));
 
     for (policy, finalizer) in [(Propagation::Foreground, "foregroundDeletion"), (Propagation::Orphan, "orphan")] {
         let name = format!("rs-{finalizer}").to_lowercase();
@@ -370,15 +375,27 @@ fn terminating_namespace_forbids_creates_until_finalized() {
 }
 
 #[test]
-fn replacing_a_pod_with_its_original_body_is_allowed_because_admission_runs_on_update_too() {
+fn replacing_a_pod_with_its_original_body_keeps_admission_on_update_and_not_on_create() {
     // DefaultTolerationSeconds adds tolerations on create and on update; a PUT of the manifest as first
-    // sent must not read as removing them.
+    // sent must not read as removing them. The ServiceAccount plugin runs on create only: without its
+    // token volume the same PUT changes the spec, which upstream forbids too.
     let mut state = cluster();
-    run(&mut state, Op::Create(pod("p"))).unwrap();
-    let replaced = run(&mut state, Op::Update(pod("p"))).unwrap();
+    let mut opted_out = pod("p");
+    if let Object::Pod(p) = &mut opted_out {
+        let spec = p.spec.as_mut().unwrap();
+        spec.automount_service_account_token = Some(false);
+        spec.service_account_name = Some("default".into());
+    }
+    run(&mut state, Op::Create(opted_out.clone())).unwrap();
+    let replaced = run(&mut state, Op::Update(opted_out)).unwrap();
     let Object::Pod(p) = replaced else { panic!("a pod") };
     let tolerations = p.spec.unwrap().tolerations.unwrap();
     assert_eq!(tolerations.len(), 2);
+
+    run(&mut state, Op::Create(pod("q"))).unwrap();
+    let err = run(&mut state, Op::Update(pod("q"))).unwrap_err();
+    assert_eq!(err.reason, Reason::Invalid, "the token volume is part of the spec");
+    assert!(err.message.contains("pod updates may not change fields"), "{}", err.message);
 }
 
 #[test]

@@ -35,9 +35,10 @@ fn empty_matches_everything_and_missing_matches_nothing() {
 fn bad_label_selectors_get_clear_errors() {
     for (input, expect) in [
         ("a in (x", "expected: ',' or ')'"),
-        ("a in x", "expected: '(' after 'in' or 'notin'"),
-        ("a between (x)", "found 'between', expected: in, notin, =, ==, !=, or end of requirement"),
-        ("=b", "found end of key, expected: identifier"),
+        // Worded as upstream's parser words them.
+        ("a in x", "unable to parse requirement: found 'x' expected: '('"),
+        ("a between (x)", "found 'between', expected: in, notin, =, ==, !=, gt, lt"),
+        ("=b", "found '', expected: identifier"),
         ("a!b", "found '!', expected: '!='"),
         ("a in ()", "values set can't be empty"),
         ("a=b c=d", "expected: ',' or 'end of string'"),

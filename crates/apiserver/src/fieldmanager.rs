@@ -34,11 +34,23 @@ const SYSTEM_FIELDS: &[&str] = &[
 impl FieldSet {
     /// The fields set in `value`, an object of `definition`, without the fields the server owns.
     pub fn of(value: &Value, definition: &str) -> FieldSet {
+        Self::of_part(value, definition, None)
+    }
+
+    /// The fields a write of `subresource` (the main resource when `None`) can own: the main resource's
+    /// writers never own status, a status writer never owns the spec (upstream's reset fields).
+    pub fn of_part(value: &Value, definition: &str, subresource: Option<&str>) -> FieldSet {
         let mut set = FieldSet::default();
         collect(value, schema().definition(definition), &mut set);
         for path in SYSTEM_FIELDS {
+            if *path == "f:status" && subresource == Some("status") {
+                continue;
+            }
             let parts: Vec<&str> = path.split('/').collect();
             set.remove(&parts);
+        }
+        if subresource == Some("status") {
+            set.remove(&["f:spec"]);
         }
         set
     }
@@ -103,6 +115,30 @@ impl FieldSet {
         self.remove(&parts);
     }
 
+    /// The `.` members of the interior fields (`f:` elements with fields under them) that `before` lacks:
+    /// what upstream's comparison adds for a field a write brought in whole.
+    fn added_interior(&self, before: &Value) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        self.walk_interior(&mut Vec::new(), before, &mut out);
+        out
+    }
+
+    fn walk_interior(&self, prefix: &mut Vec<String>, before: &Value, out: &mut Vec<Vec<String>>) {
+        for (element, child) in &self.0 {
+            if child.0.is_empty() || element == "." {
+                continue;
+            }
+            prefix.push(element.clone());
+            if element.starts_with("f:") && value_at(before, prefix).is_none() {
+                let mut member = prefix.clone();
+                member.push(".".into());
+                out.push(member);
+            }
+            child.walk_interior(prefix, before, out);
+            prefix.pop();
+        }
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -130,18 +166,22 @@ fn key_element(item: &Value, keys: &[String]) -> Option<String> {
     (!key.is_empty()).then(|| format!("k:{}", Value::Object(key)))
 }
 
+/// How server-side apply treats a field: upstream's apply structure where it is known, else the strategic
+/// merge patch's.
+fn apply_strategy(field: &crate::schema::Field) -> Option<&Strategy> {
+    field.apply.as_ref().or(field.strategy.as_ref())
+}
+
 fn collect(value: &Value, definition: Option<&Definition>, into: &mut FieldSet) {
     let Value::Object(fields) = value else { return };
     for (name, field_value) in fields {
-        if field_value.is_null() {
-            continue;
-        }
+        // A null is a value too (Go writes an unset time held by value as null): a leaf.
         let element = format!("f:{name}");
         let field = definition.and_then(|d| d.fields.get(name));
         let nested = field.and_then(|f| schema().definition(&f.ty));
         let child = into.0.entry(element).or_default();
         match (field, field_value) {
-            (Some(f), Value::Array(items)) if f.list => match &f.strategy {
+            (Some(f), Value::Array(items)) if f.list => match apply_strategy(f) {
                 Some(Strategy::Map(keys)) => {
                     for item in items {
                         if let Some(key) = key_element(item, keys) {
@@ -158,7 +198,7 @@ fn collect(value: &Value, definition: Option<&Definition>, into: &mut FieldSet) 
                 }
                 _ => {}
             },
-            (Some(f), Value::Object(entries)) if f.map && f.strategy != Some(Strategy::Atomic) => {
+            (Some(f), Value::Object(entries)) if f.map && apply_strategy(f) != Some(&Strategy::Atomic) => {
                 for (key, entry) in entries {
                     let entry_set = child.0.entry(format!("f:{key}")).or_default();
                     if nested.is_some() {
@@ -166,7 +206,10 @@ fn collect(value: &Value, definition: Option<&Definition>, into: &mut FieldSet) 
                     }
                 }
             }
-            (_, Value::Object(_)) if nested.is_some() => collect(field_value, nested, child),
+            // An atomic type, or one with no fields of its own (a RawExtension), is owned whole.
+            (_, Value::Object(_)) if nested.is_some_and(|d| !d.atomic && !d.fields.is_empty()) => {
+                collect(field_value, nested, child)
+            }
             _ => {}
         }
     }
@@ -289,24 +332,47 @@ fn now_json(now: Time) -> Value {
 
 /// Records a non-apply write (create, update, patch) by `manager`: the fields it changed become its own
 /// (an `Update` entry) and leave every other manager's set, as upstream's update-operation ownership.
-pub fn record_update(old: Option<&Value>, new: &mut Value, kind: Kind, manager: &str, now: Time) {
+/// A field that was absent before and holds fields now is owned itself too (`.`), as upstream's comparison
+/// adds it; for a create "before" is the empty object as Go writes it ([`themelios_api::wire::zero_object`]).
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    kind: Kind,
+    manager: &str,
+    now: Time,
+    subresource: Option<&str>,
+) {
     let definition = crate::schema::definition_of(kind);
-    let new_set = FieldSet::of(new, &definition);
+    let new_set = FieldSet::of_part(new, &definition, subresource);
+    let zero;
+    let before = match old {
+        Some(old) => old,
+        None => {
+            zero = themelios_api::wire::zero_object(kind);
+            &zero
+        }
+    };
     let mut entries = old.map(entries_of).unwrap_or_default();
-    let changed: Vec<Vec<String>> = new_set
-        .leaves()
-        .into_iter()
-        .filter(|path| old.is_none_or(|old| value_at(old, path) != value_at(new, path)))
-        .collect();
+    let mut changed: Vec<Vec<String>> =
+        new_set.leaves().into_iter().filter(|path| value_at(before, path) != value_at(new, path)).collect();
+    changed.extend(new_set.added_interior(before));
+    // Everything the object holds, whichever part's writers own it.
+    let held = [None, Some("status")].map(|part| FieldSet::of_part(new, &definition, part));
     for entry in &mut entries {
         // Fields the write removed are nobody's any more; fields it changed are the writer's.
-        let gone: Vec<Vec<String>> = entry.fields.leaves().into_iter().filter(|p| !new_set.contains(p)).collect();
+        // (A `.` member stays while the field it stands for is there.)
+        let present = |p: &Vec<String>| {
+            held.iter().any(|set| set.contains(p)) || (p.last().is_some_and(|e| e == ".") && value_at(new, p).is_some())
+        };
+        let gone: Vec<Vec<String>> = entry.fields.leaves().into_iter().filter(|p| !present(p)).collect();
         for path in gone.iter().chain(changed.iter()) {
             entry.fields.remove_path(path);
         }
     }
     if !changed.is_empty() {
-        let position = entries.iter().position(|e| e.manager == manager && e.operation == "Update");
+        let position = entries
+            .iter()
+            .position(|e| e.manager == manager && e.operation == "Update" && e.subresource.as_deref() == subresource);
         let entry = match position {
             Some(at) => &mut entries[at],
             None => {
@@ -315,7 +381,7 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, kind: Kind, manager: 
                     operation: "Update".into(),
                     api_version: kind.api_version().into(),
                     time: None,
-                    subresource: None,
+                    subresource: subresource.map(str::to_string),
                     fields: FieldSet::default(),
                 });
                 let last = entries.len() - 1;
@@ -346,7 +412,7 @@ pub fn apply(
     let live_value = live.unwrap_or(&empty);
     let mut entries = entries_of(live_value);
     let is_mine = |e: &Entry| e.manager == manager && e.operation == "Apply";
-    let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut conflicts: Vec<(&Entry, Vec<String>)> = Vec::new();
     for entry in entries.iter().filter(|e| !is_mine(e)) {
         for path in applied.leaves() {
             // A list item's own marker (`.`) records that it exists, not a value that could conflict.
@@ -354,14 +420,15 @@ pub fn apply(
                 continue;
             }
             if entry.fields.contains(&path) && value_at(config, &path) != value_at(live_value, &path) {
-                conflicts.push((entry.manager.clone(), entry.api_version.clone(), path));
+                conflicts.push((entry, path));
             }
         }
     }
     if !conflicts.is_empty() && !force {
-        return Err(conflict_error(kind, config, &conflicts));
+        return Err(conflict_error(&conflicts));
     }
-    for (manager_name, _, path) in &conflicts {
+    let taken: Vec<(String, Vec<String>)> = conflicts.into_iter().map(|(e, p)| (e.manager.clone(), p)).collect();
+    for (manager_name, path) in &taken {
         for entry in entries.iter_mut().filter(|e| &e.manager == manager_name) {
             entry.fields.remove_path(path);
         }
@@ -377,15 +444,19 @@ pub fn apply(
         }
     }
     merge(&mut merged, config, schema().definition(&definition));
-    entries.retain(|e| !is_mine(e));
-    entries.push(Entry {
+    // The manager's entry is replaced where it stands (upstream keeps the entries' order).
+    let mine = Entry {
         manager: manager.to_string(),
         operation: "Apply".into(),
         api_version: kind.api_version().into(),
         time: Some(now_json(now)),
         subresource: None,
         fields: applied,
-    });
+    };
+    match entries.iter().position(is_mine) {
+        Some(at) => entries[at] = mine,
+        None => entries.push(mine),
+    }
     store_entries(&mut merged, entries);
     Ok(merged)
 }
@@ -411,26 +482,53 @@ fn path_text(path: &[String]) -> String {
     out
 }
 
-fn conflict_error(kind: Kind, config: &Value, conflicts: &[(String, String, Vec<String>)]) -> ApiError {
+/// A manager as upstream names it in a conflict: `"name"` for an applier, `"name" using v1 at <time>` for a
+/// writer of updates (`with subresource "status"` when it wrote a subresource).
+fn print_manager(entry: &Entry) -> String {
+    let mut name = format!("{:?}", entry.manager);
+    if let Some(subresource) = entry.subresource.as_deref().filter(|s| !s.is_empty()) {
+        name = format!("{name} with subresource {subresource:?}");
+    }
+    if entry.operation != "Update" {
+        return name;
+    }
+    match entry.time.as_ref().and_then(Value::as_str) {
+        Some(time) => format!("{name} using {} at {time}", entry.api_version),
+        None => format!("{name} using {}", entry.api_version),
+    }
+}
+
+/// Upstream's apply conflict: one cause per field, and a message that lists them by manager.
+fn conflict_error(conflicts: &[(&Entry, Vec<String>)]) -> ApiError {
     let causes: Vec<themelios_api::error::Cause> = conflicts
         .iter()
-        .map(|(manager, api_version, path)| themelios_api::error::Cause {
+        .map(|(entry, path)| themelios_api::error::Cause {
             reason: "FieldManagerConflict".into(),
-            message: format!("conflict with {manager:?} using {api_version}"),
+            message: format!("conflict with {}", print_manager(entry)),
             field: path_text(path),
         })
         .collect();
-    let listed: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.message, c.field)).collect();
-    let noun = if conflicts.len() == 1 { "conflict" } else { "conflicts" };
-    let mut error =
-        ApiError::new(Reason::Conflict, format!("Apply failed with {} {noun}: {}", conflicts.len(), listed.join("\n")));
-    error.details = Some(Box::new(themelios_api::error::Details {
-        name: config.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
-        group: kind.group().to_string(),
-        kind: kind.plural().to_string(),
-        causes,
-        retry_after_seconds: None,
-    }));
+    let message = match conflicts {
+        [(entry, path)] => {
+            format!("Apply failed with 1 conflict: conflict with {}: {}", print_manager(entry), path_text(path))
+        }
+        _ => {
+            let mut by_manager: BTreeMap<&str, (&Entry, Vec<String>)> = BTreeMap::new();
+            for (entry, path) in conflicts {
+                by_manager.entry(entry.manager.as_str()).or_insert_with(|| (entry, Vec::new())).1.push(path_text(path));
+            }
+            let lines: Vec<String> = by_manager
+                .values()
+                .flat_map(|(entry, paths)| {
+                    std::iter::once(format!("conflicts with {}:", print_manager(entry)))
+                        .chain(paths.iter().map(|p| format!("- {p}")))
+                })
+                .collect();
+            format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+        }
+    };
+    let mut error = ApiError::new(Reason::Conflict, message);
+    error.details = Some(Box::new(themelios_api::error::Details { causes, ..Default::default() }));
     error
 }
 
@@ -446,7 +544,7 @@ fn merge(live: &mut Value, config: &Value, definition: Option<&Definition>) {
         let nested = field.and_then(|f| schema().definition(&f.ty));
         let slot = target.entry(name.clone()).or_insert(Value::Null);
         match (field, value) {
-            (Some(f), Value::Array(items)) if f.list => match &f.strategy {
+            (Some(f), Value::Array(items)) if f.list => match apply_strategy(f) {
                 Some(Strategy::Map(keys)) => {
                     if !slot.is_array() {
                         *slot = Value::Array(Vec::new());
@@ -475,7 +573,7 @@ fn merge(live: &mut Value, config: &Value, definition: Option<&Definition>) {
                 }
                 _ => *slot = value.clone(),
             },
-            (Some(f), Value::Object(entries)) if f.map && f.strategy != Some(Strategy::Atomic) => {
+            (Some(f), Value::Object(entries)) if f.map && apply_strategy(f) != Some(&Strategy::Atomic) => {
                 if !slot.is_object() {
                     *slot = Value::Object(Map::new());
                 }
@@ -485,7 +583,9 @@ fn merge(live: &mut Value, config: &Value, definition: Option<&Definition>) {
                     }
                 }
             }
-            (_, Value::Object(_)) if nested.is_some() && slot.is_object() => merge(slot, value, nested),
+            (_, Value::Object(_)) if nested.is_some_and(|d| !d.atomic) && slot.is_object() => {
+                merge(slot, value, nested)
+            }
             _ => *slot = value.clone(),
         }
     }
@@ -536,11 +636,15 @@ mod tests {
     fn apply_conflicts_with_another_managers_field_unless_forced() {
         let now = Time::EPOCH;
         let mut live = deployment(2, "nginx");
-        record_update(None, &mut live, Kind::Deployment, "kubectl-client-side-apply", now);
+        record_update(None, &mut live, Kind::Deployment, "kubectl-client-side-apply", now, None);
         let err = apply(Some(&live), &deployment(3, "nginx"), Kind::Deployment, "kubectl", false, now).unwrap_err();
         assert_eq!(err.reason, Reason::Conflict);
         assert_eq!(err.causes()[0].field, ".spec.replicas");
-        assert_eq!(err.causes()[0].message, "conflict with \"kubectl-client-side-apply\" using apps/v1");
+        // An update's writer is named with its version and time, as upstream's printManager does.
+        assert_eq!(
+            err.causes()[0].message,
+            "conflict with \"kubectl-client-side-apply\" using apps/v1 at 2025-01-01T00:00:00Z"
+        );
         // The same value is no conflict: both managers then own it.
         assert!(apply(Some(&live), &deployment(2, "nginx"), Kind::Deployment, "kubectl", false, now).is_ok());
         let forced = apply(Some(&live), &deployment(3, "nginx"), Kind::Deployment, "kubectl", true, now).unwrap();
@@ -568,7 +672,7 @@ mod tests {
         let live = apply(None, &deployment(2, "nginx"), Kind::Deployment, "me", false, now).unwrap();
         let mut scaled = live.clone();
         scaled["spec"]["replicas"] = 5.into();
-        record_update(Some(&live), &mut scaled, Kind::Deployment, "kubectl-scale", now);
+        record_update(Some(&live), &mut scaled, Kind::Deployment, "kubectl-scale", now, None);
         let entries = entries_of(&scaled);
         let scaler = entries.iter().find(|e| e.manager == "kubectl-scale").unwrap();
         assert_eq!(scaler.fields.leaves(), vec![vec!["f:spec".to_string(), "f:replicas".to_string()]]);

@@ -27,8 +27,11 @@ import (
 type Field struct {
 	// Omit: "zero" when the field disappears at its zero value (a value field tagged omitempty: a
 	// number, bool, string, slice or map); "never" when it always appears (a value scalar without
-	// omitempty). A slice or map without omitempty reads back as null when empty (protobuf storage keeps
-	// no empty lists), which clients take as absent: it needs no rule.
+	// omitempty); "null" for a slice or map without omitempty, or a time held by value, which Go writes
+	// as null when unset (and
+	// which reads back as null when empty, protobuf storage keeping no empty lists). Clients take null as
+	// absent, so stored objects need nothing for it; field ownership does (an empty object's fields are
+	// present, as null).
 	Omit string `json:"omit,omitempty"`
 	// Zero is the JSON value an absent "never" field reads back as.
 	Zero any `json:"zero,omitempty"`
@@ -142,6 +145,11 @@ func (g *generator) rule(t reflect.Type, omitempty bool) (Field, bool) {
 			rule.Type = definitionName(elem)
 		}
 	case reflect.Struct:
+		if writesNullWhenZero(t) {
+			// A metav1.Time held by value is written as null when unset: present, as null.
+			rule.Omit = "null"
+			return rule, true
+		}
 		if opaque(t) {
 			return rule, false
 		}
@@ -159,6 +167,8 @@ func (g *generator) rule(t reflect.Type, omitempty bool) (Field, bool) {
 		}
 		if omitempty {
 			rule.Omit = "zero"
+		} else {
+			rule.Omit = "null"
 		}
 		elem := t.Elem()
 		if elem.Kind() == reflect.Pointer {
@@ -184,6 +194,11 @@ func (g *generator) rule(t reflect.Type, omitempty bool) (Field, bool) {
 		}
 	}
 	return rule, rule != (Field{})
+}
+
+// writesNullWhenZero: the time types, whose MarshalJSON writes null for the zero time.
+func writesNullWhenZero(t reflect.Type) bool {
+	return t.PkgPath() == "k8s.io/apimachinery/pkg/apis/meta/v1" && (t.Name() == "Time" || t.Name() == "MicroTime")
 }
 
 // apiModuleVersion is the version of k8s.io/api the rules were read from (after this module's replace).

@@ -55,8 +55,10 @@ pub(super) fn create(state: &impl StateRead, object: &Object, ctx: &ApplyContext
     defaults::reset_status_on_create(&mut object);
     defaults::apply_defaults(&mut object);
     defaults::admit_pod(&mut object);
-    defaults::admit_storage_protection(&mut object);
+    crate::admission::on_create(&mut object, ctx.now, revision);
     defaults::generate_job_selector(&mut object);
+    // Upstream defaults again when it reads the object back: a Job's labels then come from its template.
+    defaults::apply_defaults(&mut object);
     let name = object.meta().name.clone().unwrap_or_default();
     let errors = validation::validate(&object);
     if !errors.is_empty() {

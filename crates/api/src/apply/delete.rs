@@ -60,6 +60,11 @@ pub(super) fn delete(
     }
     if let Object::Namespace(ns) = &mut new {
         ns.status.get_or_insert_with(Default::default).phase = Some("Terminating".into());
+        // Upstream's namespace storage deletes without a grace period: it leaves none recorded.
+        ns.metadata.deletion_grace_period_seconds = None;
+        if !has_finalizers(&new) {
+            return Ok(remove(state, new));
+        }
     }
     if !has_finalizers(&new) && new.meta().deletion_grace_period_seconds == Some(0) {
         return Ok(remove(state, new));
@@ -74,11 +79,12 @@ fn check_preconditions(kind: Kind, name: &str, old: &Object, options: &DeleteOpt
     let meta = old.meta();
     if let Some(uid) = &options.uid {
         if meta.uid.as_ref() != Some(uid) {
-            return Err(ApiError::conflict(
+            return Err(ApiError::precondition_failed(
                 kind,
                 name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might \
+                     have been deleted and then recreated",
                     meta.uid.as_deref().unwrap_or("")
                 ),
             ));
@@ -86,11 +92,12 @@ fn check_preconditions(kind: Kind, name: &str, old: &Object, options: &DeleteOpt
     }
     if let Some(rv) = &options.resource_version {
         if meta.resource_version.as_ref() != Some(rv) {
-            return Err(ApiError::conflict(
+            return Err(ApiError::precondition_failed(
                 kind,
                 name,
                 &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record \
+                     ({}). The object might have been modified",
                     meta.resource_version.as_deref().unwrap_or("")
                 ),
             ));

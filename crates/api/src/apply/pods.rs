@@ -32,15 +32,17 @@ pub(super) fn bind(
         }
     }
     if pod::is_deleting(p) {
-        return Err(ApiError::conflict(
+        return Err(ApiError::subresource_conflict(
             Kind::Pod,
+            "binding",
             &name.name,
             &format!("pod {} is being deleted, cannot be assigned to a host", name.name),
         ));
     }
     if let Some(existing) = pod::node_name(p) {
-        return Err(ApiError::conflict(
+        return Err(ApiError::subresource_conflict(
             Kind::Pod,
+            "binding",
             &name.name,
             &format!("pod {} is already assigned to node {existing:?}", name.name),
         ));

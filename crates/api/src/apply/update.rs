@@ -79,9 +79,11 @@ pub(crate) fn update(
     if let (Part::Main, Object::Namespace(ns), Object::Namespace(was)) = (part, &mut new, old) {
         ns.spec.get_or_insert_with(Default::default).finalizers = was.spec.as_ref().and_then(|s| s.finalizers.clone());
     }
+    // Defaulting applies to every request as it is decoded (and again when the object is read back).
+    defaults::apply_defaults(&mut new);
     if !status_only {
-        defaults::apply_defaults(&mut new);
         defaults::admit_pod(&mut new);
+        crate::admission::on_update(&mut new, old);
     }
     new.meta_mut().resource_version = old_meta.resource_version.clone();
     // Compared with the stored object as the server would store it: a default that fills in a zero value
@@ -116,7 +118,8 @@ pub(crate) fn update(
         meta.generation = Some(meta.generation.unwrap_or(0) + 1);
     }
     let meta = new.meta();
-    if meta.deletion_timestamp.is_some() && !has_finalizers(&new) && meta.deletion_grace_period_seconds == Some(0) {
+    let graceless = meta.deletion_grace_period_seconds == Some(0) || kind == crate::kind::Kind::Namespace;
+    if meta.deletion_timestamp.is_some() && !has_finalizers(&new) && graceless {
         return Ok(remove(state, new));
     }
     put(state, new)

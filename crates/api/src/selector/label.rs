@@ -218,8 +218,17 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn error(&self, at: usize, what: &str) -> SelectorError {
-        SelectorError(format!("unable to parse requirement: at position {at} of {:?}: {what}", self.input))
+    /// Upstream's wording: what token was found where something else was expected.
+    fn error(&self, _at: usize, what: &str) -> SelectorError {
+        SelectorError(format!("unable to parse requirement: {what}"))
+    }
+    /// The next token, as upstream's lexer would show it in an error.
+    fn next_token(&mut self) -> String {
+        self.skip_spaces();
+        match self.peek() {
+            Some(c) if matches!(c, ',' | '(' | ')' | '=') => c.to_string(),
+            _ => self.word(),
+        }
     }
     fn at_end(&mut self) -> bool {
         self.chars.peek().is_none()
@@ -259,7 +268,7 @@ impl Parser<'_> {
         }
         let key = self.word();
         if key.is_empty() {
-            return Err(self.error(at, "found end of key, expected: identifier"));
+            return Err(self.error(at, "found '', expected: identifier"));
         }
         if negated {
             return Requirement::new(&key, Operator::DoesNotExist, vec![]);
@@ -288,16 +297,17 @@ impl Parser<'_> {
                     "in" => Operator::In,
                     "notin" => Operator::NotIn,
                     other => {
-                        return Err(self.error(
-                            op_at,
-                            &format!("found '{other}', expected: in, notin, =, ==, !=, or end of requirement"),
-                        ))
+                        return Err(
+                            self.error(op_at, &format!("found '{other}', expected: in, notin, =, ==, !=, gt, lt"))
+                        )
                     }
                 };
                 self.skip_spaces();
-                if self.next_char().map(|(_, c)| c) != Some('(') {
-                    return Err(self.error(op_at, "expected: '(' after 'in' or 'notin'"));
+                if self.peek() != Some('(') {
+                    let found = self.next_token();
+                    return Err(self.error(op_at, &format!("found '{found}' expected: '('")));
                 }
+                self.chars.next();
                 let mut values = Vec::new();
                 loop {
                     self.skip_spaces();
@@ -306,7 +316,8 @@ impl Parser<'_> {
                     match self.next_char() {
                         Some((_, ',')) => continue,
                         Some((_, ')')) => break,
-                        _ => return Err(self.error(op_at, "expected: ',' or ')' in the value set")),
+                        Some((_, c)) => return Err(self.error(op_at, &format!("found '{c}', expected: ',' or ')'"))),
+                        None => return Err(self.error(op_at, "found '', expected: ',' or ')'")),
                     }
                 }
                 values.retain(|v| !v.is_empty());

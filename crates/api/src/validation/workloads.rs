@@ -1,7 +1,7 @@
 //! Validation of the workload kinds: replicas, selectors, templates, strategies.
 
 use super::validate_pod_spec;
-use crate::error::FieldError;
+use crate::error::{FieldError, GoLabelSelector, GoMap};
 use crate::selector::LabelSelector;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -48,7 +48,7 @@ fn selector_and_template(
         if !parsed.matches(&labels) {
             errors.push(FieldError::invalid(
                 "spec.template.metadata.labels",
-                &labels,
+                GoMap(Some(&labels)),
                 "`selector` does not match template `labels`",
             ));
         }
@@ -189,7 +189,7 @@ pub(super) fn job(j: &Job) -> Vec<FieldError> {
             if !parsed.matches(&labels) {
                 errors.push(FieldError::invalid(
                     "spec.template.metadata.labels",
-                    &labels,
+                    GoMap(Some(&labels)),
                     "`selector` does not match template `labels`",
                 ));
             }
@@ -249,7 +249,8 @@ pub(super) fn selector_immutable(
     if new == old {
         return Vec::new();
     }
-    vec![FieldError::invalid("spec.selector", new.cloned().unwrap_or_default(), "field is immutable")]
+    let new = new.cloned().unwrap_or_default();
+    vec![FieldError::invalid("spec.selector", GoLabelSelector(&new), "field is immutable")]
 }
 
 /// A StatefulSet may change only replicas, ordinals, template, update strategy, revision history limit,
@@ -280,7 +281,8 @@ pub(super) fn job_update(new: &Job, old: &Job) -> Vec<FieldError> {
     let (Some(n), Some(o)) = (&new.spec, &old.spec) else { return Vec::new() };
     let mut errors = Vec::new();
     if n.selector != o.selector {
-        errors.push(FieldError::invalid("spec.selector", n.selector.clone().unwrap_or_default(), "field is immutable"));
+        let selector = n.selector.clone().unwrap_or_default();
+        errors.push(FieldError::invalid("spec.selector", GoLabelSelector(&selector), "field is immutable"));
     }
     if n.completion_mode != o.completion_mode {
         errors.push(FieldError::invalid(

@@ -49,6 +49,8 @@ enum Omit {
     Zero,
     /// Always appears; absent, it reads back as its zero value.
     Never,
+    /// A list or map Go writes as `null` when unset: absent to clients, present in an empty object.
+    Null,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -141,6 +143,45 @@ pub fn as_stored(object: &Object) -> Result<Object, serde_json::Error> {
     Object::from_json(kind, value)
 }
 
+/// An empty object of `kind` as Go writes it: value structs as `{}`, value scalars as their zero value,
+/// lists and maps without `omitempty` as `null`. This is the "before" of a create when upstream's field
+/// manager decides which fields a writer added (the ones absent here).
+pub fn zero_object(kind: Kind) -> Value {
+    let mut value = serde_json::json!({"apiVersion": kind.api_version(), "kind": kind.name()});
+    if let Some(&ty) = rules().kinds.get(&kind_key(kind)) {
+        normalize(ty, &mut value);
+        fill_nulls(ty, &mut value);
+    }
+    value
+}
+
+/// An object as Go writes it: [`as_stored`]'s form with the fields Go writes as `null` present as `null`
+/// (an unset time held by value, a list without `omitempty`) — what upstream's field manager compares.
+pub fn go_form(kind: Kind, value: &mut Value) {
+    if let Some(&ty) = rules().kinds.get(&kind_key(kind)) {
+        fill_nulls(ty, value);
+    }
+}
+
+fn fill_nulls(ty: usize, value: &mut Value) {
+    let Value::Object(fields) = value else { return };
+    for rule in &rules().types[ty] {
+        match (rule.omit, rule.nested, fields.get_mut(&rule.name)) {
+            (Some(Omit::Null), _, None) => {
+                fields.insert(rule.name.clone(), Value::Null);
+            }
+            (_, Some((nested, None)), Some(child)) => fill_nulls(nested, child),
+            (_, Some((nested, Some(Container::List))), Some(Value::Array(items))) => {
+                items.iter_mut().for_each(|item| fill_nulls(nested, item))
+            }
+            (_, Some((nested, Some(Container::Map))), Some(Value::Object(entries))) => {
+                entries.values_mut().for_each(|entry| fill_nulls(nested, entry))
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Whether `desired` would be stored as exactly `stored` (no write needed): the test a controller makes
 /// before writing, with the server's rules applied to what it would send.
 pub fn stores_as(desired: &Object, stored: &Object) -> bool {
@@ -172,6 +213,7 @@ fn normalize_field(rule: &Rule, fields: &mut Map<String, Value>) -> bool {
         } else if rule.omit == Some(Omit::Never) {
             Some(rule.zero.clone())
         } else {
+            // A `null` the client sent is the same as absent (for `Null` fields too: clients read it so).
             None
         };
         return match filler {
@@ -182,7 +224,6 @@ fn normalize_field(rule: &Rule, fields: &mut Map<String, Value>) -> bool {
                 fields.insert(rule.name.clone(), filler);
                 true
             }
-            // A `null` the client sent is the same as absent.
             None => fields.remove(&rule.name).is_some(),
         };
     }
@@ -262,6 +303,17 @@ mod tests {
         let stored = as_stored(&Object::from_json(Kind::ReplicaSet, replica_set).unwrap()).unwrap();
         // `replicas` of a ReplicaSet's status has no omitempty: it is always there.
         assert_eq!(serde_json::to_value(&stored).unwrap()["status"], serde_json::json!({"replicas": 0}));
+    }
+
+    #[test]
+    fn an_empty_object_has_its_value_fields_and_nulls() {
+        let pod = zero_object(Kind::Pod);
+        assert_eq!(pod["metadata"], serde_json::json!({"creationTimestamp": null}), "a time held by value is null");
+        assert_eq!(pod["spec"]["containers"], Value::Null, "a list without omitempty is null, not absent");
+        assert!(pod["spec"].get("volumes").is_none(), "an omitempty list is absent");
+        assert_eq!(pod["status"], serde_json::json!({}));
+        let rs = zero_object(Kind::ReplicaSet);
+        assert_eq!(rs["status"], serde_json::json!({"replicas": 0}));
     }
 
     #[test]

@@ -184,7 +184,19 @@ fn write_items<'a>(body: &mut Vec<u8>, items: impl Iterator<Item = &'a Arc<Store
         if first + i > 0 {
             body.push(b',');
         }
-        crate::packed_fields::write_object(body, item.object());
+        write_list_item(body, item.object());
+    }
+}
+
+/// An object as a list item: upstream's typed lists carry no `apiVersion` and `kind` in their items (the
+/// list names them once).
+fn write_list_item(body: &mut Vec<u8>, object: &themelios_api::Object) {
+    let start = body.len();
+    crate::packed_fields::write_object(body, object);
+    let kind = object.kind();
+    let type_meta = format!("{{\"apiVersion\":\"{}\",\"kind\":\"{}\",", kind.api_version(), kind.name());
+    if body[start..].starts_with(type_meta.as_bytes()) {
+        body.drain(start + 1..start + type_meta.len());
     }
 }
 

@@ -118,10 +118,42 @@ fn object_in(request: &ResourceRequest, value: Value) -> Result<Decoded, ApiErro
 }
 
 /// Records `manager`'s write of `object` over `old` in its managed fields.
+/// Records a status write's fields under the writer's `status` entry, as upstream: what it changed of the
+/// object as the status subresource stores it (the spec stays the stored one).
+fn track_status_fields(old: Option<&StoredObject>, object: &mut Object, manager: &str, now: themelios_api::Time) {
+    let mut stored_form = object.clone();
+    if let Some(old) = old {
+        stored_form.copy_spec_from(old.object());
+    }
+    track_fields_of(old, &mut stored_form, manager, now, Some("status"));
+    object.meta_mut().managed_fields = stored_form.meta().managed_fields.clone();
+}
+
 fn track_fields(old: Option<&StoredObject>, object: &mut Object, manager: &str, now: themelios_api::Time) {
-    let old_value = old.map(|o| serde_json::to_value(o.object()).unwrap_or_default());
-    let mut value = serde_json::to_value(&*object).unwrap_or_default();
-    fieldmanager::record_update(old_value.as_ref(), &mut value, object.kind(), manager, now);
+    track_fields_of(old, object, manager, now, None)
+}
+
+fn track_fields_of(
+    old: Option<&StoredObject>,
+    object: &mut Object,
+    manager: &str,
+    now: themelios_api::Time,
+    subresource: Option<&str>,
+) {
+    // Upstream's field manager compares the objects as its Go types write them: the request decoded and
+    // defaulted, unset times and lists as null.
+    let kind = object.kind();
+    let go_form = |object: &Object| {
+        let mut value = serde_json::to_value(object).unwrap_or_default();
+        themelios_api::wire::go_form(kind, &mut value);
+        value
+    };
+    let old_value = old.map(|o| go_form(o.object()));
+    let mut defaulted = object.clone();
+    themelios_api::defaults::apply_defaults(&mut defaulted);
+    let defaulted = themelios_api::wire::as_stored(&defaulted).unwrap_or(defaulted);
+    let mut value = go_form(&defaulted);
+    fieldmanager::record_update(old_value.as_ref(), &mut value, object.kind(), manager, now, subresource);
     object.meta_mut().managed_fields =
         value.pointer("/metadata/managedFields").and_then(|m| serde_json::from_value(m.clone()).ok());
 }
@@ -163,8 +195,7 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
             let written = write(server, request, |state| {
                 let old = state.get(kind, &name);
                 if status_only {
-                    object.meta_mut().managed_fields =
-                        old.as_ref().and_then(|o| o.object().meta().managed_fields.clone());
+                    track_status_fields(old.as_deref(), &mut object, &manager, now);
                     return Ok(Op::UpdateStatus(object));
                 }
                 track_fields(old.as_deref(), &mut object, &manager, now);
@@ -218,6 +249,13 @@ fn patch_type(content_type: Option<&str>) -> Result<PatchType, ApiError> {
 fn apply_patch(kind: PatchType, doc: &mut Value, patch: &Value, definition: &str) -> Result<(), ApiError> {
     let patch_error = |e: PatchError| match e {
         PatchError::Malformed(m) => ApiError::bad_request(m),
+        // Upstream answers every JSON patch that does not apply with this one message and empty details.
+        PatchError::Inapplicable(_) if kind == PatchType::Json => {
+            let mut error =
+                ApiError::new(Reason::Invalid, "the server rejected our request due to an error in our request");
+            error.details = Some(Box::default());
+            error
+        }
         PatchError::Inapplicable(m) => ApiError::new(Reason::Invalid, m),
     };
     match kind {
@@ -271,7 +309,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         if subresource.is_none() {
             track_fields(Some(&stored), &mut object, &manager, now);
         } else {
-            object.meta_mut().managed_fields = stored.object().meta().managed_fields.clone();
+            track_status_fields(Some(&stored), &mut object, &manager, now);
         }
         Ok(if subresource.is_some() { Op::UpdateStatus(object) } else { Op::Update(object) })
     })

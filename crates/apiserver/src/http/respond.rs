@@ -82,7 +82,11 @@ pub fn error(error: &ApiError) -> Response<Body> {
 }
 
 /// A `Status` of success, as a delete that removed the object returns.
-pub fn success(details: serde_json::Value) -> Response<Body> {
+pub fn success(mut details: serde_json::Value) -> Response<Body> {
+    // Upstream's StatusDetails omits empty fields (the core group's "").
+    if let Some(fields) = details.as_object_mut() {
+        fields.retain(|_, v| v.as_str() != Some(""));
+    }
     json(
         StatusCode::OK,
         &serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),

@@ -1,5 +1,6 @@
-//! JSON patch, RFC 6902, with JSON pointers (RFC 6901). A patch applies atomically: on any failing
-//! operation — a `test` that does not hold included — the document is left as it was.
+//! JSON patch, RFC 6902, with JSON pointers (RFC 6901), as kube-apiserver's library applies it (a `replace`
+//! of a key its object lacks adds it). A patch applies atomically: on any failing operation — a `test` that
+//! does not hold included — the document is left as it was.
 
 use super::PatchError;
 use serde_json::Value;
@@ -46,6 +47,12 @@ fn apply_one(doc: &mut Value, operation: &Value) -> Result<(), PatchError> {
         "remove" => remove(doc, path).map(|_| ()),
         "replace" => {
             let value = field(operation, "value")?.clone();
+            // Upstream's JSON patch library (evanphx/json-patch v4) replaces a key its object lacks as if
+            // it were there; RFC 6902 would refuse. An array index must exist.
+            if let Ok((Value::Object(parent), key)) = parent_mut(doc, path) {
+                parent.insert(key, value);
+                return Ok(());
+            }
             let slot = pointer_mut(doc, path)?;
             *slot = value;
             Ok(())

@@ -28,8 +28,11 @@ pub struct Field {
     pub list: bool,
     /// Whether the field is a map from strings.
     pub map: bool,
-    /// How it merges, when the sources say.
+    /// How a strategic merge patch merges it, when the sources say.
     pub strategy: Option<Strategy>,
+    /// How server-side apply merges and owns it (`x-kubernetes-list-type`, `-list-map-keys`, `-map-type`),
+    /// when upstream's OpenAPI says; a list it says nothing of is atomic, a map granular.
+    pub apply: Option<Strategy>,
 }
 
 /// The wire type of a protobuf field.
@@ -79,6 +82,9 @@ pub struct Definition {
     pub fields: HashMap<String, Field>,
     /// Protobuf fields by tag.
     pub proto: HashMap<u32, ProtoField>,
+    /// Whether server-side apply owns and replaces an object of this type as a whole
+    /// (`x-kubernetes-map-type: atomic`: a label selector, an object reference).
+    pub atomic: bool,
 }
 
 /// Every definition.
@@ -121,6 +127,7 @@ fn parse(table: &Value) -> Schema {
                     list: field["container"] == "list",
                     map: field["container"] == "map",
                     strategy,
+                    apply: None,
                 },
             );
         }
@@ -148,6 +155,26 @@ fn parse(table: &Value) -> Schema {
     Schema { definitions }
 }
 
+/// Adds server-side apply's structure (`ssa.json`, generated from kube-apiserver's OpenAPI definitions by
+/// `upstream/tools/ssa-structure`) to the definitions.
+fn add_apply_structure(schema: &mut Schema, table: &Value) {
+    for (name, structure) in table["definitions"].as_object().into_iter().flatten() {
+        let Some(definition) = schema.definitions.get_mut(name) else { continue };
+        definition.atomic = structure["atomic"] == true;
+        for (field_name, field) in structure["fields"].as_object().into_iter().flatten() {
+            let Some(parsed) = definition.fields.get_mut(field_name) else { continue };
+            let keys: Vec<String> =
+                field["keys"].as_array().into_iter().flatten().filter_map(|k| k.as_str().map(str::to_string)).collect();
+            parsed.apply = match (field["listType"].as_str(), field["atomic"] == true) {
+                (Some("map"), _) => Some(Strategy::Map(keys)),
+                (Some("set"), _) => Some(Strategy::Set),
+                (Some("atomic"), _) | (_, true) => Some(Strategy::Atomic),
+                _ => None,
+            };
+        }
+    }
+}
+
 /// The schema, parsed once.
 ///
 /// ```
@@ -160,7 +187,10 @@ pub fn schema() -> &'static Schema {
     SCHEMA.get_or_init(|| {
         // The table is generated and committed; a parse failure would be caught by this crate's tests.
         let table: Value = serde_json::from_str(include_str!("k8s.json")).unwrap_or_default();
-        parse(&table)
+        let mut schema = parse(&table);
+        let apply: Value = serde_json::from_str(include_str!("ssa.json")).unwrap_or_default();
+        add_apply_structure(&mut schema, &apply);
+        schema
     })
 }
 

@@ -88,16 +88,16 @@ fn settle_revisions<'a>(view: &ClusterView<'a>, set: &StatefulSet) -> Settle<'a>
         }
         None => {
             // Upstream always hashes with the count, 0 when none was recorded.
-            let collision_count = Some(set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0));
-            let name = revision::name_for(set, &data, collision_count);
+            let collision_count = set.status.as_ref().and_then(|s| s.collision_count).unwrap_or(0);
+            let name = revision::name_for(set, &data, Some(collision_count));
             let namespace = set.metadata.namespace.as_deref().unwrap_or("");
             if view.get::<ControllerRevision>(namespace, &name).is_some() {
                 let mut bumped = set.clone();
                 let status = bumped.status.get_or_insert_with(Default::default);
-                status.collision_count = Some(collision_count.unwrap_or(0) + 1);
+                status.collision_count = Some(collision_count + 1);
                 return Settle::Write(Op::UpdateStatus(bumped.into_object()));
             }
-            let created = revision::new_revision(set, highest + 1, collision_count);
+            let created = revision::new_revision(set, highest + 1, Some(collision_count));
             return Settle::Write(Op::Create(created.into_object()));
         }
     };

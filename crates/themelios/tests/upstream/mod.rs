@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod http;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};

@@ -244,7 +244,7 @@ pub fn differences(ours: &Snapshot, theirs: &Snapshot) -> Vec<String> {
     out
 }
 
-fn diff_values(key: &str, path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+pub fn diff_values(key: &str, path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let fields: BTreeSet<&String> = x.keys().chain(y.keys()).collect();

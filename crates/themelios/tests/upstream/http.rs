@@ -1,0 +1,103 @@
+//! Raw HTTP requests to an API server (through curl: one request, its status and body, nothing in
+//! between), and the masking that lets two servers' answers be compared.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where a server is and how to authenticate to it.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub base: String,
+    pub ca: PathBuf,
+    pub token: String,
+}
+
+impl Endpoint {
+    /// The server a kubeconfig of ours or of `upstream/control-plane.sh` names, with the CA and token files
+    /// next to it.
+    pub fn new(base: &str, ca: &Path, token_file: &Path) -> Self {
+        let token = std::fs::read_to_string(token_file).expect("the token file").trim().to_string();
+        Self { base: base.trim_end_matches('/').to_string(), ca: ca.to_path_buf(), token }
+    }
+}
+
+/// One answer: the HTTP status and the body (JSON when it parses, else a string).
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+/// Sends `method path` with `body` of `content_type`.
+pub fn send(endpoint: &Endpoint, method: &str, path: &str, content_type: &str, body: Option<&str>) -> Answer {
+    let mut command = Command::new("curl");
+    command
+        .args(["-sS", "--max-time", "20", "-X", method, "--cacert"])
+        .arg(&endpoint.ca)
+        .args(["-H", &format!("Authorization: Bearer {}", endpoint.token)])
+        .args(["-H", "Accept: application/json"])
+        .args(["-w", "\n%{http_code}"]);
+    if let Some(body) = body {
+        command.args(["-H", &format!("Content-Type: {content_type}"), "--data-binary", body]);
+    }
+    command.arg(format!("{}{path}", endpoint.base));
+    let out = command.output().expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    let status = status.trim().parse().unwrap_or(0);
+    let body = serde_json::from_str(body).unwrap_or_else(|_| {
+        // A watch answers with one JSON document per line.
+        let events: Vec<Value> = body.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if events.is_empty() {
+            Value::String(body.to_string())
+        } else {
+            Value::Array(events)
+        }
+    });
+    Answer { status, body }
+}
+
+/// What differs from server to server in any answer: uids, resourceVersions, times, generated name
+/// suffixes, continue tokens, allocated addresses.
+pub fn mask(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, v) in fields.iter_mut() {
+                match key.as_str() {
+                    "resourceVersion" | "continue" | "uid" | "clusterIP" | "selfLink" => {
+                        if !v.is_null() {
+                            *v = Value::String(format!("<{key}>"));
+                        }
+                    }
+                    "clusterIPs" => *v = Value::String("<clusterIPs>".into()),
+                    _ => mask(v),
+                }
+            }
+            if let (Some(Value::String(prefix)), Some(Value::String(name))) =
+                (fields.get("generateName").cloned(), fields.get("name").cloned())
+            {
+                if name.starts_with(&prefix) && name.len() == prefix.len() + 5 {
+                    fields.insert("name".into(), Value::String(format!("{prefix}<suffix>")));
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask),
+        Value::String(s) if looks_like_time(s) => *s = "<time>".into(),
+        // The service-account token volume's suffix is random upstream.
+        Value::String(s) if s.starts_with("kube-api-access-") => *s = "kube-api-access-<suffix>".into(),
+        Value::String(s) if looks_like_uid(s) => *s = "<uid>".into(),
+        _ => {}
+    }
+}
+
+fn looks_like_time(s: &str) -> bool {
+    s.len() >= 20 && s.as_bytes().get(4) == Some(&b'-') && s.as_bytes().get(10) == Some(&b'T') && s.ends_with('Z')
+}
+
+fn looks_like_uid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
+        && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+}
