@@ -301,7 +301,27 @@ fn entries_of(object: &Value) -> Vec<Entry> {
         .collect()
 }
 
-fn store_entries(object: &mut Value, entries: Vec<Entry>) {
+/// Stores `entries` in upstream's order: applies before updates, then oldest first (an entry without a time
+/// first of all), then by manager, apiVersion and subresource.
+fn store_entries(object: &mut Value, mut entries: Vec<Entry>) {
+    // RFC 3339 times in UTC order as their text does.
+    let time = |e: &Entry| e.time.as_ref().and_then(Value::as_str).map(str::to_string).unwrap_or_default();
+    entries.sort_by(|p, q| {
+        (
+            p.operation.as_str(),
+            time(p),
+            p.manager.as_str(),
+            p.api_version.as_str(),
+            p.subresource.as_deref().unwrap_or(""),
+        )
+            .cmp(&(
+                q.operation.as_str(),
+                time(q),
+                q.manager.as_str(),
+                q.api_version.as_str(),
+                q.subresource.as_deref().unwrap_or(""),
+            ))
+    });
     let list: Vec<Value> = entries
         .into_iter()
         .filter(|e| !e.fields.is_empty())
@@ -394,6 +414,35 @@ pub fn record_update(
         entry.time = Some(now_json(now));
     }
     store_entries(new, entries);
+}
+
+/// Records a write through the scale subresource by `manager` that changed the replicas, as upstream's
+/// scale handler: the replicas become the manager's alone, in its entry for the `scale` subresource. That
+/// entry keeps the time it had and a new one has none (upstream takes the times from the parent's entries).
+pub fn record_scale(object: &mut Value, kind: Kind, manager: &str) {
+    let replicas = ["f:spec".to_string(), "f:replicas".to_string()];
+    let mut entries = entries_of(object);
+    let is_writer =
+        |e: &Entry| e.manager == manager && e.operation == "Update" && e.subresource.as_deref() == Some("scale");
+    for entry in entries.iter_mut().filter(|e| !is_writer(e)) {
+        entry.fields.remove_path(&replicas);
+    }
+    match entries.iter_mut().find(|e| is_writer(e)) {
+        Some(entry) => entry.fields.insert(&replicas),
+        None => {
+            let mut fields = FieldSet::default();
+            fields.insert(&replicas);
+            entries.push(Entry {
+                manager: manager.to_string(),
+                operation: "Update".into(),
+                api_version: kind.api_version().into(),
+                time: None,
+                subresource: Some("scale".into()),
+                fields,
+            });
+        }
+    }
+    store_entries(object, entries);
 }
 
 /// Server-side apply of `config` by `manager` onto `live` (absent for a create): the merged object with
@@ -678,5 +727,24 @@ mod tests {
         assert_eq!(scaler.fields.leaves(), vec![vec!["f:spec".to_string(), "f:replicas".to_string()]]);
         let mine = entries.iter().find(|e| e.manager == "me").unwrap();
         assert!(!mine.fields.contains(&["f:spec".into(), "f:replicas".into()]));
+    }
+
+    #[test]
+    fn a_scale_takes_the_replicas_into_an_untimed_scale_entry_listed_first() {
+        let earlier = Time::EPOCH;
+        let mut live = apply(None, &deployment(2, "nginx"), Kind::Deployment, "me", false, earlier).unwrap();
+        let mut annotated = live.clone();
+        annotated["metadata"]["annotations"] = json!({"note": "x"});
+        record_update(Some(&live), &mut annotated, Kind::Deployment, "editor", earlier, None);
+        live = annotated;
+        record_scale(&mut live, Kind::Deployment, "kubectl");
+        let entries = entries_of(&live);
+        let order: Vec<(&str, &str, Option<&str>)> =
+            entries.iter().map(|e| (e.manager.as_str(), e.operation.as_str(), e.subresource.as_deref())).collect();
+        assert_eq!(order, [("me", "Apply", None), ("kubectl", "Update", Some("scale")), ("editor", "Update", None)]);
+        let scaler = &entries[1];
+        assert_eq!(scaler.time, None);
+        assert_eq!(scaler.fields.leaves(), vec![vec!["f:spec".to_string(), "f:replicas".to_string()]]);
+        assert!(!entries[0].fields.contains(&["f:spec".into(), "f:replicas".into()]));
     }
 }

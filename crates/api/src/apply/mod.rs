@@ -19,6 +19,7 @@ use crate::wire;
 use std::sync::Arc;
 
 pub use delete::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
+pub use update::status_write;
 
 /// What `apply` needs besides the state: the time the request is served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -55,10 +55,7 @@ pub(crate) fn update(
 
     let mut new = requested.clone();
     if status_only {
-        // Upstream's status strategies keep the spec; the rest of the object, metadata included, is the
-        // request's (a controller records annotations through status, as the Deployment controller does).
-        new.copy_spec_from(old);
-        keep_on_status_update(&mut new, old);
+        new = status_write(requested, old);
     } else {
         // The main resource never changes status.
         new.copy_status_from(old);
@@ -123,6 +120,16 @@ pub(crate) fn update(
         return Ok(remove(state, new));
     }
     put(state, new)
+}
+
+/// What a status write of `requested` over `old` stores, before defaulting: upstream's status strategies
+/// keep the spec (and a little more per kind); the rest of the object, metadata included, is the
+/// request's (a controller records annotations through status, as the Deployment controller does).
+pub fn status_write(requested: &Object, old: &Object) -> Object {
+    let mut new = requested.clone();
+    new.copy_spec_from(old);
+    keep_on_status_update(&mut new, old);
+    new
 }
 
 /// What upstream's status strategies keep from the stored object besides the spec.

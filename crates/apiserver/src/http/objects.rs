@@ -117,14 +117,13 @@ fn object_in(request: &ResourceRequest, value: Value) -> Result<Decoded, ApiErro
     Ok(decoded)
 }
 
-/// Records `manager`'s write of `object` over `old` in its managed fields.
 /// Records a status write's fields under the writer's `status` entry, as upstream: what it changed of the
 /// object as the status subresource stores it (the spec stays the stored one).
 fn track_status_fields(old: Option<&StoredObject>, object: &mut Object, manager: &str, now: themelios_api::Time) {
-    let mut stored_form = object.clone();
-    if let Some(old) = old {
-        stored_form.copy_spec_from(old.object());
-    }
+    let mut stored_form = match old {
+        Some(old) => themelios_api::apply::status_write(object, old.object()),
+        None => object.clone(),
+    };
     track_fields_of(old, &mut stored_form, manager, now, Some("status"));
     object.meta_mut().managed_fields = stored_form.meta().managed_fields.clone();
 }
@@ -209,11 +208,37 @@ pub async fn update(server: &Server, request: &ResourceRequest) -> Result<Respon
             let replicas = scale_replicas(&scale)?;
             let resource_version =
                 scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
-            let written = write(server, request, |_| Ok(Op::Scale { target, replicas, resource_version })).await?;
+            let manager = request.field_manager();
+            let written = write(server, request, |state| {
+                let stored = current(state, kind, &target.name)?;
+                scale_update(&stored, replicas, resource_version, &manager)
+            })
+            .await?;
             Ok(respond::json(StatusCode::OK, &scale_of(&written)?))
         }
         Some(other) => Err(unknown_subresource(kind, other)),
     }
+}
+
+/// The update a write through the scale subresource makes: the object with `replicas` (owned by `manager`
+/// when they change), `resource_version` its precondition (none: unconditional).
+fn scale_update(
+    stored: &StoredObject,
+    replicas: i32,
+    resource_version: Option<String>,
+    manager: &str,
+) -> Result<Op, ApiError> {
+    let kind = stored.object().kind();
+    let mut object = themelios_api::apply::scale::with_replicas(stored.object(), replicas)
+        .ok_or_else(|| unknown_subresource(kind, "scale"))?;
+    if themelios_api::apply::scale::replicas_of(stored.object()) != Some(replicas) {
+        let mut managed = json!({ "metadata": { "managedFields": object.meta().managed_fields } });
+        fieldmanager::record_scale(&mut managed, kind, manager);
+        object.meta_mut().managed_fields =
+            managed.pointer("/metadata/managedFields").and_then(|m| serde_json::from_value(m.clone()).ok());
+    }
+    object.meta_mut().resource_version = resource_version;
+    Ok(Op::Update(object))
 }
 
 fn scale_replicas(scale: &Value) -> Result<i32, ApiError> {
@@ -280,7 +305,6 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     let validation = request.field_validation()?;
     let name = request.object_name();
-    let target = ObjectRef { kind, name: name.clone() };
     let subresource = request.path.subresource.clone();
     if let Some(other) = subresource.as_deref().filter(|s| *s != "status" && *s != "scale") {
         return Err(unknown_subresource(kind, other));
@@ -292,11 +316,8 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         if subresource.as_deref() == Some("scale") {
             let mut scale = scale_of(&stored)?;
             apply_patch(patch_kind, &mut scale, &patch, "io.k8s.api.autoscaling.v1.Scale")?;
-            return Ok(Op::Scale {
-                target,
-                replicas: scale_replicas(&scale)?,
-                resource_version: stored.object().meta().resource_version.clone(),
-            });
+            let resource_version = stored.object().meta().resource_version.clone();
+            return scale_update(&stored, scale_replicas(&scale)?, resource_version, &manager);
         }
         let mut doc = crate::packed_fields::object_value(stored.object());
         apply_patch(patch_kind, &mut doc, &patch, &definition_of(kind))?;

@@ -84,11 +84,22 @@ pub fn mask(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(mask),
         Value::String(s) if looks_like_time(s) => *s = "<time>".into(),
+        Value::String(s) if s.contains(RECORDED_VERSION) => *s = mask_recorded_version(s),
         // The service-account token volume's suffix is random upstream.
         Value::String(s) if s.starts_with("kube-api-access-") => *s = "kube-api-access-<suffix>".into(),
         Value::String(s) if looks_like_uid(s) => *s = "<uid>".into(),
         _ => {}
     }
+}
+
+/// A stale precondition's message names the stored resourceVersion, which differs between servers.
+const RECORDED_VERSION: &str = "ResourceVersion in record (";
+
+fn mask_recorded_version(s: &str) -> String {
+    let Some(at) = s.find(RECORDED_VERSION) else { return s.to_string() };
+    let digits_from = at + RECORDED_VERSION.len();
+    let digits = s[digits_from..].chars().take_while(char::is_ascii_digit).count();
+    format!("{}<resourceVersion>{}", &s[..digits_from], &s[digits_from + digits..])
 }
 
 fn looks_like_time(s: &str) -> bool {
@@ -100,4 +111,28 @@ fn looks_like_uid(s: &str) -> bool {
     parts.len() == 5
         && parts.iter().map(|p| p.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
         && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn masking_hides_what_differs_between_servers_and_keeps_the_rest() {
+        let mut answer = json!({
+            "message": "the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (213). The object might have been modified",
+            "metadata": {"uid": "0b6e54a4-7c1a-4a3e-9d52-0f8f4d9e0a11", "generateName": "web-", "name": "web-x7k2p"},
+            "spec": {"volumes": [{"name": "kube-api-access-tkr6b"}], "replicas": 3},
+        });
+        mask(&mut answer);
+        assert_eq!(
+            answer["message"],
+            "the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (<resourceVersion>). The object might have been modified"
+        );
+        assert_eq!(answer["metadata"]["uid"], "<uid>");
+        assert_eq!(answer["metadata"]["name"], "web-<suffix>");
+        assert_eq!(answer["spec"]["volumes"][0]["name"], "kube-api-access-<suffix>");
+        assert_eq!(answer["spec"]["replicas"], 3);
+    }
 }
