@@ -134,6 +134,13 @@ fn server_side_apply_conflicts_and_force() {
     assert!(server
         .ok(&["apply", "--server-side", "-f", path_str(&fresh)])
         .contains("configmap/fresh serverside-applied"));
+    // A second manager applying a manifest whose metadata holds only the name shares `.metadata` with the
+    // first instead of conflicting on it (a regression: the first was recorded as owning all of metadata).
+    let shared = server.write("shared.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata: {a: b}\n");
+    for manager in ["first", "second"] {
+        let applied = server.ok(&["apply", "--server-side", "--field-manager", manager, "-f", path_str(&shared)]);
+        assert!(applied.contains("configmap/shared serverside-applied"), "{manager}: {applied}");
+    }
 
     // The server keeps field ownership packed; every read shows it as the tree kubectl expects.
     let owned = |json: &str| -> Vec<(String, serde_json::Value)> {

@@ -63,6 +63,10 @@ fn a_deployment_rolls_out_is_updated_scaled_and_rolled_back() {
         server.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]),
         "nginx:1.25"
     );
+    // Undo scales the first ReplicaSet back up rather than making a third (a regression: stored templates
+    // carried defaulted zero fields the rolled-back template lacked).
+    let sets = server.ok(&["get", "replicasets", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}"]);
+    assert_eq!(sets.split_whitespace().count(), 2, "rollout undo made a new ReplicaSet: {sets}");
 }
 
 #[test]

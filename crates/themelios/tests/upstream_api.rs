@@ -94,6 +94,8 @@ fn corpus() -> Vec<Request> {
     let cm = |name: &str, data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"set": "a"}}, "data": data});
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template("web")}});
+    let shared_deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shared"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "shared"}}, "template": template("shared")}});
     let mut requests = vec![
         post("create namespace", "/api/v1/namespaces", ns),
         post(
@@ -188,6 +190,19 @@ fn corpus() -> Vec<Request> {
             cm("applied", json!({})),
         ),
         get("get applied configmap", &core("configmaps/applied")),
+        // Two managers applying the same manifest whose metadata holds only the name share it.
+        patch(
+            "apply name-only deployment as one",
+            &format!("{}?fieldManager=one", apps("deployments/shared")),
+            APPLY,
+            shared_deployment.clone(),
+        ),
+        patch(
+            "apply name-only deployment as two",
+            &format!("{}?fieldManager=two", apps("deployments/shared")),
+            APPLY,
+            shared_deployment,
+        ),
         // Pagination and selectors.
         post("create configmap p1", &core("configmaps"), cm("p1", json!({}))),
         post("create configmap p2", &core("configmaps"), cm("p2", json!({}))),
