@@ -19,6 +19,8 @@ use k8s_openapi::api::core::v1::{
 
 /// Where the ServiceAccount plugin mounts a pod's API credentials.
 pub const TOKEN_MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// The token volume's name before its generated suffix.
+pub const TOKEN_VOLUME_PREFIX: &str = "kube-api-access-";
 /// The label NamespaceAutoLabel keeps equal to a namespace's name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// The annotation a DaemonSet's template generation is kept in.
@@ -123,7 +125,7 @@ fn service_account(spec: &mut PodSpec, revision: u64) {
     if spec.containers.iter().chain(spec.init_containers.iter().flatten()).all(mounted) {
         return;
     }
-    let name = format!("kube-api-access-{}", generated_suffix(revision));
+    let name = format!("{TOKEN_VOLUME_PREFIX}{}", generated_suffix(revision));
     let mount = VolumeMount {
         name: name.clone(),
         mount_path: TOKEN_MOUNT_PATH.into(),

@@ -31,7 +31,10 @@
 //! assert_eq!(early.longest_duration, 30);
 //! ```
 
-use crate::identity::{generated_name_revision, object_bucket, revision_of_uid_bytes, Bucket, UID_BUCKET};
+use crate::identity::{
+    generated_name_revision, generated_suffix, object_bucket, revision_of_uid, revision_of_uid_bytes,
+};
+use crate::identity::{Bucket, UID_BUCKET};
 use crate::identity::{UID_HEX_LEN, UID_PREFIX};
 use crate::kind::Object;
 use crate::time::Time;
@@ -108,6 +111,15 @@ impl Shape {
             while let Some(at) = find(json, quoted.as_bytes(), from) {
                 cuts.push((at + 1, name.len(), Cut::Token(UID_BUCKET, revision)));
                 from = at + quoted.len();
+            }
+        }
+        // Admission names a pod's token volume after the revision that created the pod, its uid's.
+        if let (Object::Pod(_), Some(revision)) = (object, meta.uid.as_deref().and_then(revision_of_uid)) {
+            let volume = format!("\"{}{}\"", crate::admission::TOKEN_VOLUME_PREFIX, generated_suffix(revision));
+            let mut from = 0;
+            while let Some(at) = find(json, volume.as_bytes(), from) {
+                cuts.push((at + 1, volume.len() - 2, Cut::Token(UID_BUCKET, revision)));
+                from = at + volume.len();
             }
         }
         cuts.extend(times_in(json).map(|(at, len, time)| (at, len, Cut::Time(time))));
@@ -202,6 +214,11 @@ fn numbers_after<'a>(json: &'a [u8], key: &'a [u8]) -> impl Iterator<Item = (usi
     })
 }
 
+/// Keys that name a duration no controller measures time against, so it need not stretch the horizon:
+/// a service-account token's lifetime (admission writes 3607 s into every pod; only a real kubelet's
+/// token rotation reads it).
+const DURATIONS_NO_CONTROLLER_TIMES: &[&[u8]] = &[b"expirationSeconds"];
+
 /// The largest integer (as a number or a string) under a JSON key that mentions seconds, 0 if none.
 fn longest_duration(json: &[u8]) -> i64 {
     let mut longest = 0i64;
@@ -211,6 +228,10 @@ fn longest_duration(json: &[u8]) -> i64 {
         from = at + 1;
         let Some(key_end) = json[at..].iter().position(|b| *b == b'"').map(|p| at + p) else { break };
         if json.get(key_end + 1) != Some(&b':') {
+            continue;
+        }
+        let key_start = json[..at].iter().rposition(|b| *b == b'"').map_or(0, |p| p + 1);
+        if DURATIONS_NO_CONTROLLER_TIMES.contains(&&json[key_start..key_end]) {
             continue;
         }
         let value = &json[key_end + 2..];
@@ -319,5 +340,13 @@ mod tests {
             shape(pod(serde_json::json!({"note": "wait 500 seconds"}), serde_json::json!({}))).longest_duration,
             0
         );
+    }
+
+    #[test]
+    fn a_token_lifetime_does_not_stretch_the_horizon() {
+        let mut object = pod(serde_json::json!({}), serde_json::json!({}));
+        object["spec"]["activeDeadlineSeconds"] = serde_json::json!(45);
+        object["spec"]["volumes"] = serde_json::json!([{"name": "token", "projected": {"sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}]);
+        assert_eq!(shape(object).longest_duration, 45);
     }
 }

@@ -493,12 +493,26 @@ pub fn apply(
         }
     }
     merge(&mut merged, config, schema().definition(&definition));
-    // The manager's entry is replaced where it stands (upstream keeps the entries' order).
+    // An apply that changes nothing in the object leaves its manager's time as it was (none for a new
+    // manager), as upstream's.
+    let without_fields = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        v
+    };
+    let time = match live {
+        Some(live) if without_fields(live) == without_fields(&merged) => {
+            entries.iter().find(|e| is_mine(e)).and_then(|e| e.time.clone())
+        }
+        _ => Some(now_json(now)),
+    };
     let mine = Entry {
         manager: manager.to_string(),
         operation: "Apply".into(),
         api_version: kind.api_version().into(),
-        time: Some(now_json(now)),
+        time,
         subresource: None,
         fields: applied,
     };
