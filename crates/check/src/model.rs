@@ -16,7 +16,7 @@ use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
     first_safety_violation, wasted_write, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind,
-    TimeUse,
+    TimeUse, NO_WASTED_WRITES,
 };
 
 /// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has
@@ -419,13 +419,15 @@ impl ClusterModel {
         u16::try_from(class).unwrap_or(crate::liveness::UNCONSTRAINED - 1)
     }
 
-    /// The names of the safety properties checked in every state.
+    /// The names of the safety properties checked in every state, the one every controller answers to
+    /// (checked on each write) included.
     pub fn safety_property_names(&self) -> Vec<&'static str> {
         self.properties
             .iter()
             .filter(|p| p.kind == PropertyKind::Safety)
             .map(|p| p.name)
             .chain(self.model_checks.iter().map(|(name, _)| *name))
+            .chain(std::iter::once(NO_WASTED_WRITES))
             .collect()
     }
 
