@@ -67,6 +67,29 @@ fn a_deployment_rolls_out_is_updated_scaled_and_rolled_back() {
     // carried defaulted zero fields the rolled-back template lacked).
     let sets = server.ok(&["get", "replicasets", "-l", "app=web", "-o", "jsonpath={.items[*].metadata.name}"]);
     assert_eq!(sets.split_whitespace().count(), 2, "rollout undo made a new ReplicaSet: {sets}");
+    settles(&server, "deployments,replicasets,pods");
+}
+
+/// Waits until the objects of `kinds` stop changing for three seconds. Controllers whose writes change
+/// nothing never stop (a regression: status written with zeros the server drops was rewritten for ever,
+/// hundreds of times a second).
+fn settles(server: &ApiServer, kinds: &str) {
+    use std::time::{Duration, Instant};
+    let versions = || {
+        server.ok(&["get", kinds, "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}"])
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut last, mut since) = (versions(), Instant::now());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = versions();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if since.elapsed() >= Duration::from_secs(3) {
+            return;
+        }
+    }
+    panic!("{kinds} kept changing for a minute; the last versions: {last}");
 }
 
 #[test]
@@ -75,6 +98,7 @@ fn a_job_completes_and_a_namespace_is_deleted_with_its_contents() {
     server.ok(&["create", "job", "once", "--image", "busybox"]);
     let done = server.ok(&["wait", "--for=condition=complete", "job/once", "--timeout=60s"]);
     assert!(done.contains("condition met"), "{done}");
+    settles(&server, "jobs,pods");
     server.ok(&["create", "namespace", "scratch"]);
     server.ok(&["create", "deployment", "tmp", "--image", "nginx", "-n", "scratch"]);
     server.ok(&["rollout", "status", "deployment/tmp", "-n", "scratch", "--timeout", "60s"]);

@@ -80,7 +80,11 @@ fn decoded(object: &Object) -> Result<Object, ApiError> {
 /// Stamps `object` with the next revision and wraps it as a one-write change, in the form upstream's server
 /// stores it (see [`crate::wire`]).
 fn put(state: &impl StateRead, object: Object) -> Result<Change, ApiError> {
-    let mut object = decoded(&object)?;
+    put_decoded(state, decoded(&object)?)
+}
+
+/// [`put`] of an object already in stored form.
+fn put_decoded(state: &impl StateRead, mut object: Object) -> Result<Change, ApiError> {
     let revision = next_revision(state);
     object.meta_mut().resource_version = Some(revision.to_string());
     let stored = StoredObject::new(object);

@@ -1,6 +1,6 @@
 //! PUT on the main resource, on the status subresource, and on a Namespace's finalize subresource.
 
-use super::{current, has_finalizers, is_deleting, put, remove, unchanged, ApplyContext};
+use super::{current, has_finalizers, is_deleting, remove, unchanged, ApplyContext};
 use crate::defaults;
 use crate::error::{ApiError, FieldError};
 use crate::kind::Object;
@@ -119,7 +119,8 @@ pub(crate) fn update(
     if meta.deletion_timestamp.is_some() && !has_finalizers(&new) && graceless {
         return Ok(remove(state, new));
     }
-    put(state, new)
+    // Decoded above; a generation that moved is at least 1, which the stored form keeps.
+    super::put_decoded(state, new)
 }
 
 /// What a status write of `requested` over `old` stores, before defaulting: upstream's status strategies

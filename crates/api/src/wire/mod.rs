@@ -185,6 +185,10 @@ fn fill_nulls(ty: usize, value: &mut Value) {
 /// Whether `desired` would be stored as exactly `stored` (no write needed): the test a controller makes
 /// before writing, with the server's rules applied to what it would send.
 pub fn stores_as(desired: &Object, stored: &Object) -> bool {
+    // A stored object is in stored form already: equal objects store alike without a round trip.
+    if desired == stored {
+        return true;
+    }
     match as_stored(desired) {
         Ok(normal) => normal == *stored,
         Err(_) => desired == stored,
