@@ -7,7 +7,7 @@
 //! write is O(n), which is cheap at the sizes a model holds but not for the live runtime's informer caches, where one write to a cache of 50,000 pods would copy them all: past
 //! [`LARGE_AT`] objects a map becomes a persistent B-tree, whose writes copy one path.
 
-use crate::store::{ObjectName, StoredObject};
+use crate::stored::{ObjectName, StoredObject};
 use std::hash::{Hash, Hasher};
 use std::ops::RangeFrom;
 use std::sync::Arc;
@@ -244,7 +244,7 @@ impl Hash for KindMap {
 mod tests {
     use super::KindMap;
     use crate::kind::Object;
-    use crate::store::{ObjectName, StoredObject};
+    use crate::stored::{ObjectName, StoredObject};
 
     fn config_map(name: &str) -> std::sync::Arc<StoredObject> {
         let value = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}});

@@ -7,13 +7,12 @@
 //! successors, one thread merges them, so state numbers follow BFS order and runs are deterministic.
 
 use crate::index::Index;
+pub use crate::index::StateId;
 use crate::model::{Action, ClusterModel, State};
 use stateright::Model;
 use std::sync::{mpsc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
-
-/// A state's number in the graph, in BFS order (the initial state is 0).
-pub type StateId = u32;
+use themelios_controllers::framework::Violation;
 
 /// What the checker saw while exploring, about once a second.
 #[derive(Clone, Copy, Debug)]
@@ -118,15 +117,15 @@ struct Successor {
 
 /// What a worker found in a state, before the state has its number.
 enum Found {
-    Unsafe(&'static str, String),
-    GoalFails(Vec<(&'static str, String)>),
+    Unsafe(Violation),
+    GoalFails(Vec<Violation>),
     Settled,
 }
 
 impl Found {
     fn at(self, id: StateId) -> Finding {
         match self {
-            Found::Unsafe(property, detail) => Finding::Unsafe(id, property, detail),
+            Found::Unsafe(violation) => Finding::Unsafe(id, violation),
             Found::GoalFails(goals) => Finding::GoalFails(id, goals),
             Found::Settled => Finding::Settled(id),
         }
@@ -136,9 +135,9 @@ impl Found {
 /// Something found in a state while exploring.
 pub enum Finding {
     /// The state records a violation of a safety property, with what was wrong.
-    Unsafe(StateId, &'static str, String),
+    Unsafe(StateId, Violation),
     /// The state is quiescent and these goals fail in it.
-    GoalFails(StateId, Vec<(&'static str, String)>),
+    GoalFails(StateId, Vec<Violation>),
     /// The state is quiescent and every goal holds.
     Settled(StateId),
 }
@@ -289,8 +288,7 @@ impl Level {
 
 fn classify(model: &ClusterModel, state: &State, terminal: bool) -> Option<Found> {
     if let Some(violation) = &state.violation {
-        let (property, detail) = violation.as_ref();
-        Some(Found::Unsafe(property, detail.clone()))
+        Some(Found::Unsafe(violation.as_ref().clone()))
     } else if terminal {
         let failed = model.failed_goals(state);
         Some(if failed.is_empty() { Found::Settled } else { Found::GoalFails(failed) })

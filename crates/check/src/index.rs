@@ -18,7 +18,8 @@
 //! assert_eq!(index.into_fingerprints(), vec![0xfeed, 0xbeef]);
 //! ```
 
-use crate::explore::StateId;
+/// A state's number in the graph, in BFS order (the initial state is 0).
+pub type StateId = u32;
 
 /// A slot no state is in.
 const EMPTY: StateId = StateId::MAX;

@@ -21,7 +21,7 @@
 //! assert!(std::sync::Arc::ptr_eq(&first, &second));
 //! ```
 
-use crate::model::{ActorState, Cache};
+use crate::state::{ActorState, Cache};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};

@@ -29,6 +29,7 @@ pub mod model;
 pub mod model_checks;
 pub mod scenario;
 pub mod scenarios;
+pub mod state;
 
 use counterexample::{replay, Step};
 use explore::{explore, Bounds, Exploration, Finding, Progress};
@@ -164,7 +165,9 @@ fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdi
     let mut out = Vec::new();
     for name in model.safety_property_names() {
         let first = exploration.findings.iter().find_map(|f| match f {
-            Finding::Unsafe(id, property, detail) if *property == name => Some(violated(detail.clone(), *id)),
+            Finding::Unsafe(id, violation) if violation.property == name => {
+                Some(violated(violation.detail.clone(), *id))
+            }
             _ => None,
         });
         out.push(Verdict {
@@ -177,7 +180,7 @@ fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdi
     for name in model.goal_names() {
         let first = exploration.findings.iter().find_map(|f| match f {
             Finding::GoalFails(id, failed) => {
-                failed.iter().find(|(g, _)| *g == name).map(|(_, detail)| violated(detail.clone(), *id))
+                failed.iter().find(|v| v.property == name).map(|v| violated(v.detail.clone(), *id))
             }
             _ => None,
         });

@@ -12,8 +12,7 @@
 use crate::explore::{Graph, StateId};
 use std::collections::{BTreeSet, VecDeque};
 
-/// A fairness class that no fairness is owed to (the environment's actions).
-pub const UNCONSTRAINED: u16 = u16::MAX;
+pub use crate::state::UNCONSTRAINED;
 
 /// A reachable fair cycle of non-quiescent states.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,13 +16,13 @@
 //! costs computing it again.
 
 use crate::intern::{hash_words, Prehashed, Table};
-use crate::model::Cache;
+use crate::state::Cache;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use themelios_api::{ApiState, Op, StateRead, Time};
-use themelios_controllers::framework::DynLocal;
+use themelios_controllers::framework::{DynLocal, Step, Violation};
 use thread_local::ThreadLocal;
 
 /// Everything an actor's step depends on, by identity.
@@ -112,12 +112,14 @@ impl StepKey {
 }
 
 /// One actor's step from one [`StepInputs`].
-pub(crate) struct Step {
+pub(crate) struct KnownStep {
     key: StepKey,
     /// Whether the controller has a request to make.
     pub requests: bool,
     /// The time it asked to be woken at, if any.
     pub wake: Option<Time>,
+    /// The time it asked to run at for upkeep, if any.
+    pub heartbeat: Option<Time>,
     /// The request and the memory after stepping, until the step is first taken (boxed: most steps have no
     /// request, and entries are kept by the hundred thousand).
     attempt: Mutex<Option<Pending>>,
@@ -130,7 +132,7 @@ type Pending = Box<(Op, Box<dyn DynLocal>)>;
 
 /// The steps one thread has looked up, by the hash of their inputs (the first of each hash: another with
 /// the same hash is looked up in the shared table every time).
-type KnownSteps = HashMap<u64, Arc<Step>, Prehashed>;
+type KnownSteps = HashMap<u64, Arc<KnownStep>, Prehashed>;
 
 /// What taking a step leads to.
 #[derive(Clone)]
@@ -142,10 +144,10 @@ pub(crate) struct Taken {
     /// The actor's memory after seeing the response.
     pub local: Arc<dyn DynLocal>,
     /// The first controller property the write violates, and how.
-    pub violation: Option<Box<(&'static str, String)>>,
+    pub violation: Option<Box<Violation>>,
 }
 
-impl Step {
+impl KnownStep {
     /// What taking the step leads to: computed by `take` from the request and the memory after stepping,
     /// the first time only.
     pub fn taken(&self, take: impl FnOnce(Op, Box<dyn DynLocal>) -> Taken) -> Option<&Taken> {
@@ -164,7 +166,7 @@ impl Step {
 /// The steps of one exploration: one table shared by the worker threads, and in front of it one per
 /// thread, so that finding a known step takes no lock and touches no shared counter.
 pub struct Steps {
-    table: Table<Arc<Step>>,
+    table: Table<Arc<KnownStep>>,
     /// How many steps are kept before the table starts afresh.
     kept: usize,
     fronts: ThreadLocal<RefCell<(u64, KnownSteps)>>,
@@ -197,13 +199,13 @@ impl Steps {
         }
     }
 
-    /// Calls `with` on the step from `inputs`, computed by `attempt` (request, memory after, wake time) if
-    /// no thread has computed it yet.
+    /// Calls `with` on the step from `inputs`, computed by `attempt` (what the controller decided, and its
+    /// memory after) if no thread has computed it yet.
     pub(crate) fn with<R>(
         &self,
         inputs: &StepInputs,
-        attempt: impl FnOnce() -> (Option<Op>, Box<dyn DynLocal>, Option<Time>),
-        with: impl FnOnce(&Step) -> R,
+        attempt: impl FnOnce() -> (Step, Box<dyn DynLocal>),
+        with: impl FnOnce(&KnownStep) -> R,
     ) -> R {
         let hash = inputs.hash();
         let generation = self.generation.load(Ordering::Acquire);
@@ -220,14 +222,15 @@ impl Steps {
         let step = match self.table.find(hash, |s| s.key.matches(inputs)) {
             Some(found) => found,
             None => {
-                let (op, local, wake) = attempt();
+                let (Step { op, wake_at, heartbeat_at }, local) = attempt();
                 if self.table.count() >= self.kept {
                     self.start_afresh();
                 }
-                let step = Arc::new(Step {
+                let step = Arc::new(KnownStep {
                     key: inputs.owned(),
                     requests: op.is_some(),
-                    wake,
+                    wake: wake_at,
+                    heartbeat: heartbeat_at,
                     attempt: Mutex::new(op.map(|op| Box::new((op, local)))),
                     taken: OnceLock::new(),
                 });

@@ -9,182 +9,15 @@
 use crate::canonical::Summaries;
 use crate::consistency::{Consistency, Reads, Relist, Staleness};
 use crate::intern::Interner;
-use crate::memo::{Step, StepInputs, Steps, Taken};
+use crate::memo::{KnownStep, StepInputs, Steps, Taken};
+pub use crate::state::{Action, ActorState, Cache, Fault, State, UserDone};
 use stateright::{Model, Property as StaterightProperty};
 use std::sync::Arc;
-use themelios_api::store::KindMap;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
-    first_safety_violation, wasted_write, AnyController, Check, ClusterView, DynLocal, Outcome, Property, PropertyKind,
-    TimeUse, NO_WASTED_WRITES,
+    decide, first_safety_violation, unmet_goals, wasted_write, AnyController, ClusterView, Deadlines, DynLocal,
+    Outcome, Profile, Property, PropertyKind, Step, TimeUse, Violation, NO_WASTED_WRITES,
 };
-
-/// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has
-/// seen. Kinds it does not watch are never read, so they are not kept: a cache of them would only change
-/// with every write and tell apart states the actor cannot.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Cache {
-    /// The watched kinds in [`Kind::ALL`] order, each with its map and the revision it has seen.
-    pub(crate) kinds: Vec<(Kind, KindMap, u64)>,
-}
-
-impl Cache {
-    /// A cache of `watched` kinds, caught up with `state`.
-    pub(crate) fn of(state: &ApiState, watched: Option<&[Kind]>) -> Self {
-        let kinds = Kind::ALL.iter().filter(|k| watches(watched, **k));
-        Self { kinds: kinds.map(|k| (*k, state.objects().of_kind(*k).clone(), state.revision())).collect() }
-    }
-    /// The cache of one kind, if it is watched.
-    pub(crate) fn of_kind(&self, kind: Kind) -> Option<(&KindMap, u64)> {
-        self.kinds.iter().find(|(k, _, _)| *k == kind).map(|(_, map, revision)| (map, *revision))
-    }
-    /// Catches the cache of one kind up with `state`.
-    fn catch_up(&mut self, kind: Kind, state: &ApiState) {
-        if let Some(entry) = self.kinds.iter_mut().find(|(k, _, _)| *k == kind) {
-            (entry.1, entry.2) = (state.objects().of_kind(kind).clone(), state.revision());
-        }
-    }
-    /// Whether every kind has seen revision `rv`: a kind whose content equals the latest has seen all.
-    fn has_seen(&self, rv: u64, store: &ApiState) -> bool {
-        self.kinds.iter().all(|(kind, map, revision)| *revision >= rv || map == store.objects().of_kind(*kind))
-    }
-    /// The watched kinds whose content differs from `store`'s.
-    fn behind<'a>(&'a self, store: &'a ApiState) -> impl Iterator<Item = Kind> + 'a {
-        self.kinds.iter().filter(|(kind, map, _)| map != store.objects().of_kind(*kind)).map(|(kind, _, _)| *kind)
-    }
-    /// Whether every watched kind holds what `store` holds.
-    pub fn is_current(&self, store: &ApiState) -> bool {
-        self.behind(store).next().is_none()
-    }
-}
-
-/// One actor's state: its memory, its cache (none when it reads the latest revision), the revision of its
-/// last successful write, and the restarts it may still suffer.
-#[derive(Clone, Debug)]
-pub struct ActorState {
-    /// The controller's memory, shared between states until the actor steps.
-    pub local: Arc<dyn DynLocal>,
-    /// Its informer caches.
-    pub cache: Option<Arc<Cache>>,
-    /// The revision of its last write, kept only under read-your-writes (0 otherwise).
-    pub last_write: u64,
-    /// Restarts left in the scenario's fault budget.
-    pub restarts_left: u8,
-    /// Writes of this actor that may still fail with an injected Conflict (not applied).
-    pub conflicts_left: u8,
-    /// Writes of this actor that may still time out after taking effect.
-    pub timeouts_left: u8,
-}
-
-impl ActorState {
-    /// The fault budgets left (restarts, conflicts, timeouts) as one number, for hashing.
-    pub fn budgets(&self) -> u64 {
-        [self.restarts_left, self.conflicts_left, self.timeouts_left].iter().fold(0, |all, b| all << 8 | u64::from(*b))
-    }
-}
-
-impl PartialEq for ActorState {
-    fn eq(&self, other: &Self) -> bool {
-        (Arc::ptr_eq(&self.local, &other.local) || self.local.dyn_eq(other.local.as_ref()))
-            && self.cache == other.cache
-            && self.last_write == other.last_write
-            && self.restarts_left == other.restarts_left
-            && self.conflicts_left == other.conflicts_left
-            && self.timeouts_left == other.timeouts_left
-    }
-}
-impl Eq for ActorState {}
-impl std::hash::Hash for ActorState {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.local.dyn_hash(state);
-        self.cache.hash(state);
-        self.last_write.hash(state);
-        self.restarts_left.hash(state);
-        self.conflicts_left.hash(state);
-        self.timeouts_left.hash(state);
-    }
-}
-
-/// A state of the model. It hashes canonically (see [`crate::canonical`]): states equal up to a renaming of
-/// revisions hash the same, which is what the checker deduplicates on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct State {
-    /// The latest revision of every object.
-    pub store: ApiState,
-    /// A second API server's watch cache, lagging behind.
-    pub lagging: ApiState,
-    /// Logical time.
-    pub now: Time,
-    /// The actors, shared between states until one of them changes (see [`State::actor_mut`]); each
-    /// actor's state is interned, so a state owns only the pointers.
-    pub actors: Arc<[Arc<ActorState>]>,
-    /// Which user operations have happened.
-    pub user_done: UserDone,
-    /// The first safety property violated, if any, and what was wrong (boxed: almost every state has none).
-    pub violation: Option<Box<(&'static str, String)>>,
-}
-
-/// Which of a scenario's user operations have happened, one bit each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct UserDone(u64);
-
-impl UserDone {
-    /// How many user operations a scenario may list.
-    pub const MAX: usize = 64;
-    /// Whether operation `u` has happened.
-    pub fn has(self, u: usize) -> bool {
-        self.0 & (1 << u) != 0
-    }
-    /// Records that operation `u` happened.
-    pub fn mark(&mut self, u: usize) {
-        self.0 |= 1 << u;
-    }
-}
-
-impl State {
-    /// One actor's state, for writing: the actors are copied first if another state shares them.
-    pub fn actor_mut(&mut self, actor: usize) -> &mut ActorState {
-        Arc::make_mut(&mut Arc::make_mut(&mut self.actors)[actor])
-    }
-}
-
-/// Up to renaming of revisions, with times as they are: forgetting what controllers cannot tell about time
-/// needs to know the controllers (the checker uses [`ClusterModel::summaries`], which do).
-impl std::hash::Hash for State {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(crate::canonical::fingerprint(self, TimeUse::Absolute));
-    }
-}
-
-/// A transition of the model.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// An actor takes a step: reads its view and issues its request.
-    Step(usize),
-    /// An actor under the optimistic model takes a step reading the lagging API server's cache.
-    StepLagging(usize),
-    /// An actor's cache of one kind catches up with the latest revision.
-    CatchUp(usize, Kind),
-    /// The lagging API server's cache catches up.
-    LaggingCatchUp,
-    /// An actor crashes and restarts.
-    Restart(usize),
-    /// An actor takes a step and its request meets an injected fault.
-    Fault(usize, Fault),
-    /// A user operation of the scenario happens.
-    User(usize),
-    /// Logical time moves to the next deadline (when no actor has a step).
-    Tick(Time),
-}
-
-/// A fault injected into one request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Fault {
-    /// The request fails with 409 Conflict and changes nothing.
-    Conflict,
-    /// The request takes effect, but the client sees a timeout.
-    Timeout,
-}
 
 /// The request a user operation makes against the latest state (none if it does not apply any more).
 pub type Request = Box<dyn Fn(&ApiState) -> Option<Op> + Send + Sync>;
@@ -201,14 +34,16 @@ pub struct UserOp {
 pub type ModelCheck = fn(&ClusterModel, &State) -> Result<(), String>;
 
 /// What a set of controllers together can tell about time.
-pub fn time_use_of(controllers: &[Arc<dyn AnyController>]) -> TimeUse {
-    controllers.iter().fold(TimeUse::Relative { longest_seconds: 0 }, |all, c| all.and(c.time_use()))
+pub fn time_use_of(profiles: &[Profile]) -> TimeUse {
+    profiles.iter().fold(TimeUse::Relative { longest_seconds: 0 }, |all, p| all.and(p.time_use))
 }
 
 /// The model of one scenario under one assignment of consistency models.
 pub struct ClusterModel {
     /// The actors' controllers.
     pub controllers: Vec<Arc<dyn AnyController>>,
+    /// Their profiles, in the same order.
+    pub profiles: Vec<Profile>,
     /// Each actor's consistency model.
     pub consistency: Vec<Consistency>,
     /// The initial state.
@@ -232,7 +67,7 @@ pub struct ClusterModel {
 impl ClusterModel {
     /// What the actors together can tell about time (see [`TimeUse`]): the fingerprint forgets the rest.
     pub fn time_use(&self) -> TimeUse {
-        time_use_of(&self.controllers)
+        time_use_of(&self.profiles)
     }
 
     /// Drops what exploring keeps only to go faster — memoised steps, summaries, shared copies — once an
@@ -261,9 +96,9 @@ impl ClusterModel {
         Kind::ALL.iter().filter(|k| self.watches(actor, **k)).map(|k| view.revision_of(*k)).max().unwrap_or(0)
     }
 
-    /// Whether an actor's informers watch a kind (see `Controller::reads`).
+    /// Whether an actor's informers watch a kind (see `Profile::reads`).
     fn watches(&self, actor: usize, kind: Kind) -> bool {
-        watches(self.controllers[actor].reads(), kind)
+        self.profiles[actor].watches(kind)
     }
 
     /// What an actor would do now, reading the lagging cache if `lagging`.
@@ -272,7 +107,7 @@ impl ClusterModel {
         if self.consistency[actor].read_your_writes
             && a.cache.as_ref().is_some_and(|c| !c.has_seen(a.last_write, &state.store))
         {
-            return Attempt { op: None, local: a.local.clone_box(), wake: None };
+            return Attempt { step: Step::default(), local: a.local.clone_box() };
         }
         let view = if lagging {
             ClusterView::new(state.lagging.objects(), state.lagging.revision(), state.now)
@@ -280,8 +115,8 @@ impl ClusterModel {
             self.view(state, actor)
         };
         let mut local = a.local.clone_box();
-        let op = self.controllers[actor].step(&view, local.as_mut());
-        Attempt { op, local, wake: view.requested_wake() }
+        let step = decide(self.controllers[actor].as_ref(), &view, local.as_mut());
+        Attempt { step, local }
     }
 
     /// What an actor would do now from its own view.
@@ -336,27 +171,21 @@ impl ClusterModel {
         change
     }
 
-    fn check(&self, before: &State, after: &State, actor: &str) -> Option<(&'static str, String)> {
+    fn check(&self, before: &State, after: &State, actor: &str) -> Option<Violation> {
         self.safety_violation(&before.store, &after.store, after.now, actor)
             .or_else(|| self.model_violation(after).map(|b| *b))
     }
 
     /// The first controller safety property a change of the latest state violates.
-    fn safety_violation(
-        &self,
-        before: &ApiState,
-        after: &ApiState,
-        now: Time,
-        actor: &str,
-    ) -> Option<(&'static str, String)> {
+    fn safety_violation(&self, before: &ApiState, after: &ApiState, now: Time, actor: &str) -> Option<Violation> {
         let old = ClusterView::new(before.objects(), before.revision(), now);
         let new = ClusterView::new(after.objects(), after.revision(), now);
         first_safety_violation(&self.properties, actor, &old, &new)
     }
 
     /// The first property over the model state (not only the API's) that a state violates.
-    fn model_violation(&self, state: &State) -> Option<Box<(&'static str, String)>> {
-        self.model_checks.iter().find_map(|(name, f)| f(self, state).err().map(|d| Box::new((*name, d))))
+    fn model_violation(&self, state: &State) -> Option<Box<Violation>> {
+        self.model_checks.iter().find_map(|(name, f)| f(self, state).err().map(|d| Box::new(Violation::new(name, d))))
     }
 
     /// Whether any actor may read the lagging API server's cache: one that reads any retained revision,
@@ -388,21 +217,13 @@ impl ClusterModel {
     }
 
     /// The first goal that does not hold in a state.
-    pub fn failed_goal(&self, state: &State) -> Option<String> {
-        self.failed_goals(state).into_iter().next().map(|(name, detail)| format!("{name}: {detail}"))
+    pub fn failed_goal(&self, state: &State) -> Option<Violation> {
+        self.failed_goals(state).into_iter().next()
     }
 
     /// Every goal that does not hold in a state, with what is wrong.
-    pub fn failed_goals(&self, state: &State) -> Vec<(&'static str, String)> {
-        let view = ClusterView::new(state.store.objects(), state.store.revision(), state.now);
-        self.properties
-            .iter()
-            .filter(|p| p.kind == PropertyKind::Goal)
-            .filter_map(|p| match p.check {
-                Check::State(f) => f(&view).err().map(|d| (p.name, d)),
-                _ => None,
-            })
-            .collect()
+    pub fn failed_goals(&self, state: &State) -> Vec<Violation> {
+        unmet_goals(&self.properties, &ClusterView::new(state.store.objects(), state.store.revision(), state.now))
     }
 
     /// The fairness class of an action (see [`crate::liveness`]): each actor's steps, each cache's
@@ -414,9 +235,9 @@ impl ClusterModel {
             Action::CatchUp(i, kind) => n + i * Kind::ALL.len() + kind.index(),
             Action::LaggingCatchUp => n + n * Kind::ALL.len(),
             Action::Tick(_) => n + n * Kind::ALL.len() + 1,
-            Action::Restart(_) | Action::User(_) | Action::Fault(..) => return crate::liveness::UNCONSTRAINED,
+            Action::Restart(_) | Action::User(_) | Action::Fault(..) => return crate::state::UNCONSTRAINED,
         };
-        u16::try_from(class).unwrap_or(crate::liveness::UNCONSTRAINED - 1)
+        u16::try_from(class).unwrap_or(crate::state::UNCONSTRAINED - 1)
     }
 
     /// The names of the safety properties checked in every state, the one every controller answers to
@@ -441,7 +262,7 @@ impl ClusterModel {
         let (actor, read, request, outcome) = match action {
             Action::Step(i) | Action::StepLagging(i) => {
                 let lagging = matches!(action, Action::StepLagging(_));
-                let op = self.attempt_from(state, *i, lagging).op;
+                let op = self.attempt_from(state, *i, lagging).step.op;
                 let read = if lagging { state.lagging.revision() } else { self.read_revision(state, *i) };
                 let request = op.as_ref().map(ToString::to_string).unwrap_or_else(|| "nothing".into());
                 let outcome = match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
@@ -474,7 +295,7 @@ impl ClusterModel {
                 (self.controllers[*i].name(), None, "crashes and restarts".to_string(), from)
             }
             Action::Fault(i, fault) => {
-                let op = self.attempt(state, *i).op;
+                let op = self.attempt(state, *i).step.op;
                 let request = op.as_ref().map(ToString::to_string).unwrap_or_default();
                 let outcome = match fault {
                     Fault::Conflict => "Conflict (injected; nothing written)".to_string(),
@@ -505,7 +326,7 @@ impl ClusterModel {
 
     /// Calls `with` on an actor's step from a state (from the lagging API server's cache if `lagging`),
     /// computed once per distinct input (see [`crate::memo`]).
-    fn with_step<R>(&self, state: &State, actor: usize, lagging: bool, with: impl FnOnce(&Step) -> R) -> R {
+    fn with_step<R>(&self, state: &State, actor: usize, lagging: bool, with: impl FnOnce(&KnownStep) -> R) -> R {
         let a = &state.actors[actor];
         let inputs = StepInputs {
             actor,
@@ -517,10 +338,16 @@ impl ClusterModel {
             last_write: a.last_write,
         };
         let attempt = || {
-            let Attempt { op, local, wake } = self.attempt_from(state, actor, lagging);
-            (op, local, wake)
+            let Attempt { step, local } = self.attempt_from(state, actor, lagging);
+            (step, local)
         };
         self.steps.with(&inputs, attempt, with)
+    }
+
+    /// What an actor decides from its own view in a state: whether it has a request, and its wake-up and
+    /// heartbeat (see [`Deadlines`]).
+    pub fn decision(&self, state: &State, actor: usize) -> (bool, Option<Time>, Option<Time>) {
+        self.with_step(state, actor, false, |s| (s.requests, s.wake, s.heartbeat))
     }
 
     /// What taking a step leads to: the write applied to the latest state, the response shown to the
@@ -541,9 +368,9 @@ impl ClusterModel {
             return;
         }
         let mut stepping = false;
-        let mut wake: Option<Time> = None;
+        let mut deadlines = Deadlines::default();
         for i in 0..self.controllers.len() {
-            let (requests, step_wake) = self.with_step(state, i, false, |s| (s.requests, s.wake));
+            let (requests, wake, heartbeat) = self.decision(state, i);
             if requests {
                 actions.push(Action::Step(i));
                 stepping = true;
@@ -560,9 +387,7 @@ impl ClusterModel {
             {
                 actions.push(Action::StepLagging(i));
             }
-            if let Some(at) = step_wake {
-                wake = Some(wake.map_or(at, |w| w.min(at)));
-            }
+            deadlines.add_timers(wake, heartbeat);
             if let Some(cache) = &state.actors[i].cache {
                 let behind = cache.behind(&state.store);
                 match self.consistency[i].reads {
@@ -585,7 +410,7 @@ impl ClusterModel {
             }
         }
         if !stepping && self.caches_let_time_move(state) {
-            if let Some(at) = wake {
+            if let Some(at) = deadlines.next_time() {
                 actions.push(Action::Tick(at));
             }
         }
@@ -612,8 +437,8 @@ impl ClusterModel {
                 next.violation = taken.violation.or_else(|| self.model_violation(&next));
             }
             Action::Fault(i, fault) => {
-                let Attempt { op, mut local, .. } = self.attempt_from(state, i, false);
-                let op = op?;
+                let Attempt { step, mut local } = self.attempt_from(state, i, false);
+                let op = step.op?;
                 let response = match fault {
                     Fault::Conflict => {
                         next.actor_mut(i).conflicts_left -= 1;
@@ -637,7 +462,7 @@ impl ClusterModel {
                 let cache = Arc::make_mut(next.actor_mut(i).cache.as_mut()?);
                 match self.consistency[i].reads {
                     Reads::PerKind | Reads::Any => cache.catch_up(kind, &state.store),
-                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store, self.controllers[i].reads()),
+                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store, self.profiles[i].reads),
                 }
             }
             Action::LaggingCatchUp => next.lagging = state.store.clone(),
@@ -646,7 +471,7 @@ impl ClusterModel {
                 actor.restarts_left -= 1;
                 actor.local = self.interner.local(self.controllers[i].fresh_local());
                 actor.last_write = 0;
-                let watched = self.controllers[i].reads();
+                let watched = self.profiles[i].reads;
                 match self.consistency[i].relist {
                     Relist::Latest => {
                         actor.cache = actor.cache.as_ref().map(|_| Arc::new(Cache::of(&state.store, watched)))
@@ -687,12 +512,10 @@ impl ClusterModel {
     }
 }
 
-/// What an actor would do from a state: its request (none if it has nothing to do), its memory after the
-/// step, and the time it asked to be woken at.
+/// What an actor would do from a state: what it decides, and its memory after the step.
 struct Attempt {
-    op: Option<Op>,
+    step: Step,
     local: Box<dyn DynLocal>,
-    wake: Option<Time>,
 }
 
 /// What happened in one step: who acted, the revision it read, its request and the outcome.
@@ -750,11 +573,6 @@ impl Model for ClusterModel {
             }),
         ]
     }
-}
-
-/// Whether informers declared as `watched` (see `Controller::reads`; `None`: every kind) watch `kind`.
-fn watches(watched: Option<&[Kind]>, kind: Kind) -> bool {
-    watched.is_none_or(|kinds| kinds.contains(&kind))
 }
 
 /// Builds the initial cache for an actor under a consistency model.

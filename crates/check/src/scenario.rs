@@ -76,7 +76,7 @@ impl Scenario {
         let mut pairs: Vec<(Arc<dyn AnyController>, Box<dyn themelios_controllers::framework::DynLocal>)> = Vec::new();
         for (controller, local) in actors {
             let controller: Arc<dyn AnyController> = Arc::from(controller);
-            let duplicable = !controller.name().starts_with("kubelet/") && !controller.name().starts_with("test-");
+            let duplicable = controller.profile().role.may_run_twice();
             for copy in 1..=if duplicable { instances.max(1) } else { 1 } {
                 let actor: Arc<dyn AnyController> =
                     if copy == 1 { controller.clone() } else { Arc::new(Instance { inner: controller.clone(), copy }) };
@@ -92,7 +92,7 @@ impl Scenario {
                 let budget = |faults: &[(String, u8)]| faults.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
                 ActorState {
                     local: Arc::from(local),
-                    cache: initial_cache(&assign(&name), &store, controller.reads()),
+                    cache: initial_cache(&assign(&name), &store, controller.profile().reads),
                     last_write: 0,
                     restarts_left: budget(&self.restarts),
                     conflicts_left: budget(&self.conflicts),
@@ -101,10 +101,12 @@ impl Scenario {
             })
             .collect();
         let user_ops: Vec<UserOp> = self.user_ops.iter().map(|f| f()).collect();
-        let summaries = Summaries::new(time_use_of(&controllers));
+        let profiles: Vec<_> = controllers.iter().map(|c| c.profile()).collect();
+        let summaries = Summaries::new(time_use_of(&profiles));
         ClusterModel {
             consistency: controllers.iter().map(|c| assign(&c.name())).collect(),
             controllers,
+            profiles,
             init: State {
                 lagging: store.clone(),
                 store,
@@ -141,8 +143,9 @@ impl AnyController for Instance {
         &self,
         view: &themelios_controllers::framework::ClusterView,
         local: &mut dyn themelios_controllers::framework::DynLocal,
+        timers: &mut themelios_controllers::framework::Timers,
     ) -> Option<themelios_api::Op> {
-        self.inner.step(view, local)
+        self.inner.step(view, local, timers)
     }
     fn observe(
         &self,
@@ -153,19 +156,7 @@ impl AnyController for Instance {
     ) {
         self.inner.observe(op, outcome, now, local);
     }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        self.inner.reads()
-    }
-    fn node(&self) -> Option<&str> {
-        self.inner.node()
-    }
-    fn period(&self) -> Option<std::time::Duration> {
-        self.inner.period()
-    }
-    fn assumes_own_writes(&self) -> bool {
-        self.inner.assumes_own_writes()
-    }
-    fn time_use(&self) -> themelios_controllers::framework::TimeUse {
-        self.inner.time_use()
+    fn profile(&self) -> themelios_controllers::framework::Profile {
+        self.inner.profile()
     }
 }

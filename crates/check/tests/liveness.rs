@@ -11,7 +11,7 @@ use themelios_check::explore::Bounds;
 use themelios_check::scenario::Scenario;
 use themelios_check::{check, check_with, Status, LIVENESS};
 use themelios_controllers::fixtures;
-use themelios_controllers::framework::{ClusterView, Controller};
+use themelios_controllers::framework::{ClusterView, Controller, Timers};
 use themelios_controllers::harness::Harness;
 use themelios_controllers::replicaset::{self, ReplicaSetController};
 
@@ -26,7 +26,7 @@ impl Controller for Insister {
     fn name(&self) -> String {
         format!("insister-{}", self.name)
     }
-    fn step(&self, view: &ClusterView, writes: &mut u8) -> Option<Op> {
+    fn step(&self, view: &ClusterView, writes: &mut u8, _timers: &mut Timers) -> Option<Op> {
         if self.patience.is_some_and(|p| *writes >= p) {
             return None;
         }
@@ -118,7 +118,7 @@ impl Controller for Autoscaler {
     fn name(&self) -> String {
         format!("autoscaler-{}", self.replicas)
     }
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         let rs = view.get::<ReplicaSet>("default", "web")?;
         let mut scaled = rs.clone();
         let spec = scaled.spec.as_mut()?;

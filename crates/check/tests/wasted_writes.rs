@@ -7,7 +7,7 @@ use themelios_api::{Op, Resource};
 use themelios_check::consistency::{Consistency, Staleness};
 use themelios_check::scenario::Scenario;
 use themelios_check::{check, Status};
-use themelios_controllers::framework::{ClusterView, Controller, NO_WASTED_WRITES};
+use themelios_controllers::framework::{ClusterView, Controller, Timers, NO_WASTED_WRITES};
 use themelios_controllers::harness::Harness;
 
 /// Wants the ConfigMap's `state` key to say `done`; a careless one writes its copy back even when it does.
@@ -20,7 +20,7 @@ impl Controller for Recorder {
     fn name(&self) -> String {
         "recorder".into()
     }
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         let cm = view.get::<ConfigMap>("default", "progress")?;
         let done = cm.data.as_ref().and_then(|d| d.get("state")).is_some_and(|s| s == "done");
         if done && !self.careless {

@@ -124,17 +124,25 @@ pub struct PodReadier {
 
 impl crate::framework::Controller for PodReadier {
     type Local = ();
+
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It only stamps the time a pod became ready.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(&[themelios_api::Kind::Pod]),
+            role: crate::framework::Role::Environment,
+            ..Default::default()
+        }
+    }
     fn name(&self) -> String {
         "test-pod-readier".into()
     }
-    /// It only stamps the time a pod became ready.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[themelios_api::Kind::Pod])
-    }
-    fn step(&self, view: &crate::framework::ClusterView, _: &mut ()) -> Option<themelios_api::Op> {
+    fn step(
+        &self,
+        view: &crate::framework::ClusterView,
+        _: &mut (),
+        _timers: &mut crate::framework::Timers,
+    ) -> Option<themelios_api::Op> {
         use themelios_api::Resource;
         let p = view.list::<Pod>().find(|p| {
             themelios_api::pod::is_active(p)

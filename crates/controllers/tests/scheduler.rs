@@ -272,7 +272,12 @@ impl themelios_controllers::framework::Controller for Reckless {
     fn name(&self) -> String {
         "reckless".into()
     }
-    fn step(&self, view: &themelios_controllers::framework::ClusterView, _: &mut ()) -> Option<themelios_api::Op> {
+    fn step(
+        &self,
+        view: &themelios_controllers::framework::ClusterView,
+        _: &mut (),
+        _timers: &mut themelios_controllers::framework::Timers,
+    ) -> Option<themelios_api::Op> {
         let p = view.list::<Pod>().find(|p| podutil::node_name(p).is_none())?;
         Some(themelios_api::Op::Bind {
             pod: themelios_api::ObjectName::new(NS, p.metadata.name.clone()?),

@@ -6,7 +6,7 @@
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use themelios_api::{Op, Resource};
 use themelios_controllers::fixtures;
-use themelios_controllers::framework::{status_update, ClusterView, Controller, NO_WASTED_WRITES};
+use themelios_controllers::framework::{status_update, ClusterView, Controller, Timers, NO_WASTED_WRITES};
 use themelios_controllers::harness::{Harness, RunError};
 
 /// Records `readyReplicas` (and, carelessly, `fullyLabeledReplicas: 0`) in the ReplicaSet's status.
@@ -20,7 +20,7 @@ impl Controller for StatusWriter {
     fn name(&self) -> String {
         "status-writer".into()
     }
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         let rs = view.get::<ReplicaSet>("default", "web")?;
         let record = |rs: &mut ReplicaSet| {
             let status = rs.status.get_or_insert_with(Default::default);
@@ -46,9 +46,9 @@ fn run(compares_naively: bool) -> Result<(), RunError> {
 #[test]
 fn a_status_write_of_zeros_the_server_drops_is_a_violation() {
     match run(true) {
-        Err(RunError::Violation { property, detail, .. }) => {
-            assert_eq!(property, NO_WASTED_WRITES);
-            assert!(detail.contains("changed nothing"), "{detail}");
+        Err(RunError::Violation { violation, .. }) => {
+            assert_eq!(violation.property, NO_WASTED_WRITES);
+            assert!(violation.detail.contains("changed nothing"), "{violation}");
         }
         other => panic!("the wasted write went unnoticed: {other:?}"),
     }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use themelios_api::{Kind, ObjectRef, Time};
 use themelios_controllers::events::EventNote;
-use themelios_controllers::framework::{AnyController, ClusterView, Outcome};
+use themelios_controllers::framework::{
+    decide, AnyController, ClusterView, Deadlines, DynLocal, Outcome, Profile, Step,
+};
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
 /// How the driver runs.
@@ -41,9 +43,9 @@ impl Default for DriverOptions {
 const MIN_IDLE_REST: Duration = Duration::from_millis(1);
 
 /// How long a controller rests after a step that found nothing to do: in proportion to what the step
-/// cost, and at least its period if upstream runs it as a periodic loop ([`Controller::period`]).
+/// cost, and at least its period if upstream runs it as a periodic loop ([`Profile::period`]).
 ///
-/// [`Controller::period`]: themelios_controllers::framework::Controller::period
+/// [`Profile::period`]: themelios_controllers::framework::Profile::period
 pub fn rest_after_idle(took: Duration, factor: u32, period: Option<Duration>) -> Duration {
     (took * factor).max(period.unwrap_or_default())
 }
@@ -57,7 +59,7 @@ pub fn now() -> Time {
 fn watched_kinds(controllers: &[Box<dyn AnyController>]) -> Vec<Kind> {
     let mut kinds = BTreeSet::new();
     for controller in controllers {
-        match controller.reads() {
+        match controller.profile().reads {
             Some(read) => kinds.extend(read.iter().copied()),
             None => return Kind::ALL.to_vec(),
         }
@@ -86,12 +88,26 @@ pub async fn run(
     let requests = Requests { client, in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))), events };
     tasks.spawn(post_events(requests.clone(), notes));
     for controller in controllers {
-        let wake = caches.subscribe(controller.reads(), controller.node());
-        let controller = Arc::from(controller);
-        tasks.spawn(run_one(requests.clone(), controller, caches.clone(), wake, options.clone(), shutdown.clone()));
+        let profile = controller.profile();
+        let wake = caches.subscribe(profile.reads, profile.node());
+        let actor = Actor { controller: Arc::from(controller), profile };
+        tasks.spawn(run_one(requests.clone(), actor, caches.clone(), wake, options.clone(), shutdown.clone()));
     }
     let _ = shutdown.wait_for(|stop| *stop).await;
     tasks.shutdown().await;
+}
+
+/// One step of `controller` on the informers' caches at `now`.
+pub fn decide_on(controller: &dyn AnyController, snapshot: &Snapshot, now: Time, local: &mut dyn DynLocal) -> Step {
+    decide(controller, &view_of(snapshot, now), local)
+}
+
+/// When to run a controller again whatever changes, after `step`: real time passes anyway, so at its
+/// wake-up or its heartbeat, whichever comes first.
+pub fn next_run(step: &Step) -> Option<Time> {
+    let mut deadlines = Deadlines::default();
+    deadlines.add(step);
+    deadlines.earliest()
 }
 
 fn view_of(snapshot: &Snapshot, now: Time) -> ClusterView<'_> {
@@ -146,31 +162,34 @@ enum Stepped {
     Failed,
 }
 
+/// A controller and what the driver needs to know about it.
+struct Actor {
+    controller: Arc<dyn AnyController>,
+    profile: Profile,
+}
+
 /// One step: read the caches, step, send the request, report the outcome, post its Event, wait to see
-/// the write. Returns when to wake regardless of changes, if the controller asked.
+/// the write. Returns when to run again regardless of changes, if the controller asked ([`next_run`]).
 async fn step_once(
     requests: &Requests,
-    controller: &dyn AnyController,
+    actor: &Actor,
     caches: &Caches,
-    local: &mut dyn themelios_controllers::framework::DynLocal,
+    local: &mut dyn DynLocal,
     options: &DriverOptions,
 ) -> (Stepped, Option<Time>) {
+    let controller = actor.controller.as_ref();
     let snapshot = caches.snapshot();
     let step_time = now();
     let started = std::time::Instant::now();
-    let (op, asked) = {
-        let view = view_of(&snapshot, step_time);
-        let op = controller.step(&view, local);
-        (op, [view.requested_wake(), view.requested_heartbeat()].into_iter().flatten().min())
-    };
-    let Some(op) = op else { return (Stepped::Idle(started.elapsed()), asked) };
+    let step = decide_on(controller, &snapshot, step_time, local);
+    let asked = next_run(&step);
+    let Some(op) = step.op else { return (Stepped::Idle(started.elapsed()), asked) };
     let target: ObjectRef = op.target();
     let known = snapshot.kind(target.kind).0.get(&target.name).cloned();
     let outcome = requests.execute(&op, known).await;
     controller.observe(&op, &outcome, now(), local);
-    let actor = controller.name();
-    if let Some(note) =
-        themelios_controllers::events::for_request(&actor, &op, &outcome, &view_of(&snapshot, step_time))
+    let name = controller.name();
+    if let Some(note) = themelios_controllers::events::for_request(&name, &op, &outcome, &view_of(&snapshot, step_time))
     {
         requests.post_event(&note);
     }
@@ -179,7 +198,7 @@ async fn step_once(
         Ok(object) => {
             // Step again only once the informers show this write, as a controller's expectations
             // assume; give up waiting after a while (the write may be filtered).
-            if !controller.assumes_own_writes() {
+            if !actor.profile.assumes_own_writes {
                 let deadline = tokio::time::Instant::now() + options.read_own_writes;
                 caches.wait_seen(target.kind, object.revision(), deadline).await;
             }
@@ -191,13 +210,13 @@ async fn step_once(
 
 async fn run_one(
     requests: Requests,
-    controller: Arc<dyn AnyController>,
+    actor: Actor,
     caches: Arc<Caches>,
     wake_up: Arc<Notify>,
     options: DriverOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut local = controller.fresh_local();
+    let mut local = actor.controller.fresh_local();
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut wake: Option<Time> = None;
@@ -206,12 +225,11 @@ async fn run_one(
         for _ in 0..options.burst {
             // Boxed: a waiting task then holds only this loop's state, not a request's, which matters
             // with thousands of simulated kubelets.
-            let (stepped, asked) =
-                Box::pin(step_once(&requests, controller.as_ref(), &caches, local.as_mut(), &options)).await;
+            let (stepped, asked) = Box::pin(step_once(&requests, &actor, &caches, local.as_mut(), &options)).await;
             wake = asked;
             match stepped {
                 Stepped::Idle(took) => {
-                    idle_rest = rest_after_idle(took, options.idle_rest_factor, controller.period());
+                    idle_rest = rest_after_idle(took, options.idle_rest_factor, actor.profile.period);
                     break;
                 }
                 Stepped::Wrote => backoff = Duration::from_millis(100),
@@ -262,11 +280,12 @@ mod tests {
         let podgc: Box<dyn AnyController> = Box::new(themelios_controllers::podgc::PodGc::default());
         let lifecycle: Box<dyn AnyController> = Box::new(themelios_controllers::nodelifecycle::NodeLifecycleController);
         let replicaset: Box<dyn AnyController> = Box::new(themelios_controllers::replicaset::ReplicaSetController);
-        assert_eq!(podgc.period(), Some(Duration::from_secs(20)));
-        assert_eq!(lifecycle.period(), Some(Duration::from_secs(5)));
-        assert_eq!(replicaset.period(), None);
+        assert_eq!(podgc.profile().period, Some(Duration::from_secs(20)));
+        assert_eq!(lifecycle.profile().period, Some(Duration::from_secs(5)));
+        assert_eq!(replicaset.profile().period, None);
         // Only the scheduler keeps its own writes in mind (its assume cache).
         let scheduler: Box<dyn AnyController> = Box::new(themelios_controllers::scheduler::Scheduler::default());
-        assert!(scheduler.assumes_own_writes() && !replicaset.assumes_own_writes() && !podgc.assumes_own_writes());
+        let assumes = |c: &dyn AnyController| c.profile().assumes_own_writes;
+        assert!(assumes(scheduler.as_ref()) && !assumes(replicaset.as_ref()) && !assumes(podgc.as_ref()));
     }
 }

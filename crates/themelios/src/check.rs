@@ -1,23 +1,13 @@
 //! `themelios check` and `themelios scenarios`: the model checker on the command line.
 
 use crate::report;
+use crate::strategies::Strategy;
 use std::process::ExitCode;
 use themelios_check::consistency::{Consistency, Staleness};
-use themelios_check::explore::{Bounds, Progress};
+use themelios_check::explore::Bounds;
 use themelios_check::model::ClusterModel;
 use themelios_check::scenario::Scenario;
 use themelios_check::{check_with, scenarios, Report};
-
-/// How the state space is searched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Strategy {
-    /// Breadth-first, exhaustive: shortest counterexamples, safety, goals and livelocks.
-    Bfs,
-    /// Depth-first (stateright), exhaustive: safety and goals.
-    Dfs,
-    /// Random walks (stateright), not exhaustive: safety and goals on the paths walked.
-    Simulation,
-}
 
 /// Arguments of `themelios check`.
 #[derive(clap::Args)]
@@ -185,17 +175,4 @@ fn bfs(model: &ClusterModel, label: &str, args: &Args) -> Report {
 fn bad_input(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
-}
-
-/// Formats a progress report: states, unique, states/s, depth, memory.
-pub fn progress_text(p: &Progress) -> String {
-    let rate = p.states as f64 / p.elapsed.as_secs_f64().max(1e-9);
-    let memory = p.memory.map(|m| format!(", {} MiB", m >> 20)).unwrap_or_default();
-    format!(
-        "{} states, {} unique, {rate:.0} states/s, depth {}{memory}, {:.0}s",
-        p.states,
-        p.unique_states,
-        p.depth,
-        p.elapsed.as_secs_f64()
-    )
 }

@@ -8,7 +8,7 @@ use themelios_check::{Report, Status};
 
 /// Rewrites the progress line on stderr.
 pub fn progress_line(label: &str, p: &Progress) {
-    eprint!("\r  {label}: {}   ", crate::check::progress_text(p));
+    eprint!("\r  {label}: {}   ", progress_text(p));
     let _ = std::io::stderr().flush();
 }
 
@@ -78,4 +78,17 @@ pub fn json(
         map.insert("violated".into(), report.violated().into());
     }
     value
+}
+
+/// Formats a progress report: states, unique, states/s, depth, memory.
+pub fn progress_text(p: &Progress) -> String {
+    let rate = p.states as f64 / p.elapsed.as_secs_f64().max(1e-9);
+    let memory = p.memory.map(|m| format!(", {} MiB", m >> 20)).unwrap_or_default();
+    format!(
+        "{} states, {} unique, {rate:.0} states/s, depth {}{memory}, {:.0}s",
+        p.states,
+        p.unique_states,
+        p.depth,
+        p.elapsed.as_secs_f64()
+    )
 }

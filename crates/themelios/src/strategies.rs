@@ -1,10 +1,20 @@
 //! Depth-first search and random simulation, through stateright's checkers: safety and goals only (the
 //! livelock check needs the whole graph, which only BFS keeps).
 
-use crate::check::Strategy;
 use stateright::{Checker, Model, UniformChooser};
 use std::time::{Duration, Instant};
 use themelios_check::model::ClusterModel;
+
+/// How the state space is searched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// Breadth-first, exhaustive: shortest counterexamples, safety, goals and livelocks.
+    Bfs,
+    /// Depth-first (stateright), exhaustive: safety and goals.
+    Dfs,
+    /// Random walks (stateright), not exhaustive: safety and goals on the paths walked.
+    Simulation,
+}
 
 /// What a DFS or simulation run found.
 pub struct Outcome {
@@ -56,8 +66,7 @@ fn outcome(checker: impl Checker<ClusterModel>, start: Instant) -> Outcome {
                 if let Some(action) = action {
                     found.push(format!("{:>3}. {}", i + 1, model.describe(&state, &action)));
                 } else if let Some(violation) = &state.violation {
-                    let (name, detail) = violation.as_ref();
-                    found.push(format!("     {name}: {detail}"));
+                    found.push(format!("     {violation}"));
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Label selectors: `metav1.LabelSelector` and the string form `a=b,c!=d,e in (x,y),!f`.
 
 use super::SelectorError;
-use crate::validation::names::{validate_label_key, validate_label_value};
+use crate::names::{validate_label_key, validate_label_value};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use std::collections::BTreeMap;
 use std::fmt;

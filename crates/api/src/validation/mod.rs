@@ -1,6 +1,6 @@
 //! Validation of objects on create and update, with upstream's field paths and wording.
 
-pub mod names;
+pub use crate::names;
 mod pod;
 mod workloads;
 

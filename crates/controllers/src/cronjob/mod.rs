@@ -11,6 +11,7 @@ mod properties;
 pub use properties::properties;
 
 use crate::common::owner;
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller};
 use crate::job::{condition, delete_in_background, finished_at};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -34,17 +35,19 @@ pub struct CronJobController;
 impl Controller for CronJobController {
     type Local = ();
 
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        use themelios_api::Kind;
-        Some(&[Kind::CronJob, Kind::Job])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            reads: Some(&[themelios_api::Kind::CronJob, themelios_api::Kind::Job]),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "cronjob-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
-        view.list::<CronJob>().find_map(|cj| sync(view, cj))
+    fn step(&self, view: &ClusterView, _: &mut (), timers: &mut Timers) -> Option<Op> {
+        view.list::<CronJob>().find_map(|cj| sync(view, cj, timers))
     }
 }
 
@@ -65,7 +68,7 @@ fn reference(job: &Job) -> ObjectReference {
     }
 }
 
-fn sync(view: &ClusterView, cj: &CronJob) -> Option<Op> {
+fn sync(view: &ClusterView, cj: &CronJob, timers: &mut Timers) -> Option<Op> {
     let uid = cj.metadata.uid.clone()?;
     let namespace = cj.metadata.namespace.clone()?;
     let spec = cj.spec.as_ref()?;
@@ -85,7 +88,7 @@ fn sync(view: &ClusterView, cj: &CronJob) -> Option<Op> {
     let names = |refs: &Option<Vec<ObjectReference>>| refs.iter().flatten().map(|r| r.name.clone()).collect::<Vec<_>>();
     status.active = (!active.is_empty()).then_some(active.clone());
     let schedule = Schedule::parse(&spec.schedule, spec.time_zone.as_deref()).ok();
-    let due = schedule.as_ref().and_then(|s| due_time(cj, s, now, view));
+    let due = schedule.as_ref().and_then(|s| due_time(cj, s, now, timers));
     if let Some(scheduled) = due {
         // A Job for this time exists already (we created it, or a previous attempt did): record it.
         if jobs.iter().any(|j| j.metadata.name.as_deref() == Some(job_name(cj, scheduled).as_str())) {
@@ -128,10 +131,10 @@ fn sync(view: &ClusterView, cj: &CronJob) -> Option<Op> {
 }
 
 /// The scheduled time a Job is due for now, if any; asks to be woken at the next one.
-fn due_time(cj: &CronJob, schedule: &Schedule, now: Time, view: &ClusterView) -> Option<Time> {
+fn due_time(cj: &CronJob, schedule: &Schedule, now: Time, timers: &mut Timers) -> Option<Time> {
     let spec = cj.spec.as_ref()?;
     if let Some(next) = schedule.next_after(now) {
-        view.wake_at(next);
+        timers.wake_at(next);
     }
     let created = cj.metadata.creation_timestamp.as_ref().map(Time::from_k8s).unwrap_or(now);
     let mut earliest =

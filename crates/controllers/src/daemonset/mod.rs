@@ -15,6 +15,7 @@ pub use properties::properties;
 
 use crate::common::owner::{self, Claim};
 use crate::common::revision;
+use crate::framework::Timers;
 use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
@@ -40,27 +41,34 @@ pub type Local = crate::common::backoff::Retries;
 impl Controller for DaemonSetController {
     type Local = Local;
 
-    /// Its backoff; `minReadySeconds` is read from the DaemonSet.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        use themelios_api::Kind;
-        Some(&[Kind::DaemonSet, Kind::Pod, Kind::Node, Kind::ControllerRevision])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Its backoff; `minReadySeconds` is read from the DaemonSet.
+            time_use: crate::framework::TimeUse::Relative {
+                longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS,
+            },
+            reads: Some(&[
+                themelios_api::Kind::DaemonSet,
+                themelios_api::Kind::Pod,
+                themelios_api::Kind::Node,
+                themelios_api::Kind::ControllerRevision,
+            ]),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "daemonset-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         for ds in view.list::<DaemonSet>() {
             let uid = ds.metadata.uid.clone().unwrap_or_default();
             let backing_off = local.blocked_until(&uid, view.now());
             if let Some(at) = backing_off {
-                view.wake_at(at);
+                timers.wake_at(at);
             }
-            if let Some(op) = sync(view, ds, backing_off.is_none()) {
+            if let Some(op) = sync(view, ds, backing_off.is_none(), timers) {
                 local.attempt(&uid);
                 return Some(op);
             }
@@ -213,7 +221,7 @@ fn scaled(value: Option<&IntOrString>, total: i32, default: i32) -> i32 {
 }
 
 /// The first write the DaemonSet needs.
-fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool) -> Option<Op> {
+fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool, timers: &mut Timers) -> Option<Op> {
     let uid = ds.metadata.uid.clone()?;
     let namespace = ds.metadata.namespace.clone()?;
     let spec = ds.spec.as_ref()?;
@@ -223,7 +231,7 @@ fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool) -> Option<Op> {
     for p in view.list_in::<Pod>(&namespace) {
         let matches = selector.matches_opt(p.metadata.labels.as_ref());
         let meta = match owner::claim(&p.metadata, &uid, deleting, matches) {
-            Claim::Adopt => owner::adopted(&p.metadata, Kind::DaemonSet, &ds.metadata),
+            Claim::Adopt => owner::adopted(&p.metadata, themelios_api::Kind::DaemonSet, &ds.metadata),
             Claim::Release => owner::released(&p.metadata, &uid),
             Claim::Owned | Claim::Ignore => continue,
         };
@@ -251,7 +259,7 @@ fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool) -> Option<Op> {
         }
     }
 
-    let status = status(ds, &nodes, &by_node, &update_hash, min_ready, view);
+    let status = status(ds, &nodes, &by_node, &update_hash, min_ready, view, timers);
     status_update(ds, |ds| ds.status = Some(status))
 }
 
@@ -393,6 +401,7 @@ fn status(
     update_hash: &str,
     min_ready: i64,
     view: &ClusterView,
+    timers: &mut Timers,
 ) -> DaemonSetStatus {
     let now = view.now();
     let mut s = DaemonSetStatus {
@@ -419,7 +428,7 @@ fn status(
             if pods.iter().any(|p| is_available(p, min_ready, now)) {
                 available += 1;
             } else if let Some(since) = pods.iter().filter_map(|p| podutil::ready_since(p)).min() {
-                view.wake_at(since.plus_seconds(min_ready));
+                timers.wake_at(since.plus_seconds(min_ready));
             }
         } else if !pods.is_empty() {
             s.number_misscheduled += 1;

@@ -23,6 +23,7 @@ pub use strategy::{find_new, owned_sets};
 
 use crate::common::backoff::Backoff;
 use crate::common::owner::{self, Claim};
+use crate::framework::Timers;
 use crate::framework::{status_update, update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use std::collections::BTreeMap;
@@ -54,38 +55,41 @@ struct Plan {
 impl Controller for DeploymentController {
     type Local = Local;
 
-    /// Its backoff; `minReadySeconds` and `progressDeadlineSeconds` are read from the Deployment.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[themelios_api::Kind::Deployment, themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Its backoff; `minReadySeconds` and `progressDeadlineSeconds` are read from the Deployment.
+            time_use: crate::framework::TimeUse::Relative {
+                longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS,
+            },
+            reads: Some(&[themelios_api::Kind::Deployment, themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod]),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "deployment-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
-        if let Some(op) = continue_plan(view, local) {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
+        if let Some(op) = continue_plan(view, local, timers) {
             return Some(op);
         }
         for d in view.list::<Deployment>() {
             let uid = d.metadata.uid.clone().unwrap_or_default();
             if let Some(at) = local.backoff.retry_at(&uid, view.now()) {
-                view.wake_at(at);
+                timers.wake_at(at);
                 continue;
             }
             if let Some(op) = claim_replica_sets(view, d) {
                 return Some(op);
             }
-            let intents = strategy::sync(view, d);
+            let intents = strategy::sync(view, d, timers);
             let name = ObjectName::new(
                 d.metadata.namespace.clone().unwrap_or_default(),
                 d.metadata.name.clone().unwrap_or_default(),
             );
             local.plan = Some(Plan { deployment: name, uid, intents, returned: BTreeMap::new() });
-            if let Some(op) = continue_plan(view, local) {
+            if let Some(op) = continue_plan(view, local, timers) {
                 return Some(op);
             }
         }
@@ -143,7 +147,7 @@ fn freshest<'a, T: Resource>(view: &ClusterView<'a>, plan: &'a Plan, name: &Obje
 }
 
 /// Issues the next write of the sync in progress, skipping intents that turn out to change nothing.
-fn continue_plan(view: &ClusterView, local: &mut Local) -> Option<Op> {
+fn continue_plan(view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
     loop {
         let plan = local.plan.as_mut()?;
         if plan.intents.is_empty() {
@@ -151,13 +155,13 @@ fn continue_plan(view: &ClusterView, local: &mut Local) -> Option<Op> {
             return None;
         }
         let intent = plan.intents.remove(0);
-        if let Some(op) = resolve(view, plan, intent) {
+        if let Some(op) = resolve(view, plan, intent, timers) {
             return Some(op);
         }
     }
 }
 
-fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
+fn resolve(view: &ClusterView, plan: &Plan, intent: Intent, timers: &mut Timers) -> Option<Op> {
     let namespace = plan.deployment.namespace.clone();
     match intent {
         Intent::CreateReplicaSet(rs) => Some(Op::Create(rs.object().clone())),
@@ -204,7 +208,7 @@ fn resolve(view: &ClusterView, plan: &Plan, intent: Intent) -> Option<Op> {
                 .collect();
             sets.sort_by(|a, b| strategy::created(a).cmp(&strategy::created(b)));
             let new_rs = find_new(d, &sets);
-            let status = status::compute(d, &sets, new_rs, &mode, view);
+            let status = status::compute(d, &sets, new_rs, &mode, view, timers);
             status_update(d, |d| d.status = Some(status))
         }
     }

@@ -3,6 +3,7 @@
 
 use super::revision::{max_unavailable, replicas};
 use crate::framework::ClusterView;
+use crate::framework::Timers;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet};
 use themelios_api::Time;
 
@@ -121,6 +122,7 @@ pub fn compute(
     new_rs: Option<&ReplicaSet>,
     mode: &StatusMode,
     view: &ClusterView,
+    timers: &mut Timers,
 ) -> DeploymentStatus {
     let now = view.now();
     let want = replicas(d);
@@ -163,7 +165,7 @@ pub fn compute(
     }
     pause_conditions(d, &mut status, now);
     if *mode == StatusMode::Rollout && !d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false) {
-        rollout_conditions(d, all, new_rs, &mut status, view);
+        rollout_conditions(d, all, new_rs, &mut status, view, timers);
     }
     status
 }
@@ -187,6 +189,7 @@ fn rollout_conditions(
     new_rs: Option<&ReplicaSet>,
     status: &mut DeploymentStatus,
     view: &ClusterView,
+    timers: &mut Timers,
 ) {
     let now = view.now();
     let subject = match new_rs {
@@ -237,7 +240,7 @@ fn rollout_conditions(
     }
     // A rollout that has not finished is looked at again when its deadline passes.
     if let Some(at) = deadline(d, status) {
-        view.wake_at(at.plus_seconds(1));
+        timers.wake_at(at.plus_seconds(1));
     }
     let failure = new_rs
         .into_iter()

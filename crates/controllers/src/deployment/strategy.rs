@@ -12,6 +12,7 @@ use super::revision::{
 use super::status::{is_complete, StatusMode};
 use crate::common::owner;
 use crate::framework::ClusterView;
+use crate::framework::Timers;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -113,7 +114,7 @@ pub fn find_new<'a>(d: &Deployment, sets: &[&'a ReplicaSet]) -> Option<&'a Repli
 }
 
 /// The writes of one sync of `d`.
-pub fn sync(view: &ClusterView, d: &Deployment) -> Vec<Intent> {
+pub fn sync(view: &ClusterView, d: &Deployment, timers: &mut Timers) -> Vec<Intent> {
     let sets: Vec<ReplicaSet> = owned_sets(view, d).into_iter().cloned().collect();
     let new_rs = {
         let refs: Vec<&ReplicaSet> = sets.iter().collect();
@@ -137,9 +138,9 @@ pub fn sync(view: &ClusterView, d: &Deployment) -> Vec<Intent> {
         return work.intents;
     }
     if is_rolling(d) {
-        rolling(view, &mut work);
+        rolling(view, &mut work, timers);
     } else {
-        recreate(view, &mut work);
+        recreate(view, &mut work, timers);
     }
     work.intents
 }
@@ -249,7 +250,7 @@ fn new_rs_target(work: &Work) -> i32 {
     current_new + (max_total - current_total).min(want - current_new).max(0)
 }
 
-fn rolling(view: &ClusterView, work: &mut Work) {
+fn rolling(view: &ClusterView, work: &mut Work, timers: &mut Timers) {
     if work.new_rs.is_none() {
         let target = new_rs_target(work);
         if !create_new(view, work, target) {
@@ -271,7 +272,7 @@ fn rolling(view: &ClusterView, work: &mut Work) {
         work.intents.push(Intent::Status(StatusMode::Rollout));
         return;
     }
-    cleanup_if_complete(view, work, new);
+    cleanup_if_complete(view, work, new, timers);
     work.intents.push(Intent::Status(StatusMode::Rollout));
 }
 
@@ -340,7 +341,7 @@ fn old_pods_running(view: &ClusterView, work: &Work) -> bool {
     })
 }
 
-fn recreate(view: &ClusterView, work: &mut Work) {
+fn recreate(view: &ClusterView, work: &mut Work, timers: &mut Timers) {
     let mut scaled_down = false;
     for i in work.old() {
         if spec_replicas(&work.sets[i]) > 0 {
@@ -359,7 +360,7 @@ fn recreate(view: &ClusterView, work: &mut Work) {
         if spec_replicas(&work.sets[new]) != want {
             work.scale(new, want);
         }
-        cleanup_if_complete(view, work, new);
+        cleanup_if_complete(view, work, new, timers);
     }
     work.intents.push(Intent::Status(StatusMode::Rollout));
 }
@@ -456,9 +457,9 @@ fn proportion(rs: &ReplicaSet, d: &Deployment, to_add: i32, added: i32) -> i32 {
 }
 
 /// History is cleaned up only once the rollout has completed.
-fn cleanup_if_complete(view: &ClusterView, work: &mut Work, new: usize) {
+fn cleanup_if_complete(view: &ClusterView, work: &mut Work, new: usize, timers: &mut Timers) {
     let sets: Vec<&ReplicaSet> = work.sets.iter().collect();
-    let status = super::status::compute(work.d, &sets, Some(&work.sets[new]), &StatusMode::Rollout, view);
+    let status = super::status::compute(work.d, &sets, Some(&work.sets[new]), &StatusMode::Rollout, view, timers);
     if is_complete(work.d, &status) {
         cleanup(work);
     }

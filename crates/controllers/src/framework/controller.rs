@@ -1,6 +1,7 @@
 //! The [`Controller`] trait: a pure step function plus the local state a restart resets.
 
 use super::view::ClusterView;
+use super::{Profile, Step, Timers};
 use std::any::Any;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
@@ -20,13 +21,13 @@ impl<T: Clone + Debug + Default + Hash + Eq + Send + Sync + 'static> LocalState 
 /// most one API request.
 ///
 /// What the model checker may treat as equal rests on how controllers use what they read: resourceVersions
-/// and uids only compared for order and equality, times only as [`Controller::time_use`] declares, and an
+/// and uids only compared for order and equality, times only as its [`Profile::time_use`] declares, and an
 /// object's `generation` only compared with the `observedGeneration`s of the same version (see
 /// `themelios_api::shape`). A controller that keeps a generation in memory, or compares generations across
 /// objects, would need those canonical forms widened.
 ///
 /// ```
-/// use themelios_controllers::framework::{ClusterView, Controller};
+/// use themelios_controllers::framework::{ClusterView, Controller, Timers};
 /// use themelios_api::Op;
 ///
 /// /// A controller that never does anything.
@@ -34,7 +35,7 @@ impl<T: Clone + Debug + Default + Hash + Eq + Send + Sync + 'static> LocalState 
 /// impl Controller for Idle {
 ///     type Local = ();
 ///     fn name(&self) -> String { "idle".into() }
-///     fn step(&self, _view: &ClusterView, _local: &mut ()) -> Option<Op> { None }
+///     fn step(&self, _view: &ClusterView, _local: &mut (), _timers: &mut Timers) -> Option<Op> { None }
 /// }
 /// ```
 pub trait Controller: Send + Sync + 'static {
@@ -44,46 +45,14 @@ pub trait Controller: Send + Sync + 'static {
     /// A name for logs and counterexamples, unique among the running actors (e.g. `kubelet/node-1`).
     fn name(&self) -> String;
 
-    /// One step: at most one request. No I/O and no wall clock: time is `view.now()`.
-    fn step(&self, view: &ClusterView, local: &mut Self::Local) -> Option<Op>;
+    /// One step: at most one request, returned; the timers it wants go into `timers`. No I/O and no wall
+    /// clock: time is `view.now()`. Drivers call it through [`decide`](super::decide).
+    fn step(&self, view: &ClusterView, local: &mut Self::Local, timers: &mut Timers) -> Option<Op>;
 
-    /// The kinds this controller's informers watch, if it declares them (`None`: any kind). The model
-    /// checker keeps lagging caches only for these — a stale cache of a kind nobody reads is not a
-    /// different state — and the test harness checks every step reads nothing else.
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        None
-    }
-
-    /// The node this controller is the agent of (the kubelet), if it is one. Such a controller reads only
-    /// that node's pods (through [`ClusterView::pods_on_node`]), the Node and the Lease named for it, and
-    /// objects of its other kinds; a live driver running thousands of them wakes each only for changes to
-    /// those (see [`node_of_change`](super::node_of_change)), as upstream's kubelet watches through field
-    /// selectors.
-    fn node(&self) -> Option<&str> {
-        None
-    }
-
-    /// How often upstream's controller looks for work, if it runs as a periodic loop rather than on
-    /// changes (pod GC every 20 s, node health every 5 s). A live driver then looks no more often than
-    /// this once a step has found nothing to do — a scan of every pod on each of hundreds of changes a
-    /// second is the cost upstream's period avoids. The model checker ignores it: it explores every
-    /// interleaving, including a look after any change.
-    fn period(&self) -> Option<std::time::Duration> {
-        None
-    }
-
-    /// Whether the controller's local state accounts for its own writes until its view shows them (the
-    /// scheduler's "assume" cache of its bindings). A live driver waits to see each write of any other
-    /// controller before its next step, as upstream's expectations do; one that assumes its writes steps
-    /// on at once, as upstream's scheduler binds while its cache catches up.
-    fn assumes_own_writes(&self) -> bool {
-        false
-    }
-
-    /// How its behaviour depends on logical time, for a model checker that forgets what cannot matter (see
-    /// [`TimeUse`](super::TimeUse)). The default lets it forget nothing.
-    fn time_use(&self) -> super::TimeUse {
-        super::TimeUse::Absolute
+    /// What drivers need to know about it besides its steps (see [`Profile`]). Drivers ask once, when they
+    /// start it.
+    fn profile(&self) -> Profile {
+        Profile::default()
     }
 
     /// The outcome of the request the last step issued, as the real client library would report it, at
@@ -140,26 +109,25 @@ impl Hash for Box<dyn DynLocal> {
     }
 }
 
+/// One step of `controller` on `view`, updating `local`: what every driver calls.
+pub fn decide(controller: &dyn AnyController, view: &ClusterView, local: &mut dyn DynLocal) -> Step {
+    let mut timers = Timers::new(view.now());
+    let op = controller.step(view, local, &mut timers);
+    Step { op, wake_at: timers.wake(), heartbeat_at: timers.heartbeat() }
+}
+
 /// A controller behind a trait object, with its local state erased.
 pub trait AnyController: Send + Sync {
     /// See [`Controller::name`].
     fn name(&self) -> String;
     /// A fresh local state, as after a restart.
     fn fresh_local(&self) -> Box<dyn DynLocal>;
-    /// See [`Controller::step`].
-    fn step(&self, view: &ClusterView, local: &mut dyn DynLocal) -> Option<Op>;
-    /// See [`Controller::observe`].
+    /// See [`Controller::step`]. Panics if `local` is not this controller's: a driver mixed up its actors.
+    fn step(&self, view: &ClusterView, local: &mut dyn DynLocal, timers: &mut Timers) -> Option<Op>;
+    /// See [`Controller::observe`]. Panics as [`AnyController::step`] does.
     fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut dyn DynLocal);
-    /// See [`Controller::reads`].
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]>;
-    /// See [`Controller::node`].
-    fn node(&self) -> Option<&str>;
-    /// See [`Controller::period`].
-    fn period(&self) -> Option<std::time::Duration>;
-    /// See [`Controller::assumes_own_writes`].
-    fn assumes_own_writes(&self) -> bool;
-    /// See [`Controller::time_use`].
-    fn time_use(&self) -> super::TimeUse;
+    /// See [`Controller::profile`].
+    fn profile(&self) -> Profile;
 }
 
 impl<C: Controller> AnyController for C {
@@ -169,28 +137,25 @@ impl<C: Controller> AnyController for C {
     fn fresh_local(&self) -> Box<dyn DynLocal> {
         Box::new(C::Local::default())
     }
-    fn step(&self, view: &ClusterView, local: &mut dyn DynLocal) -> Option<Op> {
-        let local = local.as_any_mut().downcast_mut::<C::Local>()?;
-        Controller::step(self, view, local)
+    fn step(&self, view: &ClusterView, local: &mut dyn DynLocal, timers: &mut Timers) -> Option<Op> {
+        Controller::step(self, view, own_local(self, local), timers)
     }
     fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut dyn DynLocal) {
-        if let Some(local) = local.as_any_mut().downcast_mut::<C::Local>() {
-            Controller::observe(self, op, outcome, now, local);
-        }
+        Controller::observe(self, op, outcome, now, own_local(self, local));
     }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Controller::reads(self)
+    fn profile(&self) -> Profile {
+        Controller::profile(self)
     }
-    fn node(&self) -> Option<&str> {
-        Controller::node(self)
+}
+
+/// `local` as `controller`'s own state. A mismatch is a driver's bug that would otherwise leave the
+/// controller silently idle.
+fn own_local<'l, C: Controller>(controller: &C, local: &'l mut dyn DynLocal) -> &'l mut C::Local {
+    if !local.as_any().is::<C::Local>() {
+        panic!(
+            "{} was given another controller's local state ({local:?}); a driver mixed up its actors",
+            Controller::name(controller)
+        );
     }
-    fn period(&self) -> Option<std::time::Duration> {
-        Controller::period(self)
-    }
-    fn assumes_own_writes(&self) -> bool {
-        Controller::assumes_own_writes(self)
-    }
-    fn time_use(&self) -> super::TimeUse {
-        Controller::time_use(self)
-    }
+    local.as_any_mut().downcast_mut::<C::Local>().unwrap_or_else(|| unreachable!("checked above"))
 }

@@ -24,7 +24,7 @@ pub struct PodsByNode {
 }
 
 /// The node agents a change to `object` concerns, for a driver that wakes each
-/// [`node`](super::Controller::node) agent only for its own objects: `Some(node)` for a pod bound to
+/// [node agent](super::Role::NodeAgent) only for its own objects: `Some(node)` for a pod bound to
 /// `node` (`Some("")` for one not yet bound: no agent's), a Node, or a Lease named for a node; `None` for
 /// an object of another kind, which concerns every agent that reads its kind.
 ///

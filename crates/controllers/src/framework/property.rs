@@ -1,6 +1,7 @@
 //! Properties: the guarantees a controller makes, as code the harness and the model checker both run.
 
 use super::view::ClusterView;
+use std::fmt;
 use themelios_api::Op;
 
 /// Whether a property must hold in every state or only once the system is quiet.
@@ -64,14 +65,14 @@ pub fn first_safety_violation(
     actor: &str,
     before: &ClusterView,
     after: &ClusterView,
-) -> Option<(&'static str, String)> {
+) -> Option<Violation> {
     properties.iter().filter(|p| p.kind == PropertyKind::Safety).find_map(|p| {
         let verdict = match p.check {
             Check::State(f) => f(after),
             Check::Transition(f) => f(before, after),
             Check::ActorStep(f) => f(actor, before, after),
         };
-        verdict.err().map(|detail| (p.name, detail))
+        verdict.err().map(|detail| Violation::new(p.name, detail))
     })
 }
 
@@ -92,7 +93,42 @@ pub const NO_WASTED_WRITES: &str = "every controller: never sends an update that
 /// stores it, and skip equal writes; an update that changes nothing is wasted work for the API server
 /// and, when the controller would issue it again, a loop that never lets it reach its next step — what
 /// Themelios' own controllers did against a real kube-apiserver, which drops zero values ours kept.
-pub fn wasted_write(op: &Op, succeeded: bool, wrote: bool) -> Option<(&'static str, String)> {
+pub fn wasted_write(op: &Op, succeeded: bool, wrote: bool) -> Option<Violation> {
     let update = matches!(op, Op::Update(_) | Op::UpdateStatus(_) | Op::Scale { .. });
-    (update && succeeded && !wrote).then(|| (NO_WASTED_WRITES, format!("{op} was accepted and changed nothing")))
+    (update && succeeded && !wrote)
+        .then(|| Violation::new(NO_WASTED_WRITES, format!("{op} was accepted and changed nothing")))
+}
+
+/// A property that does not hold, and what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    /// The property's name (see [`Property::name`]).
+    pub property: &'static str,
+    /// What was wrong, in the property's words.
+    pub detail: String,
+}
+
+impl Violation {
+    /// A violation of `property`.
+    pub fn new(property: &'static str, detail: impl Into<String>) -> Self {
+        Self { property, detail: detail.into() }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.property, self.detail)
+    }
+}
+
+/// The goals `view` does not meet, in the order of `properties`: what a quiescent state is judged by.
+pub fn unmet_goals(properties: &[Property], view: &ClusterView) -> Vec<Violation> {
+    properties
+        .iter()
+        .filter(|p| p.kind == PropertyKind::Goal)
+        .filter_map(|p| match p.check {
+            Check::State(f) => f(view).err().map(|detail| Violation::new(p.name, detail)),
+            Check::Transition(_) | Check::ActorStep(_) => None,
+        })
+        .collect()
 }

@@ -3,25 +3,20 @@
 use super::PodsByNode;
 use either::Either;
 use k8s_openapi::api::core::v1::Pod;
-use std::cell::Cell;
 use std::sync::Arc;
 use themelios_api::kind::KIND_COUNT;
 use themelios_api::store::{KindMap, Objects};
 use themelios_api::{pod, Kind, ObjectName, Resource, StoredObject, Time};
 
 /// The objects a controller's informers hold (each kind possibly at a different revision), and the time.
-///
-/// A controller asks to be woken at a time with [`ClusterView::wake_at`]; the driver advances logical time
-/// to the earliest such deadline when nothing else can happen.
+/// Read-only: what a step decides goes into its [`Step`](super::Step).
 pub struct ClusterView<'a> {
     kinds: [&'a KindMap; KIND_COUNT],
     revisions: [u64; KIND_COUNT],
     now: Time,
-    wake: Cell<Option<Time>>,
-    heartbeat: Cell<Option<Time>>,
-    /// The kinds read so far, one bit per kind.
-    read: Cell<u32>,
     pods_by_node: Option<&'a PodsByNode>,
+    /// Who reads this view and the kinds it declared, when reading another kind is to be caught.
+    declared: Option<(&'a str, &'static [Kind])>,
 }
 
 impl<'a> ClusterView<'a> {
@@ -38,15 +33,7 @@ impl<'a> ClusterView<'a> {
             revisions[i] = revision;
             map
         });
-        Self {
-            kinds,
-            revisions,
-            now,
-            wake: Cell::new(None),
-            heartbeat: Cell::new(None),
-            read: Cell::new(0),
-            pods_by_node: None,
-        }
+        Self { kinds, revisions, now, pods_by_node: None, declared: None }
     }
 
     /// The same view, answering [`ClusterView::pods_on_node`] from `index`, which must index exactly the
@@ -61,40 +48,19 @@ impl<'a> ClusterView<'a> {
         self.now
     }
 
-    /// Asks to run again at `at` even if nothing changes (e.g. when a pod becomes available).
-    pub fn wake_at(&self, at: Time) {
-        if at > self.now {
-            self.wake.set(Some(self.wake.get().map_or(at, |w| w.min(at))));
-        }
-    }
-
-    /// Asks to run at `at` for periodic upkeep (lease renewal). The test harness and the model checker do
-    /// not advance time for heartbeats alone; the live runtime does.
-    pub fn heartbeat_at(&self, at: Time) {
-        if at > self.now {
-            self.heartbeat.set(Some(self.heartbeat.get().map_or(at, |w| w.min(at))));
-        }
-    }
-
-    /// The earliest wake-up asked for during this step.
-    pub fn requested_wake(&self) -> Option<Time> {
-        self.wake.get()
-    }
-
-    /// The earliest heartbeat asked for during this step.
-    pub fn requested_heartbeat(&self) -> Option<Time> {
-        self.heartbeat.get()
+    /// The same view, for `reader` whose profile declares it reads only `kinds`: reading another kind
+    /// panics, naming the reader and the kind (the test harness's check that a profile tells the truth —
+    /// the model checker keeps caches only for declared kinds).
+    pub fn declared_by(mut self, reader: &'a str, kinds: &'static [Kind]) -> Self {
+        self.declared = Some((reader, kinds));
+        self
     }
 
     fn objects(&self, kind: Kind) -> &'a KindMap {
-        self.read.set(self.read.get() | 1 << kind.index());
+        if let Some((reader, kinds)) = self.declared {
+            assert!(kinds.contains(&kind), "{reader} read {kind:?}, which its profile's `reads` does not declare");
+        }
         self.kinds[kind.index()]
-    }
-
-    /// The kinds read through this view so far.
-    pub fn kinds_read(&self) -> impl Iterator<Item = Kind> + '_ {
-        let read = self.read.get();
-        Kind::ALL.iter().copied().filter(move |k| read & (1 << k.index()) != 0)
     }
 
     /// The revision the objects of `kind` were read at.

@@ -10,6 +10,7 @@ mod properties;
 
 pub use properties::properties;
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use std::collections::BTreeSet;
@@ -92,19 +93,20 @@ pub fn owner_state(
 impl Controller for GarbageCollector {
     type Local = Local;
 
-    /// It never reads time.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It never reads time.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(COLLECTED.as_slice()),
+            ..Default::default()
+        }
     }
+
     fn name(&self) -> String {
         "garbage-collector".into()
     }
 
-    fn reads(&self) -> Option<&'static [Kind]> {
-        Some(COLLECTED.as_slice())
-    }
-
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, _timers: &mut Timers) -> Option<Op> {
         let all: Vec<&std::sync::Arc<StoredObject>> = COLLECTED.iter().flat_map(|k| view.stored(*k).values()).collect();
         // Forget confirmations once nothing refers to the uid any more.
         let referenced: BTreeSet<&str> = all

@@ -2,8 +2,9 @@
 //! nothing more happens, checking properties after every step.
 //!
 //! Each round gives every running actor one step, in a fixed order or in an order shuffled by a seed. When
-//! a whole round issues no request, logical time jumps to the earliest deadline an actor asked for
-//! (stopping at heartbeats on the way); when there is none, the run is quiescent and the goals are checked.
+//! a whole round issues no request, logical time moves as the step protocol says
+//! ([`Deadlines`](crate::framework::Deadlines)): to the earliest wake-up an actor asked for, stopping at
+//! heartbeats on the way; when no wake-up is pending, the run is quiescent and the goals are checked.
 //!
 //! ```
 //! use themelios_controllers::harness::Harness;
@@ -21,8 +22,8 @@ pub use log::{Entry, Result_ as StepResult};
 pub use rng::SplitMix64;
 
 use crate::framework::{
-    first_safety_violation, wasted_write, AnyController, Check, ClusterView, Controller, DynLocal, Property,
-    PropertyKind,
+    decide, first_safety_violation, unmet_goals, wasted_write, AnyController, ClusterView, Controller, Deadlines,
+    DynLocal, Profile, Property, Step, Violation,
 };
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -45,6 +46,8 @@ impl ActorId {
 
 struct Actor {
     controller: Box<dyn AnyController>,
+    name: String,
+    profile: Profile,
     local: Box<dyn DynLocal>,
     running: bool,
 }
@@ -53,10 +56,8 @@ struct Actor {
 pub enum RunError {
     /// A safety property failed after a step, or a goal failed at quiescence.
     Violation {
-        /// The property.
-        property: &'static str,
-        /// What was wrong.
-        detail: String,
+        /// The property and what was wrong.
+        violation: Violation,
         /// The last steps before it.
         recent: Vec<Entry>,
     },
@@ -72,9 +73,7 @@ pub enum RunError {
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (head, recent) = match self {
-            RunError::Violation { property, detail, recent } => {
-                (format!("property violated: {property}: {detail}"), recent)
-            }
+            RunError::Violation { violation, recent } => (format!("property violated: {violation}"), recent),
             RunError::StepLimit { limit, recent } => (format!("no quiescence within {limit} steps"), recent),
         };
         writeln!(f, "{head}\nlast steps:")?;
@@ -209,7 +208,8 @@ impl Harness {
     /// Adds a controller behind a trait object (one made by [`crate::registry`]).
     pub fn add_boxed(&mut self, controller: Box<dyn AnyController>) -> ActorId {
         let local = controller.fresh_local();
-        self.actors.push(Actor { controller, local, running: true });
+        let (name, profile) = (controller.name(), controller.profile());
+        self.actors.push(Actor { controller, name, profile, local, running: true });
         ActorId(self.actors.len() - 1)
     }
 
@@ -243,6 +243,19 @@ impl Harness {
     /// The log of every step so far.
     pub fn log(&self) -> &[Entry] {
         &self.log
+    }
+
+    /// What each running actor would decide now, by name, without taking the step (its memory is left as
+    /// it is): what the next round starts from.
+    pub fn preview(&self) -> Vec<(String, Step)> {
+        let running = self.actors.iter().filter(|a| a.running);
+        running
+            .map(|a| {
+                let mut local = a.local.clone();
+                let step = decide_as(&a.name, a.controller.as_ref(), &a.profile, &self.state, self.now, local.as_mut());
+                (a.name.clone(), step)
+            })
+            .collect()
     }
 
     /// A view of the latest state.
@@ -380,18 +393,15 @@ impl Harness {
             match self.round(stop)? {
                 RoundEnd::Stopped => return Ok(true),
                 RoundEnd::Progressed => continue,
-                RoundEnd::Idle { wake, heartbeat } => {
-                    // Heartbeats never move time on their own, but they fire on the way to a wake-up and
-                    // within a bounded run, so periodic upkeep (lease renewal) keeps pace with time.
+                RoundEnd::Idle(deadlines) => {
                     let next = match limit {
                         TimeLimit::Frozen => None,
-                        TimeLimit::Unbounded => wake.map(|w| heartbeat.map_or(w, |b| b.min(w))),
-                        TimeLimit::Until(until) => wake.into_iter().chain(heartbeat).min().filter(|t| *t <= until),
-                        TimeLimit::WorkWithin(until) => {
-                            wake.map(|w| heartbeat.map_or(w, |b| b.min(w))).filter(|t| *t <= until)
-                        }
+                        TimeLimit::Unbounded => deadlines.next_time(),
+                        // Time passes up to `until` whatever is pending, so heartbeats fire on their own.
+                        TimeLimit::Until(until) => deadlines.earliest().filter(|t| *t <= until),
+                        TimeLimit::WorkWithin(until) => deadlines.next_time().filter(|t| *t <= until),
                     };
-                    match (next, wake) {
+                    match (next, deadlines.wake()) {
                         (Some(at), _) => self.now = at,
                         // Work is still due later: the time limit stops the run, but this is not quiescence.
                         (None, Some(_)) => return Ok(false),
@@ -412,36 +422,27 @@ impl Harness {
             rng.shuffle(&mut order);
         }
         let mut progressed = false;
-        let mut wake: Option<Time> = None;
-        let mut heartbeat: Option<Time> = None;
+        let mut deadlines = Deadlines::default();
         for i in order {
             let before = self.state.clone();
-            let view = ClusterView::new(before.objects(), before.revision(), self.now);
             let actor = &mut self.actors[i];
-            let op = actor.controller.step(&view, actor.local.as_mut());
-            if let Some(declared) = actor.controller.reads() {
-                let undeclared: Vec<themelios_api::Kind> =
-                    view.kinds_read().filter(|k| !declared.contains(k)).collect();
-                debug_assert!(
-                    undeclared.is_empty(),
-                    "{} read {undeclared:?}, which its `reads()` does not declare",
-                    actor.controller.name()
-                );
-            }
-            if let Some(at) = view.requested_wake() {
-                wake = Some(wake.map_or(at, |w| w.min(at)));
-            }
-            if let Some(at) = view.requested_heartbeat() {
-                heartbeat = Some(heartbeat.map_or(at, |h| h.min(at)));
-            }
-            let Some(op) = op else { continue };
-            let name = self.actors[i].controller.name();
+            let step = decide_as(
+                &actor.name,
+                actor.controller.as_ref(),
+                &actor.profile,
+                &before,
+                self.now,
+                actor.local.as_mut(),
+            );
+            deadlines.add(&step);
+            let Some(op) = step.op else { continue };
+            let name = actor.name.clone();
             let outcome = self.execute(&name, &op, before.revision());
             let actor = &mut self.actors[i];
             actor.controller.observe(&op, &outcome, self.now, actor.local.as_mut());
             let wrote = self.state.revision() != before.revision();
-            if let Some((property, detail)) = wasted_write(&op, outcome.is_ok(), wrote) {
-                return Err(RunError::Violation { property, detail, recent: self.recent() });
+            if let Some(violation) = wasted_write(&op, outcome.is_ok(), wrote) {
+                return Err(RunError::Violation { violation, recent: self.recent() });
             }
             self.check_safety(&name, &before)?;
             progressed = true;
@@ -449,13 +450,13 @@ impl Harness {
                 return Ok(RoundEnd::Stopped);
             }
         }
-        Ok(if progressed { RoundEnd::Progressed } else { RoundEnd::Idle { wake, heartbeat } })
+        Ok(if progressed { RoundEnd::Progressed } else { RoundEnd::Idle(deadlines) })
     }
 
     fn check_safety(&self, actor: &str, before: &ApiState) -> Result<(), RunError> {
         let old = ClusterView::new(before.objects(), before.revision(), self.now);
         match first_safety_violation(&self.properties, actor, &old, &self.view()) {
-            Some((property, detail)) => Err(RunError::Violation { property, detail, recent: self.recent() }),
+            Some(violation) => Err(RunError::Violation { violation, recent: self.recent() }),
             None => Ok(()),
         }
     }
@@ -465,15 +466,10 @@ impl Harness {
         if !self.goals {
             return Ok(());
         }
-        let view = self.view();
-        for p in self.properties.iter().filter(|p| p.kind == PropertyKind::Goal) {
-            if let Check::State(f) = p.check {
-                if let Err(detail) = f(&view) {
-                    return Err(RunError::Violation { property: p.name, detail, recent: self.recent() });
-                }
-            }
+        match unmet_goals(&self.properties, &self.view()).into_iter().next() {
+            Some(violation) => Err(RunError::Violation { violation, recent: self.recent() }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn recent(&self) -> Vec<Entry> {
@@ -481,9 +477,26 @@ impl Harness {
     }
 }
 
+/// One step of an actor on the latest state, its reads held to its profile.
+fn decide_as(
+    name: &str,
+    controller: &dyn AnyController,
+    profile: &Profile,
+    state: &ApiState,
+    now: Time,
+    local: &mut dyn DynLocal,
+) -> Step {
+    let view = ClusterView::new(state.objects(), state.revision(), now);
+    let view = match profile.reads {
+        Some(kinds) => view.declared_by(name, kinds),
+        None => view,
+    };
+    decide(controller, &view, local)
+}
+
 /// How a round ended.
 enum RoundEnd {
     Progressed,
     Stopped,
-    Idle { wake: Option<Time>, heartbeat: Option<Time> },
+    Idle(Deadlines),
 }

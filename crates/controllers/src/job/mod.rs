@@ -18,6 +18,7 @@ pub use properties::properties;
 pub use sync::{condition, delete_in_background, finished_at, is_finished, MANAGED_BY, TRACKING_FINALIZER};
 
 use crate::common::expectations::Expectations;
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -42,21 +43,22 @@ pub struct Local {
 impl Controller for JobController {
     type Local = Local;
 
-    /// Its pod-failure backoff and expectations' expiry; `activeDeadlineSeconds` is read from the Job.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative {
-            longest_seconds: sync::MAX_BACKOFF_SECONDS.max(crate::common::expectations::EXPECTATIONS_TTL_SECONDS),
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Its pod-failure backoff and expectations' expiry; `activeDeadlineSeconds` is read from the Job.
+            time_use: crate::framework::TimeUse::Relative {
+                longest_seconds: sync::MAX_BACKOFF_SECONDS.max(crate::common::expectations::EXPECTATIONS_TTL_SECONDS),
+            },
+            reads: Some(&[themelios_api::Kind::Job, themelios_api::Kind::Pod]),
+            ..Default::default()
         }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[themelios_api::Kind::Job, themelios_api::Kind::Pod])
     }
 
     fn name(&self) -> String {
         "job-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         local.pending_create = None;
         if let Some(op) = release_orphans(view, local) {
             return Some(op);
@@ -69,7 +71,7 @@ impl Controller for JobController {
             if managed_elsewhere {
                 continue;
             }
-            if let Some(op) = sync::sync(view, job, local) {
+            if let Some(op) = sync::sync(view, job, local, timers) {
                 return Some(op);
             }
         }

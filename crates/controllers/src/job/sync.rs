@@ -14,6 +14,7 @@ use super::policy::{self, Action};
 use super::Local;
 use crate::common::owner;
 use crate::common::template::{pod_from_template, PodName};
+use crate::framework::Timers;
 use crate::framework::{status_update, ClusterView};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
@@ -132,7 +133,7 @@ enum Target {
 }
 
 /// The first write a Job needs.
-pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
+pub fn sync(view: &ClusterView, job: &Job, local: &mut Local, timers: &mut Timers) -> Option<Op> {
     let job_uid = job.metadata.uid.clone()?;
     let namespace = job.metadata.namespace.clone()?;
     let spec = job.spec.as_ref()?;
@@ -240,6 +241,7 @@ pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
             &failed_indexes,
             start_time,
             view,
+            timers,
         );
     }
 
@@ -321,7 +323,7 @@ pub fn sync(view: &ClusterView, job: &Job, local: &mut Local) -> Option<Op> {
     if target.is_some() || suspended {
         return active.first().map(|p| stop(p, local));
     }
-    manage(view, job, &active, &pods, succeeded_total, &completed, &failed_indexes, local)
+    manage(view, job, &active, &pods, succeeded_total, &completed, &failed_indexes, local, timers)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -336,6 +338,7 @@ fn decide(
     failed_indexes: &BTreeSet<i32>,
     start_time: Option<Time>,
     view: &ClusterView,
+    timers: &mut Timers,
 ) -> Option<Target> {
     let spec = job.spec.as_ref()?;
     let fail = |reason: &str, message: &str| Some(Target::Fail { reason: reason.into(), message: message.into() });
@@ -352,7 +355,7 @@ fn decide(
         if view.now().seconds_since(start) >= deadline {
             return fail("DeadlineExceeded", "Job was active longer than specified deadline");
         }
-        view.wake_at(start.plus_seconds(deadline));
+        timers.wake_at(start.plus_seconds(deadline));
     }
     if let Some(max) = spec.max_failed_indexes {
         if failed_indexes.len() as i32 > max {
@@ -437,6 +440,7 @@ fn manage(
     completed: &BTreeSet<i32>,
     failed_indexes: &BTreeSet<i32>,
     local: &mut Local,
+    timers: &mut Timers,
 ) -> Option<Op> {
     let spec = job.spec.as_ref()?;
     let job_uid = job.metadata.uid.clone()?;
@@ -455,11 +459,11 @@ fn manage(
         || spec.pod_replacement_policy.is_none() && spec.pod_failure_policy.is_some();
     let terminating = pods.iter().filter(|p| podutil::is_deleting(p) && !podutil::is_terminal(p)).count() as i32;
     let occupied = active.len() as i32 + if replace_only_failed { terminating } else { 0 };
-    let create_at = |index: Option<i32>| -> bool {
+    let mut create_at = |index: Option<i32>| -> bool {
         let relevant: Vec<&Pod> = pods.iter().copied().filter(|p| index.is_none() || index_of(p) == index).collect();
         match backoff_until(&relevant) {
             Some(at) if at > now => {
-                view.wake_at(at);
+                timers.wake_at(at);
                 false
             }
             _ => true,

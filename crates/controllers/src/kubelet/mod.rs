@@ -12,6 +12,7 @@ mod status;
 
 pub use node::NodeConfig;
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -69,31 +70,29 @@ fn running_key(p: &Pod) -> (String, String) {
 impl Controller for Kubelet {
     type Local = Local;
 
-    /// Its lease (renewed every 10 s, lasting 40 s) and a container's default run time; a pod's run time
-    /// is read from its annotation.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative {
-            longest_seconds: (LEASE_DURATION_SECONDS as i64).max(LEASE_RENEW_SECONDS).max(DEFAULT_RUN_SECONDS),
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Its lease (renewed every 10 s, lasting 40 s) and a container's default run time; a pod's run time
+            // is read from its annotation.
+            time_use: crate::framework::TimeUse::Relative {
+                longest_seconds: (LEASE_DURATION_SECONDS as i64).max(LEASE_RENEW_SECONDS).max(DEFAULT_RUN_SECONDS),
+            },
+            reads: Some(&[
+                themelios_api::Kind::Pod,
+                themelios_api::Kind::Node,
+                themelios_api::Kind::Lease,
+                themelios_api::Kind::Namespace,
+            ]),
+            role: crate::framework::Role::NodeAgent { node: self.node_name().to_string() },
+            ..Default::default()
         }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[
-            themelios_api::Kind::Pod,
-            themelios_api::Kind::Node,
-            themelios_api::Kind::Lease,
-            themelios_api::Kind::Namespace,
-        ])
     }
 
     fn name(&self) -> String {
         format!("kubelet/{}", self.config.name)
     }
 
-    fn node(&self) -> Option<&str> {
-        Some(self.node_name())
-    }
-
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         // Containers run for the pods this node has started and not stopped, as its view shows them.
         let mine: Vec<&Pod> = view.pods_on_node(self.node_name()).collect();
         let in_view: std::collections::BTreeSet<(String, String)> = mine.iter().map(|p| running_key(p)).collect();
@@ -107,13 +106,13 @@ impl Controller for Kubelet {
         let Some(node) = view.get::<Node>("", self.node_name()) else {
             return Some(Op::Create(self.config.to_node(view.now()).into_object()));
         };
-        if let Some(op) = self.renew_lease(view, node) {
+        if let Some(op) = self.renew_lease(view, node, timers) {
             return Some(op);
         }
         if let Some(op) = self.post_ready(view, node) {
             return Some(op);
         }
-        mine.into_iter().find_map(|p| self.sync_pod(view, p))
+        mine.into_iter().find_map(|p| self.sync_pod(view, p, timers))
     }
 }
 
@@ -132,7 +131,7 @@ impl Kubelet {
         Some(Op::UpdateStatus(updated.into_object()))
     }
 
-    fn renew_lease(&self, view: &ClusterView, node: &Node) -> Option<Op> {
+    fn renew_lease(&self, view: &ClusterView, node: &Node, timers: &mut Timers) -> Option<Op> {
         let now = view.now();
         view.get::<Namespace>("", NODE_LEASE_NAMESPACE)?;
         match view.get::<Lease>(NODE_LEASE_NAMESPACE, self.node_name()) {
@@ -141,7 +140,7 @@ impl Kubelet {
                 let renewed = lease.spec.as_ref().and_then(|s| s.renew_time.as_ref()).map(|t| Time(t.0.as_second()));
                 let due = renewed.map_or(now, |r| r.plus_seconds(LEASE_RENEW_SECONDS));
                 if due > now {
-                    view.heartbeat_at(due);
+                    timers.heartbeat_at(due);
                     return None;
                 }
                 let mut renewed = lease.clone();
@@ -153,7 +152,7 @@ impl Kubelet {
         }
     }
 
-    fn sync_pod(&self, view: &ClusterView, p: &Pod) -> Option<Op> {
+    fn sync_pod(&self, view: &ClusterView, p: &Pod, timers: &mut Timers) -> Option<Op> {
         let now = view.now();
         let started_by_us = status::started_by_kubelet(p);
         if pod::is_deleting(p) {
@@ -187,7 +186,7 @@ impl Kubelet {
         }
         let finishes_at = status::finishes_at(p)?;
         if finishes_at > now {
-            view.wake_at(finishes_at);
+            timers.wake_at(finishes_at);
             return None;
         }
         Some(Op::UpdateStatus(status::finished(p, now).into_object()))

@@ -1,6 +1,7 @@
 //! The namespace controller: a deleted namespace (phase Terminating) has every object in it deleted,
 //! then its `kubernetes` finalizer removed, and goes away.
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Property};
 use k8s_openapi::api::core::v1::Namespace;
 use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Resource};
@@ -15,15 +16,19 @@ pub struct NamespaceController;
 impl Controller for NamespaceController {
     type Local = ();
 
-    /// It never reads time.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It never reads time.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            ..Default::default()
+        }
     }
+
     fn name(&self) -> String {
         "namespace-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         view.list::<Namespace>().filter(|ns| ns.metadata.deletion_timestamp.is_some()).find_map(|ns| finalize(view, ns))
     }
 }

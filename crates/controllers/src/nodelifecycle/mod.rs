@@ -4,6 +4,7 @@
 //! cordoned; marks the pods of a node that is not ready not ready; evicts pods that do not tolerate a
 //! NoExecute taint (after their tolerationSeconds); and untaints nodes that come back.
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Property};
 use crate::scheduler::pod_tolerates;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -70,25 +71,22 @@ fn wanted_taints(node: &Node) -> Vec<(&'static str, &'static str)> {
 impl Controller for NodeLifecycleController {
     type Local = ();
 
-    /// How long a node may miss heartbeats; tolerations' `tolerationSeconds` are read from the pods.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: GRACE_PERIOD_SECONDS }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        use themelios_api::Kind;
-        Some(&[Kind::Node, Kind::Lease, Kind::Pod])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // How long a node may miss heartbeats; tolerations' `tolerationSeconds` are read from the pods.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: GRACE_PERIOD_SECONDS },
+            reads: Some(&[themelios_api::Kind::Node, themelios_api::Kind::Lease, themelios_api::Kind::Pod]),
+            // Upstream's nodeMonitorPeriod.
+            period: Some(std::time::Duration::from_secs(5)),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "node-lifecycle-controller".into()
     }
 
-    /// Upstream's nodeMonitorPeriod.
-    fn period(&self) -> Option<std::time::Duration> {
-        Some(std::time::Duration::from_secs(5))
-    }
-
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), timers: &mut Timers) -> Option<Op> {
         let now = view.now();
         for node in view.list::<Node>() {
             // A silent kubelet: Ready becomes Unknown.
@@ -106,7 +104,7 @@ impl Controller for NodeLifecycleController {
                 }
                 if now <= deadline {
                     // Monitoring is periodic upkeep: it keeps pace with time but does not drive it.
-                    view.heartbeat_at(deadline.plus_seconds(1));
+                    timers.heartbeat_at(deadline.plus_seconds(1));
                 }
             }
             // Taints follow the conditions.
@@ -131,7 +129,7 @@ impl Controller for NodeLifecycleController {
                 return Some(Op::Update(updated.into_object()));
             }
         }
-        mark_pods_not_ready(view).or_else(|| evict(view))
+        mark_pods_not_ready(view).or_else(|| evict(view, timers))
     }
 }
 
@@ -154,7 +152,7 @@ fn mark_pods_not_ready(view: &ClusterView) -> Option<Op> {
 }
 
 /// Deletes pods on NoExecute-tainted nodes that do not tolerate the taint, or whose tolerationSeconds ran out.
-fn evict(view: &ClusterView) -> Option<Op> {
+fn evict(view: &ClusterView, timers: &mut Timers) -> Option<Op> {
     let now = view.now();
     for pod in view.list::<Pod>().filter(|p| podutil::is_active(p)) {
         let Some(node) = podutil::node_name(pod).and_then(|n| view.get::<Node>("", n)) else { continue };
@@ -205,7 +203,7 @@ fn evict(view: &ClusterView) -> Option<Op> {
                         options: DeleteOptions { uid: pod.metadata.uid.clone(), ..Default::default() },
                     });
                 }
-                Some(at) => view.wake_at(at),
+                Some(at) => timers.wake_at(at),
                 None => {}
             }
         }

@@ -10,6 +10,7 @@ mod properties;
 
 pub use properties::properties;
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::BTreeMap;
@@ -51,28 +52,25 @@ pub struct Local {
 impl Controller for PodGc {
     type Local = Local;
 
-    /// How long a pod's node must be missing before its pods are collected.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: QUARANTINE_SECONDS }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        use themelios_api::Kind;
-        Some(&[Kind::Pod, Kind::Node])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // How long a pod's node must be missing before its pods are collected.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: QUARANTINE_SECONDS },
+            reads: Some(&[themelios_api::Kind::Pod, themelios_api::Kind::Node]),
+            // Upstream's gcCheckPeriod.
+            period: Some(std::time::Duration::from_secs(20)),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "pod-garbage-collector".into()
     }
 
-    /// Upstream's gcCheckPeriod.
-    fn period(&self) -> Option<std::time::Duration> {
-        Some(std::time::Duration::from_secs(20))
-    }
-
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         self.terminated_over_threshold(view)
             .or_else(|| terminating_out_of_service(view))
-            .or_else(|| orphaned(view, local))
+            .or_else(|| orphaned(view, local, timers))
             .or_else(|| unscheduled_terminating(view))
     }
 }
@@ -143,7 +141,7 @@ fn terminating_out_of_service(view: &ClusterView) -> Option<Op> {
         .map(|p| fail_then_delete(p, "PodGC: node is out of service", view.now()))
 }
 
-fn orphaned(view: &ClusterView, local: &mut Local) -> Option<Op> {
+fn orphaned(view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
     let now = view.now();
     let missing: std::collections::BTreeSet<&str> =
         view.list::<Pod>().filter_map(|p| pod::node_name(p)).filter(|n| view.get::<Node>("", n).is_none()).collect();
@@ -152,7 +150,7 @@ fn orphaned(view: &ClusterView, local: &mut Local) -> Option<Op> {
         let until =
             *local.quarantined_until.entry(node.to_string()).or_insert(Deadline::after(now, QUARANTINE_SECONDS));
         if let Some(at) = until.pending(now) {
-            view.wake_at(at);
+            timers.wake_at(at);
         }
     }
     let expired = |n: &str| local.quarantined_until.get(n).is_some_and(|until| until.has_passed(now));

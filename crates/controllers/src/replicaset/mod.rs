@@ -15,6 +15,7 @@ use crate::common::backoff::Backoff;
 use crate::common::expectations::Expectations;
 use crate::common::owner::{self, Claim};
 use crate::common::template::{pod_from_template, PodName};
+use crate::framework::Timers;
 use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
@@ -60,25 +61,26 @@ enum Plan {
 impl Controller for ReplicaSetController {
     type Local = Local;
 
-    /// Its backoff and expectations' expiry. One comparison goes further back: upstream's scale-down
-    /// ranking (`LogarithmicScaleDown`) puts pods' ages since ready and since creation in log-scale buckets
-    /// of any length. A model checker that forgets times past this horizon keeps their order only, so
-    /// among pods older than it a scale-down takes the pod one representative timing of that order picks.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative {
-            longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS
-                .max(crate::common::expectations::EXPECTATIONS_TTL_SECONDS),
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Its backoff and expectations' expiry. One comparison goes further back: upstream's scale-down
+            // ranking (`LogarithmicScaleDown`) puts pods' ages since ready and since creation in log-scale buckets
+            // of any length. A model checker that forgets times past this horizon keeps their order only, so
+            // among pods older than it a scale-down takes the pod one representative timing of that order picks.
+            time_use: crate::framework::TimeUse::Relative {
+                longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS
+                    .max(crate::common::expectations::EXPECTATIONS_TTL_SECONDS),
+            },
+            reads: Some(&[themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod]),
+            ..Default::default()
         }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[themelios_api::Kind::ReplicaSet, themelios_api::Kind::Pod])
     }
 
     fn name(&self) -> String {
         "replicaset-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         if let Some(op) = next_planned(local) {
             return Some(op);
         }
@@ -86,7 +88,7 @@ impl Controller for ReplicaSetController {
             view.list::<ReplicaSet>().filter_map(|rs| rs.metadata.uid.as_deref()).collect();
         local.expectations.retain(|uid, _| live.contains(uid.as_str()));
         local.failures.retain(|uid, _| live.contains(uid.as_str()));
-        view.list::<ReplicaSet>().find_map(|rs| sync(view, rs, local))
+        view.list::<ReplicaSet>().find_map(|rs| sync(view, rs, local, timers))
     }
 
     fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
@@ -157,7 +159,7 @@ fn next_planned(local: &Local) -> Option<Op> {
 }
 
 /// One sync of one ReplicaSet; the first write it needs, if any.
-fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
+fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local, timers: &mut Timers) -> Option<Op> {
     let uid = rs.metadata.uid.clone()?;
     let namespace = rs.metadata.namespace.as_deref()?;
     let spec = rs.spec.as_ref()?;
@@ -191,7 +193,7 @@ fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
             let ok = exp.satisfied(now);
             if !ok {
                 if let Some(at) = exp.expires.pending(now) {
-                    view.wake_at(at);
+                    timers.wake_at(at);
                 }
             }
             ok
@@ -199,7 +201,7 @@ fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
     };
     let backing_off = local.backoff.retry_at(&uid, now);
     if let Some(at) = backing_off {
-        view.wake_at(at);
+        timers.wake_at(at);
     }
 
     if satisfied && !deleting && backing_off.is_none() {
@@ -248,7 +250,7 @@ fn sync(view: &ClusterView, rs: &ReplicaSet, local: &mut Local) -> Option<Op> {
     }
 
     let failure = local.failures.get(&uid);
-    let new_status = status::compute(rs, &active, failure, view);
+    let new_status = status::compute(rs, &active, failure, view, timers);
     status_update(rs, |rs| rs.status = Some(new_status))
 }
 

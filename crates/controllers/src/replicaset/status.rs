@@ -2,6 +2,7 @@
 
 use super::Failure;
 use crate::framework::ClusterView;
+use crate::framework::Timers;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use themelios_api::pod;
@@ -14,6 +15,7 @@ pub(super) fn compute(
     active: &[&Pod],
     failure: Option<&Failure>,
     view: &ClusterView,
+    timers: &mut Timers,
 ) -> ReplicaSetStatus {
     let spec = rs.spec.as_ref();
     let min_ready = i64::from(spec.and_then(|s| s.min_ready_seconds).unwrap_or(0));
@@ -34,7 +36,7 @@ pub(super) fn compute(
     let available = active.iter().filter(|p| pod::is_available(p, min_ready, now)).count();
     for p in active {
         if let Some(since) = pod::ready_since(p) {
-            view.wake_at(since.plus_seconds(min_ready));
+            timers.wake_at(since.plus_seconds(min_ready));
         }
     }
     let previous = rs.status.clone().unwrap_or_default();

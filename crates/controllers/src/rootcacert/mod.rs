@@ -1,6 +1,7 @@
 //! The root CA publisher: every active namespace has the ConfigMap `kube-root-ca.crt` holding the CA bundle
 //! that verifies the API server, which pods mount through their projected service-account volume.
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Property};
 use crate::serviceaccount::is_active;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -50,18 +51,20 @@ fn described(cm: &ConfigMap) -> bool {
 impl Controller for RootCaPublisher {
     type Local = ();
 
-    /// It never reads time.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It never reads time.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(&[Kind::Namespace, Kind::ConfigMap]),
+            ..Default::default()
+        }
     }
-    fn reads(&self) -> Option<&'static [Kind]> {
-        Some(&[Kind::Namespace, Kind::ConfigMap])
-    }
+
     fn name(&self) -> String {
         "root-ca-cert-publisher".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         let data = self.data();
         view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
             let namespace = ns.metadata.name.as_deref()?;

@@ -16,6 +16,7 @@ pub use properties::properties;
 pub use resources::{node_allocatable, pod_requests, Resources};
 pub use scoring::non_zero_requests;
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::cmp::Reverse;
@@ -104,26 +105,30 @@ enum Decision {
 impl Controller for Scheduler {
     type Local = Local;
 
-    /// Pods are queued by creation time: order only.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
-    }
-    /// Pods and nodes to place pods; Services and the controllers of pods for the default spreading.
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        use themelios_api::Kind;
-        Some(&[Kind::Pod, Kind::Node, Kind::Service, Kind::ReplicationController, Kind::ReplicaSet, Kind::StatefulSet])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Pods are queued by creation time: order only.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // Pods and nodes to place pods; Services and the controllers of pods for the default spreading.
+            reads: Some(&[
+                themelios_api::Kind::Pod,
+                themelios_api::Kind::Node,
+                themelios_api::Kind::Service,
+                themelios_api::Kind::ReplicationController,
+                themelios_api::Kind::ReplicaSet,
+                themelios_api::Kind::StatefulSet,
+            ]),
+            // Bindings wait in `Local::assumed` until the view shows them.
+            assumes_own_writes: true,
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         self.scheduler_name.clone()
     }
 
-    /// Bindings wait in `Local::assumed` until the view shows them.
-    fn assumes_own_writes(&self) -> bool {
-        true
-    }
-
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, _timers: &mut Timers) -> Option<Op> {
         local.assumed.retain(|_, a| {
             view.get::<Pod>(&a.pod.namespace, &a.pod.name)
                 .is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))

@@ -3,6 +3,7 @@
 //! Upstream's kube-apiserver refuses pods in a namespace without their ServiceAccount (the ServiceAccount
 //! admission plugin), so a cluster whose controller-manager lacks this controller creates no pods at all.
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Property};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use themelios_api::{Kind, Op, Resource};
@@ -23,18 +24,20 @@ pub fn is_active(ns: &Namespace) -> bool {
 impl Controller for ServiceAccountController {
     type Local = ();
 
-    /// It never reads time.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It never reads time.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(&[Kind::Namespace, Kind::ServiceAccount]),
+            ..Default::default()
+        }
     }
-    fn reads(&self) -> Option<&'static [Kind]> {
-        Some(&[Kind::Namespace, Kind::ServiceAccount])
-    }
+
     fn name(&self) -> String {
         "serviceaccount-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         let missing = view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
             let namespace = ns.metadata.name.as_deref()?;
             view.get::<ServiceAccount>(namespace, DEFAULT_SERVICE_ACCOUNT).is_none().then_some(namespace)

@@ -18,6 +18,7 @@ pub use identity::{claim_name, ordinal_of, pod_name, POD_INDEX_LABEL, POD_NAME_L
 pub use properties::properties;
 pub use sync::is_healthy;
 
+use crate::framework::Timers;
 use crate::framework::{status_update, ClusterView, Controller, Outcome};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use sync::Decision;
@@ -33,34 +34,37 @@ pub type Local = crate::common::backoff::Retries;
 impl Controller for StatefulSetController {
     type Local = Local;
 
-    /// Its backoff; `minReadySeconds` is read from the StatefulSet.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        Some(&[
-            themelios_api::Kind::StatefulSet,
-            themelios_api::Kind::Pod,
-            themelios_api::Kind::ControllerRevision,
-            themelios_api::Kind::PersistentVolumeClaim,
-        ])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Its backoff; `minReadySeconds` is read from the StatefulSet.
+            time_use: crate::framework::TimeUse::Relative {
+                longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS,
+            },
+            reads: Some(&[
+                themelios_api::Kind::StatefulSet,
+                themelios_api::Kind::Pod,
+                themelios_api::Kind::ControllerRevision,
+                themelios_api::Kind::PersistentVolumeClaim,
+            ]),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "statefulset-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         for set in view.list::<StatefulSet>() {
             let uid = set.metadata.uid.clone().unwrap_or_default();
             let backing_off = local.blocked_until(&uid, view.now());
             if let Some(at) = backing_off {
-                view.wake_at(at);
+                timers.wake_at(at);
             }
-            let op = match sync::sync(view, set, backing_off.is_none()) {
+            let op = match sync::sync(view, set, backing_off.is_none(), timers) {
                 Decision::Write(op) => Some(op),
                 Decision::Settled { revisions, pods } => {
-                    let status = status::compute(set, &pods, &revisions, view);
+                    let status = status::compute(set, &pods, &revisions, view, timers);
                     if let Some(op) = status_update(set, |set| set.status = Some(status.clone())) {
                         Some(op)
                     } else {

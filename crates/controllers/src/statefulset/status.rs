@@ -3,6 +3,7 @@
 use super::identity::{replicas, revision_of};
 use super::sync::Revisions;
 use crate::framework::ClusterView;
+use crate::framework::Timers;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use themelios_api::pod as podutil;
@@ -10,7 +11,13 @@ use themelios_api::pod as podutil;
 /// The status the set should have: counts over its pods (terminating pods count as replicas but as
 /// neither current nor updated), its revisions, and the rolling update completed once every pod is
 /// updated and ready.
-pub fn compute(set: &StatefulSet, pods: &[&Pod], revisions: &Revisions, view: &ClusterView) -> StatefulSetStatus {
+pub fn compute(
+    set: &StatefulSet,
+    pods: &[&Pod],
+    revisions: &Revisions,
+    view: &ClusterView,
+    timers: &mut Timers,
+) -> StatefulSetStatus {
     let min_ready = i64::from(set.spec.as_ref().and_then(|s| s.min_ready_seconds).unwrap_or(0));
     let current = revisions.current.metadata.name.clone();
     let update = revisions.update.metadata.name.clone();
@@ -32,7 +39,7 @@ pub fn compute(set: &StatefulSet, pods: &[&Pod], revisions: &Revisions, view: &C
             if podutil::is_available(pod, min_ready, view.now()) {
                 available += 1;
             } else if let Some(since) = podutil::ready_since(pod) {
-                view.wake_at(since.plus_seconds(min_ready));
+                timers.wake_at(since.plus_seconds(min_ready));
             }
         }
         if !podutil::is_deleting(pod) {

@@ -8,6 +8,7 @@ use super::identity::{claims_for, new_pod, ordinal_of, ordinals, restore_identit
 use super::revision;
 use crate::common::owner::{self, Claim};
 use crate::framework::ClusterView;
+use crate::framework::Timers;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -152,7 +153,7 @@ fn versioned_pod(set: &StatefulSet, revisions: &Revisions, ordinal: i32) -> Opti
 }
 
 /// The first write `set` needs, or that it has settled.
-pub fn sync<'a>(view: &ClusterView<'a>, set: &StatefulSet, may_manage: bool) -> Decision<'a> {
+pub fn sync<'a>(view: &ClusterView<'a>, set: &StatefulSet, may_manage: bool, timers: &mut Timers) -> Decision<'a> {
     if let Some(op) = claim_pods(view, set) {
         return Decision::Write(op);
     }
@@ -169,13 +170,19 @@ pub fn sync<'a>(view: &ClusterView<'a>, set: &StatefulSet, may_manage: bool) -> 
     if set.metadata.deletion_timestamp.is_some() || !may_manage {
         return Decision::Settled { revisions, pods };
     }
-    match manage(view, set, &revisions, &pods) {
+    match manage(view, set, &revisions, &pods, timers) {
         Some(op) => Decision::Write(op),
         None => Decision::Settled { revisions, pods },
     }
 }
 
-fn manage(view: &ClusterView, set: &StatefulSet, revisions: &Revisions, pods: &[&Pod]) -> Option<Op> {
+fn manage(
+    view: &ClusterView,
+    set: &StatefulSet,
+    revisions: &Revisions,
+    pods: &[&Pod],
+    timers: &mut Timers,
+) -> Option<Op> {
     let namespace = set.metadata.namespace.clone().unwrap_or_default();
     let by_ordinal: BTreeMap<i32, &Pod> = pods.iter().filter_map(|p| Some((ordinal_of(set, name(p))?, *p))).collect();
     let range = ordinals(set);
@@ -242,7 +249,7 @@ fn manage(view: &ClusterView, set: &StatefulSet, revisions: &Revisions, pods: &[
         }
         if monotonic && !podutil::is_available(pod, min_ready, view.now()) {
             if let Some(since) = podutil::ready_since(pod) {
-                view.wake_at(since.plus_seconds(min_ready));
+                timers.wake_at(since.plus_seconds(min_ready));
             }
             return None;
         }

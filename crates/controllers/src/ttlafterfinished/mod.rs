@@ -1,6 +1,7 @@
 //! The TTL-after-finished controller: deletes a finished Job `ttlSecondsAfterFinished` after it finished,
 //! with background propagation so the garbage collector removes its pods.
 
+use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Property};
 use crate::job::{delete_in_background, finished_at};
 use k8s_openapi::api::batch::v1::Job;
@@ -19,24 +20,24 @@ pub fn expires_at(job: &Job) -> Option<Time> {
 impl Controller for TtlAfterFinishedController {
     type Local = ();
 
-    /// Only `ttlSecondsAfterFinished`, read from the Job.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
-    }
-    fn reads(&self) -> Option<&'static [themelios_api::Kind]> {
-        use themelios_api::Kind;
-        Some(&[Kind::Job])
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // Only `ttlSecondsAfterFinished`, read from the Job.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(&[themelios_api::Kind::Job]),
+            ..Default::default()
+        }
     }
 
     fn name(&self) -> String {
         "ttl-after-finished-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), timers: &mut Timers) -> Option<Op> {
         for job in view.list::<Job>().filter(|j| j.metadata.deletion_timestamp.is_none()) {
             let Some(at) = expires_at(job) else { continue };
             if at > view.now() {
-                view.wake_at(at);
+                timers.wake_at(at);
                 continue;
             }
             // Guarded by the resourceVersion too: a Job changed since it was read is looked at again.

@@ -8,6 +8,7 @@
 //! finalizer; here the view is the answer (a lagging pod cache can release a claim a new pod refers to —
 //! a behaviour the model checker can explore).
 
+use crate::framework::Timers;
 use crate::framework::{update, ClusterView, Controller, Property};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use themelios_api::{Kind, Op};
@@ -52,18 +53,20 @@ pub fn claim_in_use(view: &ClusterView, claim: &PersistentVolumeClaim) -> bool {
 impl Controller for PvcProtectionController {
     type Local = ();
 
-    /// It never reads time.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It never reads time.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(&[Kind::PersistentVolumeClaim, Kind::Pod]),
+            ..Default::default()
+        }
     }
-    fn reads(&self) -> Option<&'static [Kind]> {
-        Some(&[Kind::PersistentVolumeClaim, Kind::Pod])
-    }
+
     fn name(&self) -> String {
         "pvc-protection-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         view.list::<PersistentVolumeClaim>().find_map(|claim| {
             let protected = has_finalizer(claim.metadata.finalizers.as_ref(), PVC_FINALIZER);
             match (claim.metadata.deletion_timestamp.is_some(), protected) {
@@ -82,18 +85,20 @@ impl Controller for PvcProtectionController {
 impl Controller for PvProtectionController {
     type Local = ();
 
-    /// It never reads time.
-    fn time_use(&self) -> crate::framework::TimeUse {
-        crate::framework::TimeUse::Relative { longest_seconds: 0 }
+    fn profile(&self) -> crate::framework::Profile {
+        crate::framework::Profile {
+            // It never reads time.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            reads: Some(&[Kind::PersistentVolume]),
+            ..Default::default()
+        }
     }
-    fn reads(&self) -> Option<&'static [Kind]> {
-        Some(&[Kind::PersistentVolume])
-    }
+
     fn name(&self) -> String {
         "pv-protection-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut ()) -> Option<Op> {
+    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
         view.list::<PersistentVolume>().find_map(|volume| {
             let protected = has_finalizer(volume.metadata.finalizers.as_ref(), PV_FINALIZER);
             let bound = volume.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
