@@ -23,6 +23,7 @@ pub mod apply;
 pub mod defaults;
 pub mod error;
 pub mod identity;
+pub mod json;
 pub mod kind;
 mod kind_map;
 pub mod manifest;

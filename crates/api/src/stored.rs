@@ -89,7 +89,7 @@ impl StoredObject {
     /// Wraps an object, serialising it once for its content hash and shape.
     pub fn new(object: Object) -> Arc<Self> {
         // Serialising a k8s-openapi struct cannot fail: it has no maps with non-string keys.
-        let json = serde_json::to_vec(&object).unwrap_or_default();
+        let json = crate::json::to_vec(&object);
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         hasher.write(&json);
         let shape = Shape::of(&object, &json);

@@ -347,7 +347,7 @@ fn store_entries(object: &mut Value, mut entries: Vec<Entry>) {
 }
 
 fn now_json(now: Time) -> Value {
-    serde_json::to_value(now.to_k8s()).unwrap_or_default()
+    themelios_api::json::to_value(&now.to_k8s())
 }
 
 /// Records a non-apply write (create, update, patch) by `manager`: the fields it changed become its own

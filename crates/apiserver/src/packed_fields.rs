@@ -20,7 +20,7 @@ use themelios_api::Object;
 
 /// The packed form of a `fieldsV1` tree.
 pub fn pack(tree: &Value) -> Value {
-    Value::String(serde_json::to_string(tree).unwrap_or_default())
+    Value::String(themelios_api::json::to_string(tree))
 }
 
 /// The `fieldsV1` tree of an entry's value, packed or not (`Null` if it is neither).
@@ -53,11 +53,11 @@ pub fn write_object(out: &mut Vec<u8>, object: &Object) {
         let _ = serde_json::to_writer(&mut *out, object);
         return;
     }
-    let serialised = serde_json::to_vec(object).unwrap_or_default();
+    let serialised = themelios_api::json::to_vec(object);
     let mut from = 0;
     for text in packed {
         // An unescaped `"fieldsV1":"` can only be the key itself: quotes inside strings are escaped.
-        let needle = format!("\"fieldsV1\":{}", serde_json::to_string(text).unwrap_or_default());
+        let needle = format!("\"fieldsV1\":{}", themelios_api::json::to_string(text));
         let Some(at) = find(&serialised[from..], needle.as_bytes()).map(|at| from + at) else { continue };
         out.extend_from_slice(&serialised[from..at]);
         out.extend_from_slice(b"\"fieldsV1\":");
@@ -69,7 +69,7 @@ pub fn write_object(out: &mut Vec<u8>, object: &Object) {
 
 /// The JSON value a client sees of `object` (see [`write_object`]).
 pub fn object_value(object: &Object) -> Value {
-    let mut value = serde_json::to_value(object).unwrap_or_default();
+    let mut value = themelios_api::json::to_value(object);
     unpack(&mut value);
     value
 }

@@ -60,8 +60,10 @@ impl LeaderElection {
         if holder != self.identity && !holder.is_empty() {
             let duration = Duration::from_secs(spec.lease_duration_seconds.unwrap_or(seconds).max(0) as u64);
             let renewed = spec.renew_time.as_ref().map(|t| t.0).unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
-            let expires = renewed + k8s_openapi::jiff::SignedDuration::try_from(duration).unwrap_or_default();
-            if expires > now.0 {
+            let lasts = k8s_openapi::jiff::SignedDuration::try_from(duration).unwrap_or_default();
+            // A claim lasting past the end of representable time has not expired.
+            let expired = renewed.checked_add(lasts).is_ok_and(|expires| expires <= now.0);
+            if !expired {
                 return Ok(Attempt::Taken(holder));
             }
         }

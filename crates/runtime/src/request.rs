@@ -44,7 +44,7 @@ fn delete_body(options: &DeleteOptions) -> Value {
 
 /// The method, URL and body of an `Op`.
 pub fn http_request(op: &Op) -> (http::Method, String, Option<Value>) {
-    let to_json = |o: &Object| serde_json::to_value(o).unwrap_or_default();
+    let to_json = |o: &Object| themelios_api::json::to_value(o);
     match op {
         Op::Get(target) => (http::Method::GET, object_path(target), None),
         Op::Create(object) => {
@@ -85,7 +85,7 @@ pub fn http_request(op: &Op) -> (http::Method, String, Option<Value>) {
 /// response that is a `Status` (a finished delete, a binding) the last version the caller knew.
 pub async fn execute(client: &kube::Client, op: &Op, known: Option<Arc<StoredObject>>) -> Outcome {
     let (method, path, body) = http_request(op);
-    let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default()).unwrap_or_default();
+    let body = body.map(|b| themelios_api::json::to_vec(&b)).unwrap_or_default();
     let request = http::Request::builder()
         .method(method)
         .uri(path)

@@ -150,7 +150,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        println!("{}", themelios_api::json::to_string_pretty(&json));
     }
     if violated {
         ExitCode::from(1)

@@ -106,7 +106,8 @@ pub struct LeaderElectionArgs {
     leader_elect_resource_namespace: String,
 }
 
-/// Parses `500ms`, `15s`, `2m` or `1h`.
+/// Parses `500ms`, `15s`, `2m` or `1h`: a positive duration a Lease can hold (whole seconds up to
+/// 2^31 - 1, as `leaseDurationSeconds` is an int32).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
@@ -118,12 +119,27 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s, m or h)")),
     };
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    let longest = f64::from(i32::MAX);
+    if !(seconds > 0.0 && seconds <= longest) {
+        return Err(format!("{text:?}: must be more than 0 and at most {longest}s"));
+    }
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
 impl LeaderElectionArgs {
-    fn election(&self, name: &str) -> Option<themelios_runtime::leader::LeaderElection> {
-        self.leader_elect.then(|| {
+    /// The election the flags ask for, if any, with upstream's rules for how the durations relate.
+    fn election(&self, name: &str) -> Result<Option<themelios_runtime::leader::LeaderElection>, String> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        // Upstream's leaderelection.NewLeaderElector: the jitter on retries is 1.2.
+        if self.leader_elect_lease_duration <= self.leader_elect_renew_deadline {
+            return Err("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline".into());
+        }
+        if self.leader_elect_renew_deadline.as_secs_f64() <= self.leader_elect_retry_period.as_secs_f64() * 1.2 {
+            return Err("--leader-elect-renew-deadline must be greater than 1.2 × --leader-elect-retry-period".into());
+        }
+        Ok(Some({
             let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
             let host = if host.is_empty() { "themelios".to_string() } else { host };
             themelios_runtime::leader::LeaderElection {
@@ -134,7 +150,7 @@ impl LeaderElectionArgs {
                 renew_deadline: self.leader_elect_renew_deadline,
                 retry_period: self.leader_elect_retry_period,
             }
-        })
+        }))
     }
 }
 
@@ -278,6 +294,13 @@ fn drive(
 
 /// `themelios controller-manager`
 pub fn controller_manager(args: ControllerManagerArgs) -> ExitCode {
+    let election = match args.leader.election("kube-controller-manager") {
+        Ok(election) => election,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let names: Vec<String> = if args.controllers.is_empty() {
         registry::controller_manager_names().map(str::to_string).collect()
     } else {
@@ -305,13 +328,18 @@ pub fn controller_manager(args: ControllerManagerArgs) -> ExitCode {
             }
         }
     }
-    let election = args.leader.election("kube-controller-manager");
     drive(&args.connection, controllers, "controller-manager", election)
 }
 
 /// `themelios scheduler`
 pub fn scheduler(args: SchedulerArgs) -> ExitCode {
-    let election = args.leader.election("kube-scheduler");
+    let election = match args.leader.election("kube-scheduler") {
+        Ok(election) => election,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     drive(&args.connection, vec![Box::new(Scheduler::default())], "scheduler", election)
 }
 

@@ -69,7 +69,7 @@ pub fn json(
     instances: usize,
     report: &Report,
 ) -> serde_json::Value {
-    let mut value = serde_json::to_value(report).unwrap_or_default();
+    let mut value = themelios_api::json::to_value(report);
     if let Some(map) = value.as_object_mut() {
         map.insert("scenario".into(), scenario.into());
         map.insert("consistency".into(), consistency.into());

@@ -172,3 +172,22 @@ fn explore_serves_the_explorer_on_a_scenario() {
     assert_eq!(code, 2);
     assert!(err.contains("see `themelios scenarios`"), "{err}");
 }
+
+#[test]
+fn leader_election_durations_out_of_range_or_inconsistent_are_refused_with_the_reason() {
+    for (flags, expected) in [
+        (&["--leader-elect-lease-duration", "99999999999999999999h"][..], "at most 2147483647s"),
+        (&["--leader-elect-lease-duration", "0s"][..], "must be more than 0"),
+        (&["--leader-elect-retry-period", "1e9"][..], "unknown unit"),
+        (&["--leader-elect-lease-duration", "5s"][..], "must be greater than --leader-elect-renew-deadline"),
+        (&["--leader-elect-retry-period", "9s"][..], "1.2 × --leader-elect-retry-period"),
+    ] {
+        for component in ["controller-manager", "scheduler"] {
+            let mut args = vec![component, "--leader-elect", "--kubeconfig", "/nonexistent/kubeconfig"];
+            args.extend_from_slice(flags);
+            let (code, _, err) = themelios(&args);
+            assert_eq!(code, 2, "{component} {flags:?}: {err}");
+            assert!(err.contains(expected) && !err.contains("panicked"), "{component} {flags:?}: {err}");
+        }
+    }
+}

@@ -243,7 +243,7 @@ impl Encoder {
                 table
             }
         };
-        let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object_json})).unwrap_or_default();
+        let mut line = themelios_api::json::to_vec(&json!({"type": event_type, "object": object_json}));
         line.push(b'\n');
         line.into()
     }
@@ -255,14 +255,14 @@ fn bookmark(kind: Kind, revision: u64, initial_events_end: bool) -> Bytes {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
     let event = json!({"type": "BOOKMARK", "object": {"kind": kind.name(), "apiVersion": kind.api_version(), "metadata": metadata}});
-    let mut line = serde_json::to_vec(&event).unwrap_or_default();
+    let mut line = themelios_api::json::to_vec(&event);
     line.push(b'\n');
     line.into()
 }
 
 fn error_event(error: &ApiError) -> Bytes {
     let status = respond::status_value(error);
-    let mut line = serde_json::to_vec(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
+    let mut line = themelios_api::json::to_vec(&json!({"type": "ERROR", "object": status}));
     line.push(b'\n');
     line.into()
 }

@@ -123,7 +123,7 @@ pub fn decode_object(mut value: Value, kind: Kind, validation: FieldValidation) 
     let object = Object::from_json(kind, value.clone()).map_err(|e| cannot_handle(e.to_string()))?;
     let mut unknown = Vec::new();
     if validation != FieldValidation::Ignore {
-        let round_trip = serde_json::to_value(&object).unwrap_or_default();
+        let round_trip = themelios_api::json::to_value(&object);
         unknown_fields(&value, &round_trip, "", &mut unknown);
     }
     let warnings = unknown.iter().map(|f| format!("unknown field {f:?}")).collect::<Vec<_>>();

@@ -65,7 +65,7 @@ fn scale_of(object: &StoredObject) -> Result<Value, ApiError> {
     let kind = object.object().kind();
     let replicas =
         themelios_api::apply::scale::replicas_of(object.object()).ok_or_else(|| unknown_subresource(kind, "scale"))?;
-    let value = serde_json::to_value(object.object()).unwrap_or_default();
+    let value = themelios_api::json::to_value(object.object());
     let meta = object.object().meta();
     Ok(json!({
         "kind": "Scale",
@@ -143,7 +143,7 @@ fn track_fields_of(
     // defaulted, unset times and lists as null.
     let kind = object.kind();
     let go_form = |object: &Object| {
-        let mut value = serde_json::to_value(object).unwrap_or_default();
+        let mut value = themelios_api::json::to_value(object);
         themelios_api::wire::go_form(kind, &mut value);
         value
     };

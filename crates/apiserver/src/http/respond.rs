@@ -62,12 +62,12 @@ pub fn json_stream(receiver: mpsc::Receiver<Bytes>) -> Response<Body> {
 
 /// A JSON response.
 pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
-    with_body(status, JSON, serde_json::to_vec(value).unwrap_or_default())
+    with_body(status, JSON, themelios_api::json::to_vec(value))
 }
 
 /// The `Status` object of an error, with its type meta (as a response body or a watch ERROR event).
 pub fn status_value(error: &ApiError) -> serde_json::Value {
-    let mut status = serde_json::to_value(error.to_status()).unwrap_or_default();
+    let mut status = themelios_api::json::to_value(&error.to_status());
     if let Some(map) = status.as_object_mut() {
         map.insert("kind".into(), "Status".into());
         map.insert("apiVersion".into(), "v1".into());

@@ -5,7 +5,7 @@ use themelios_api::{Kind, Object};
 /// Encodes an object as JSON bytes.
 pub fn encode_object(object: &Object) -> Vec<u8> {
     // k8s-openapi structs always serialise: their maps have string keys.
-    serde_json::to_vec(object).unwrap_or_default()
+    themelios_api::json::to_vec(object)
 }
 
 /// Decodes an object written by [`encode_object`].

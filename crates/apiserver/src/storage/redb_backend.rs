@@ -52,11 +52,11 @@ fn encode_events(events: &[WatchEvent]) -> Vec<u8> {
         .iter()
         .map(|e| EventRecord {
             event_type: e.event_type,
-            object: serde_json::to_value(e.object.object()).unwrap_or_default(),
-            previous: e.previous.as_ref().map(|p| serde_json::to_value(p.object()).unwrap_or_default()),
+            object: themelios_api::json::to_value(e.object.object()),
+            previous: e.previous.as_ref().map(|p| themelios_api::json::to_value(p.object())),
         })
         .collect();
-    serde_json::to_vec(&records).unwrap_or_default()
+    themelios_api::json::to_vec(&records)
 }
 
 fn decode_events(revision: u64, bytes: &[u8]) -> Result<Vec<WatchEvent>, StorageError> {

@@ -17,7 +17,7 @@ use themelios_api::Kind;
 
 /// The revision data for a template.
 pub fn data_for(template: &PodTemplateSpec) -> serde_json::Value {
-    let mut template = serde_json::to_value(template).unwrap_or_default();
+    let mut template = themelios_api::json::to_value(template);
     if let Some(map) = template.as_object_mut() {
         let metadata = map.entry("metadata").or_insert_with(|| serde_json::json!({}));
         if let Some(metadata) = metadata.as_object_mut() {
@@ -50,7 +50,7 @@ pub fn owned<'a>(view: &ClusterView<'a>, owner: &ObjectMeta) -> Vec<&'a Controll
 /// The hash of revision data under a collision count.
 pub fn hash_of(data: &serde_json::Value, collision_count: Option<i32>) -> String {
     // A `Value` serialises its maps with sorted keys, as Go's encoding of a map does.
-    revision_hash(&serde_json::to_vec(data).unwrap_or_default(), collision_count)
+    revision_hash(&themelios_api::json::to_vec(data), collision_count)
 }
 
 /// The revision name for data under a collision count: `<owner>-<hash>`.

@@ -36,7 +36,7 @@ fn skip_copy(key: &str) -> bool {
 /// assert_ne!(template_hash(&t, None), template_hash(&t, Some(1)));
 /// ```
 pub fn template_hash(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
-    crate::common::hash::short_hash(&serde_json::to_vec(template).unwrap_or_default(), collision_count)
+    crate::common::hash::short_hash(&themelios_api::json::to_vec(template), collision_count)
 }
 
 /// Whether two templates are equal apart from the pod-template-hash label (absent metadata counts as
