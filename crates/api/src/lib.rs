@@ -31,6 +31,7 @@ pub mod names;
 pub mod op;
 pub mod pod;
 pub mod quantity;
+pub mod rest;
 pub mod schedule;
 pub mod selector;
 pub mod shape;

@@ -16,14 +16,25 @@ pub enum Propagation {
 }
 
 impl Propagation {
+    /// The `propagationPolicy` field's spelling.
+    ///
+    /// ```
+    /// use themelios_api::Propagation;
+    /// for p in [Propagation::Background, Propagation::Foreground, Propagation::Orphan] {
+    ///     assert_eq!(Propagation::parse(p.as_str()), Some(p));
+    /// }
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Background => "Background",
+            Self::Foreground => "Foreground",
+            Self::Orphan => "Orphan",
+        }
+    }
+
     /// Parses the `propagationPolicy` field.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "Background" => Some(Self::Background),
-            "Foreground" => Some(Self::Foreground),
-            "Orphan" => Some(Self::Orphan),
-            _ => None,
-        }
+        [Self::Background, Self::Foreground, Self::Orphan].into_iter().find(|p| p.as_str() == s)
     }
 }
 

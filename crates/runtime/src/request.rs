@@ -2,36 +2,23 @@
 
 use serde_json::{json, Value};
 use std::sync::Arc;
-use themelios_api::{ApiError, DeleteOptions, Kind, Object, ObjectRef, Op, Propagation, Reason, StoredObject};
+use themelios_api::{rest, ApiError, DeleteOptions, Kind, Object, ObjectRef, Op, Reason, StoredObject};
 use themelios_controllers::framework::Outcome;
 
-/// The collection URL of a kind in a namespace (`None`: cluster-scoped or across namespaces).
+/// The collection URL of a kind in a namespace (see [`themelios_api::rest`]).
 pub fn collection_path(kind: Kind, namespace: Option<&str>) -> String {
-    let base = if kind.group().is_empty() {
-        format!("/api/{}", kind.version())
-    } else {
-        format!("/apis/{}/{}", kind.group(), kind.version())
-    };
-    match namespace.filter(|n| kind.namespaced() && !n.is_empty()) {
-        Some(ns) => format!("{base}/namespaces/{ns}/{}", kind.plural()),
-        None => format!("{base}/{}", kind.plural()),
-    }
+    rest::collection_path(kind, namespace)
 }
 
 /// The URL of one object.
 pub fn object_path(target: &ObjectRef) -> String {
-    format!("{}/{}", collection_path(target.kind, Some(&target.name.namespace)), target.name.name)
+    rest::object_path(target.kind, &target.name.namespace, &target.name.name)
 }
 
 fn delete_body(options: &DeleteOptions) -> Value {
     let mut body = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
     if let Some(p) = options.propagation {
-        body["propagationPolicy"] = match p {
-            Propagation::Background => "Background",
-            Propagation::Foreground => "Foreground",
-            Propagation::Orphan => "Orphan",
-        }
-        .into();
+        body["propagationPolicy"] = p.as_str().into();
     }
     if let Some(grace) = options.grace_period_seconds {
         body["gracePeriodSeconds"] = grace.into();

@@ -51,14 +51,6 @@ fn schema_of(kind: Kind, generator: &mut schemars::SchemaGenerator) -> Value {
     schema.to_value()
 }
 
-fn group_version_path(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        format!("api/{version}")
-    } else {
-        format!("apis/{group}/{version}")
-    }
-}
-
 fn parameter(name: &str, description: &str) -> Value {
     json!({"name": name, "in": "query", "description": description, "schema": {"type": "string", "uniqueItems": true}})
 }
@@ -133,12 +125,7 @@ fn document(group: &str, version: &str) -> Value {
         let reference = schema_of(*kind, &mut generator);
         let reference = reference.get("$ref").and_then(Value::as_str).unwrap_or_default().to_string();
         let definition = reference.rsplit('/').next().unwrap_or_default().to_string();
-        let base = format!("/{}", group_version_path(group, version));
-        let object_path = if kind.namespaced() {
-            format!("{base}/namespaces/{{namespace}}/{}/{{name}}", kind.plural())
-        } else {
-            format!("{base}/{}/{{name}}", kind.plural())
-        };
+        let object_path = themelios_api::rest::object_path_template(*kind);
         paths.insert(object_path, operations(*kind, &reference));
         kind_definitions.insert(definition, *kind);
     }
@@ -178,7 +165,11 @@ pub fn documents() -> &'static [Document] {
                 let body = document(group, version).to_string();
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 body.hash(&mut hasher);
-                Document { path: group_version_path(group, version), body, hash: format!("{:016X}", hasher.finish()) }
+                Document {
+                    path: themelios_api::rest::group_version_path(group, version)[1..].to_string(),
+                    body,
+                    hash: format!("{:016X}", hasher.finish()),
+                }
             })
             .collect()
     })

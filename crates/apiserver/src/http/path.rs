@@ -30,25 +30,8 @@ pub enum Endpoint {
     Resource(ResourcePath),
 }
 
-/// A resource URL: `/api/v1/namespaces/default/pods/web-0/status` and the like.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResourcePath {
-    /// The kind the resource serves.
-    pub kind: Kind,
-    /// The namespace in the URL (`None` for cluster-scoped kinds and all-namespace collections).
-    pub namespace: Option<String>,
-    /// The object name; `None` for a collection.
-    pub name: Option<String>,
-    /// `status`, `scale`, `binding`, `eviction`…
-    pub subresource: Option<String>,
-    /// Whether the path used the legacy `/watch/` prefix.
-    pub watch_prefix: bool,
-}
-
-/// The kind a group-version serves under `plural`.
-pub fn kind_for(group: &str, version: &str, plural: &str) -> Option<Kind> {
-    Kind::ALL.iter().copied().find(|k| k.group() == group && k.version() == version && k.plural() == plural)
-}
+use themelios_api::rest::parse_resource;
+pub use themelios_api::rest::{kind_for, ResourcePath};
 
 /// Parses a request path (without the query).
 ///
@@ -70,8 +53,8 @@ pub fn parse(path: &str) -> Option<Endpoint> {
         ["api", version] => served_group_version("", version),
         ["apis", group] => Kind::ALL.iter().any(|k| k.group() == *group).then(|| Endpoint::Group(group.to_string())),
         ["apis", group, version] => served_group_version(group, version),
-        ["api", version, rest @ ..] => resource("", version, rest),
-        ["apis", group, version, rest @ ..] => resource(group, version, rest),
+        ["api", version, rest @ ..] => parse_resource("", version, rest).map(Endpoint::Resource),
+        ["apis", group, version, rest @ ..] => parse_resource(group, version, rest).map(Endpoint::Resource),
         _ => None,
     }
 }
@@ -81,45 +64,6 @@ fn served_group_version(group: &str, version: &str) -> Option<Endpoint> {
         .iter()
         .any(|k| k.group() == group && k.version() == version)
         .then(|| Endpoint::GroupVersion { group: group.to_string(), version: version.to_string() })
-}
-
-fn resource(group: &str, version: &str, rest: &[&str]) -> Option<Endpoint> {
-    let (watch_prefix, rest) = match rest {
-        ["watch", rest @ ..] => (true, rest),
-        _ => (false, rest),
-    };
-    let lookup = |plural: &str| kind_for(group, version, plural);
-    let path = |kind: Kind, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
-        Some(Endpoint::Resource(ResourcePath {
-            kind,
-            namespace: namespace.map(str::to_string),
-            name: name.map(str::to_string),
-            subresource: sub.map(str::to_string),
-            watch_prefix,
-        }))
-    };
-    match rest {
-        // namespaces/<ns>/<plural>... when <plural> is a namespaced resource of this group-version.
-        ["namespaces", namespace, plural, tail @ ..] if lookup(plural).is_some_and(Kind::namespaced) => {
-            let kind = lookup(plural)?;
-            match tail {
-                [] => path(kind, Some(namespace), None, None),
-                [name] => path(kind, Some(namespace), Some(name), None),
-                [name, sub] => path(kind, Some(namespace), Some(name), Some(sub)),
-                _ => None,
-            }
-        }
-        [plural, tail @ ..] => {
-            let kind = lookup(plural)?;
-            match (tail, kind.namespaced()) {
-                ([], _) => path(kind, None, None, None),
-                ([name], false) => path(kind, None, Some(name), None),
-                ([name, sub], false) => path(kind, None, Some(name), Some(sub)),
-                _ => None,
-            }
-        }
-        [] => None,
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use themelios_api::{Op, Time};
 
 /// What came of a request, in a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Result_ {
+pub enum StepResult {
     /// The request succeeded.
     Ok {
         /// `Kind/name` of the object returned.
@@ -36,11 +36,11 @@ pub struct Entry {
     /// The request.
     pub request: String,
     /// Its outcome.
-    pub outcome: Result_,
+    pub outcome: StepResult,
 }
 
 impl Entry {
-    pub(crate) fn new(step: usize, time: Time, actor: &str, read_revision: u64, op: &Op, outcome: Result_) -> Self {
+    pub(crate) fn new(step: usize, time: Time, actor: &str, read_revision: u64, op: &Op, outcome: StepResult) -> Self {
         Self { step, time, actor: actor.to_string(), read_revision, request: op.to_string(), outcome }
     }
 }
@@ -50,8 +50,8 @@ impl fmt::Display for Entry {
         let seconds = self.time.seconds_since(Time::EPOCH);
         write!(f, "{:>5}  t={seconds:>5}s  {:<28} @{:<5} {}", self.step, self.actor, self.read_revision, self.request)?;
         match &self.outcome {
-            Result_::Ok { object, revision } => write!(f, "  -> ok {object} rv={revision}"),
-            Result_::Err { reason, message } => write!(f, "  -> {reason}: {message}"),
+            StepResult::Ok { object, revision } => write!(f, "  -> ok {object} rv={revision}"),
+            StepResult::Err { reason, message } => write!(f, "  -> {reason}: {message}"),
         }
     }
 }

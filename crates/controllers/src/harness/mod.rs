@@ -18,7 +18,7 @@
 mod log;
 mod rng;
 
-pub use log::{Entry, Result_ as StepResult};
+pub use log::{Entry, StepResult};
 pub use rng::SplitMix64;
 
 use crate::framework::{
