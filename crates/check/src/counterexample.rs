@@ -30,8 +30,9 @@ pub fn replay(model: &ClusterModel, graph: &Graph, path: &[StateId]) -> Vec<Step
     let Some(mut state) = model.init_states().into_iter().next() else { return Vec::new() };
     let mut steps = Vec::new();
     for next in path.iter().skip(1) {
-        let Some((action, after)) = step_to(model, &state, graph.fingerprint(*next)) else { break };
-        steps.push(Step { account: model.account(&state, &action), changes: changes(&state, &after) });
+        let Some((action, _)) = step_to(model, &state, graph.fingerprint(*next)) else { break };
+        let Some((after, account)) = model.narrated(&state, action) else { break };
+        steps.push(Step { account, changes: changes(&state, &after) });
         state = after;
     }
     steps

@@ -119,16 +119,12 @@ impl ClusterModel {
         Attempt { step, local }
     }
 
-    /// What an actor would do now from its own view.
-    fn attempt(&self, state: &State, actor: usize) -> Attempt {
-        self.attempt_from(state, actor, false)
-    }
-
-    /// Applies an actor's request to the latest state with the shared `apply()` and commits it.
-    fn write(&self, state: &mut State, actor: usize, op: &Op) -> Outcome {
+    /// Applies an actor's request to the latest state with the shared `apply()` and commits it: the
+    /// response, and the revision written if anything was.
+    fn write(&self, state: &mut State, actor: usize, op: &Op) -> (Outcome, Option<u64>) {
         let (response, wrote) = self.apply_request(&mut state.store, state.now, op);
         self.record_write(state, actor, wrote);
-        response
+        (response, wrote)
     }
 
     /// Applies a request to `store` with the shared `apply()` and commits it: the response, and the
@@ -257,32 +253,23 @@ impl ClusterModel {
         self.properties.iter().filter(|p| p.kind == PropertyKind::Goal).map(|p| p.name).collect()
     }
 
-    /// Who acts, what it read, what it asked and what it got, for an action from a state.
-    pub fn account(&self, state: &State, action: &Action) -> Account {
-        let (actor, read, request, outcome) = match action {
-            Action::Step(i) | Action::StepLagging(i) => {
-                let lagging = matches!(action, Action::StepLagging(_));
-                let op = self.attempt_from(state, *i, lagging).step.op;
-                let read = if lagging { state.lagging.revision() } else { self.read_revision(state, *i) };
-                let request = op.as_ref().map(ToString::to_string).unwrap_or_else(|| "nothing".into());
-                let outcome = match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
-                    Some(Ok(change)) if change.writes.is_empty() => "ok (no change)".to_string(),
-                    Some(Ok(change)) => format!("ok, rv {}", change.revision),
-                    Some(Err(e)) => format!("{}: {}", e.reason.as_str(), e.message),
-                    None => String::new(),
-                };
-                let request = if lagging { format!("{request} (read from the lagging cache)") } else { request };
-                (self.controllers[*i].name(), Some(read), request, outcome)
-            }
+    /// The account of a step that sent `op` and came to `outcome`.
+    fn step_account(&self, state: &State, actor: usize, lagging: bool, op: &Op, outcome: String) -> Account {
+        let read = if lagging { state.lagging.revision() } else { self.read_revision(state, actor) };
+        let request = if lagging { format!("{op} (read from the lagging cache)") } else { op.to_string() };
+        Account { actor: self.controllers[actor].name(), read: Some(read), request, outcome }
+    }
+
+    /// The account of an action that sends no request: a cache catching up, a restart, the user, the clock.
+    fn account_of_environment(&self, state: &State, action: &Action) -> Account {
+        let (actor, request, outcome) = match action {
             Action::CatchUp(i, kind) => (
                 self.controllers[*i].name(),
-                None,
                 format!("its cache of {} catches up", kind.plural()),
                 format!("now at rv{}", state.store.revision()),
             ),
             Action::LaggingCatchUp => (
                 "lagging API server".to_string(),
-                None,
                 "its watch cache catches up".to_string(),
                 format!("now at rv{}", state.store.revision()),
             ),
@@ -292,36 +279,25 @@ impl ClusterModel {
                     Relist::Latest => format!("lists the latest rv{}", state.store.revision()),
                     Relist::Own => "keeps its snapshot".to_string(),
                 };
-                (self.controllers[*i].name(), None, "crashes and restarts".to_string(), from)
+                (self.controllers[*i].name(), "crashes and restarts".to_string(), from)
             }
-            Action::Fault(i, fault) => {
-                let op = self.attempt(state, *i).step.op;
-                let request = op.as_ref().map(ToString::to_string).unwrap_or_default();
-                let outcome = match fault {
-                    Fault::Conflict => "Conflict (injected; nothing written)".to_string(),
-                    Fault::Timeout => match op.map(|op| apply(&state.store, &op, &ApplyContext { now: state.now })) {
-                        Some(Ok(change)) if !change.writes.is_empty() => {
-                            format!("Timeout (injected), but written at rv {}", change.revision)
-                        }
-                        _ => "Timeout (injected)".to_string(),
-                    },
-                };
-                (self.controllers[*i].name(), Some(self.read_revision(state, *i)), request, outcome)
+            Action::User(u) => ("user".to_string(), self.user_ops[*u].name.clone(), String::new()),
+            Action::Tick(t) => {
+                ("clock".to_string(), format!("time passes to t={}s", t.seconds_since(Time::EPOCH)), String::new())
             }
-            Action::User(u) => ("user".to_string(), None, self.user_ops[*u].name.clone(), String::new()),
-            Action::Tick(t) => (
-                "clock".to_string(),
-                None,
-                format!("time passes to t={}s", t.seconds_since(Time::EPOCH)),
-                String::new(),
-            ),
+            Action::Step(i) | Action::StepLagging(i) | Action::Fault(i, _) => {
+                (self.controllers[*i].name(), "a step".to_string(), String::new())
+            }
         };
-        Account { actor, read, request, outcome }
+        Account { actor, read: None, request, outcome }
     }
 
     /// A one-line account of an action from a state, for counterexamples.
     pub fn describe(&self, state: &State, action: &Action) -> String {
-        self.account(state, action).to_string()
+        match self.narrated(state, action.clone()) {
+            Some((_, account)) => account.to_string(),
+            None => format!("{action:?} (not enabled)"),
+        }
     }
 
     /// Calls `with` on an actor's step from a state (from the lagging API server's cache if `lagging`),
@@ -352,14 +328,19 @@ impl ClusterModel {
 
     /// What taking a step leads to: the write applied to the latest state, the response shown to the
     /// actor, and the controller properties checked across the write.
-    fn take(&self, state: &State, actor: usize, op: Op, mut local: Box<dyn DynLocal>) -> Taken {
+    fn take(&self, state: &State, actor: usize, op: Op, local: Box<dyn DynLocal>) -> Taken {
+        self.take_answered(state, actor, op, local).0
+    }
+
+    /// [`ClusterModel::take`], with the response the actor got.
+    fn take_answered(&self, state: &State, actor: usize, op: Op, mut local: Box<dyn DynLocal>) -> (Taken, Outcome) {
         let mut store = state.store.clone();
         let (response, wrote) = self.apply_request(&mut store, state.now, &op);
         let wasted = wasted_write(&op, response.is_ok(), wrote.is_some()).map(Box::new);
         self.controllers[actor].observe(&op, &response, state.now, local.as_mut());
         let name = self.controllers[actor].name();
         let violation = wasted.or_else(|| self.safety_violation(&state.store, &store, state.now, &name).map(Box::new));
-        Taken { store, wrote, local: self.interner.local(local), violation }
+        (Taken { store, wrote, local: self.interner.local(local), violation }, response)
     }
 
     /// Pushes the actions enabled in a state.
@@ -425,12 +406,39 @@ impl ClusterModel {
 
     /// The state an action leads to.
     fn transition(&self, state: &State, action: Action) -> Option<State> {
+        self.transition_told(state, action, None)
+    }
+
+    /// The state an action leads to, and an account of it for counterexamples — the request an actor sent
+    /// and the response it got, as this very transition made them (not recomputed beside it).
+    pub fn narrated(&self, state: &State, action: Action) -> Option<(State, Account)> {
+        let mut account = None;
+        let next = self.transition_told(state, action, Some(&mut account))?;
+        Some((next, account?))
+    }
+
+    /// The state an action leads to; when `told` is given, what happened is recorded in it.
+    fn transition_told(&self, state: &State, action: Action, mut told: Option<&mut Option<Account>>) -> Option<State> {
         let mut next = state.clone();
+        let narrating = told.is_some();
+        let original = narrating.then(|| action.clone());
         match action {
             Action::Step(i) | Action::StepLagging(i) => {
                 let lagging = matches!(action, Action::StepLagging(_));
-                let taken = self
-                    .with_step(state, i, lagging, |s| s.taken(|op, local| self.take(state, i, op, local)).cloned())?;
+                let taken = match told.as_deref_mut() {
+                    // Narrating a counterexample: step afresh, to see the request and the response.
+                    Some(account) => {
+                        let Attempt { step, local } = self.attempt_from(state, i, lagging);
+                        let op = step.op?;
+                        let (taken, response) = self.take_answered(state, i, op.clone(), local);
+                        let outcome = answered(&response, taken.wrote);
+                        *account = Some(self.step_account(state, i, lagging, &op, outcome));
+                        taken
+                    }
+                    None => self.with_step(state, i, lagging, |s| {
+                        s.taken(|op, local| self.take(state, i, op, local)).cloned()
+                    })?,
+                };
                 next.store = taken.store;
                 self.record_write(&mut next, i, taken.wrote);
                 next.actor_mut(i).local = taken.local;
@@ -447,13 +455,24 @@ impl ClusterModel {
                     }
                     Fault::Timeout => {
                         next.actor_mut(i).timeouts_left -= 1;
-                        let _ = self.write(&mut next, i, &op);
+                        let (_, wrote) = self.write(&mut next, i, &op);
+                        if let Some(account) = told.as_deref_mut() {
+                            let outcome = match wrote {
+                                Some(revision) => format!("Timeout (injected), but written at rv {revision}"),
+                                None => "Timeout (injected)".to_string(),
+                            };
+                            *account = Some(self.step_account(state, i, false, &op, outcome));
+                        }
                         Err(ApiError::new(
                             Reason::Timeout,
                             "the server was unable to return a response in the time allotted, but may still be processing the request",
                         ))
                     }
                 };
+                if let (Some(account), Fault::Conflict) = (told.as_deref_mut(), fault) {
+                    let outcome = "Conflict (injected; nothing written)".to_string();
+                    *account = Some(self.step_account(state, i, false, &op, outcome));
+                }
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
                 next.actor_mut(i).local = self.interner.local(local);
                 next.violation = self.check(state, &next, &self.controllers[i].name()).map(Box::new);
@@ -508,6 +527,11 @@ impl ClusterModel {
             let shared = self.interner.actor(&next.actors[i]);
             Arc::make_mut(&mut next.actors)[i] = shared;
         }
+        if let (Some(account), Some(action)) = (told, original) {
+            if account.is_none() {
+                *account = Some(self.account_of_environment(state, &action));
+            }
+        }
         Some(next)
     }
 }
@@ -516,6 +540,15 @@ impl ClusterModel {
 struct Attempt {
     step: Step,
     local: Box<dyn DynLocal>,
+}
+
+/// What a response came to, in a counterexample's words.
+fn answered(response: &Outcome, wrote: Option<u64>) -> String {
+    match (response, wrote) {
+        (Ok(_), Some(revision)) => format!("ok, rv {revision}"),
+        (Ok(_), None) => "ok (no change)".to_string(),
+        (Err(e), _) => format!("{}: {}", e.reason.as_str(), e.message),
+    }
 }
 
 /// What happened in one step: who acted, the revision it read, its request and the outcome.
