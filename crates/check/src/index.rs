@@ -6,17 +6,6 @@
 //! bytes a slot, probing linearly from the fingerprint's low bits (fingerprints are hashes already) and
 //! comparing against the vector. At most three slots in four are used: 5 to 11 bytes per state, where a
 //! map from fingerprint to number would take 18 to 37.
-//!
-//! ```
-//! use themelios_check::index::Index;
-//! let mut index = Index::default();
-//! assert_eq!(index.insert(0xfeed), (0, true));
-//! assert_eq!(index.insert(0xbeef), (1, true));
-//! assert_eq!(index.insert(0xfeed), (0, false));
-//! assert_eq!(index.get(0xbeef), Some(1));
-//! assert_eq!(index.get(0xcafe), None);
-//! assert_eq!(index.into_fingerprints(), vec![0xfeed, 0xbeef]);
-//! ```
 
 /// A state's number in the graph, in BFS order (the initial state is 0).
 pub type StateId = u32;
@@ -73,13 +62,9 @@ impl Index {
     }
 
     /// How many states are in.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.fingerprints.len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.fingerprints.is_empty()
     }
 
     /// The fingerprints, by state number.
@@ -88,6 +73,7 @@ impl Index {
     }
 
     /// Bytes held.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<StateId>() + self.fingerprints.capacity() * 8
     }
@@ -125,5 +111,21 @@ mod tests {
         assert_eq!(index.len(), 5_000);
         assert_eq!(index.get((1792 << 32) | 1), None, "1792 % 7 is 0: only its first fingerprint is in");
         assert!(index.bytes() < 5_000 * 8 * 2 + 8192 * 4 * 2, "{} bytes", index.bytes());
+    }
+}
+
+#[cfg(test)]
+mod example {
+    use super::Index;
+
+    #[test]
+    fn states_are_numbered_in_the_order_found() {
+        let mut index = Index::default();
+        assert_eq!(index.insert(0xfeed), (0, true));
+        assert_eq!(index.insert(0xbeef), (1, true));
+        assert_eq!(index.insert(0xfeed), (0, false));
+        assert_eq!(index.get(0xbeef), Some(1));
+        assert_eq!(index.get(0xcafe), None);
+        assert_eq!(index.into_fingerprints(), vec![0xfeed, 0xbeef]);
     }
 }

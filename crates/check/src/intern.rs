@@ -7,19 +7,6 @@
 //! and 121,574 controller memories had 234. Interning each as it is written leaves a state owning little
 //! more than its fixed-size part. The tables keep what they intern for the whole exploration; they grow
 //! with the distinct contents, which are few.
-//!
-//! ```
-//! use themelios_check::intern::Interner;
-//! use themelios_api::{Kind, Object, StoredObject};
-//! let config_map = || {
-//!     let value = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}});
-//!     StoredObject::new(Object::from_json(Kind::ConfigMap, value).expect("a config map"))
-//! };
-//! let interner = Interner::default();
-//! let first = interner.object(config_map());
-//! let second = interner.object(config_map());
-//! assert!(std::sync::Arc::ptr_eq(&first, &second));
-//! ```
 
 use crate::state::{ActorState, Cache};
 use std::collections::hash_map::DefaultHasher;
@@ -245,5 +232,23 @@ impl<T: Clone> Table<T> {
                 shard.first.len() + shard.more.values().map(Vec::len).sum::<usize>()
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod example {
+    use super::Interner;
+
+    #[test]
+    fn equal_objects_share_one_copy() {
+        use themelios_api::{Kind, Object, StoredObject};
+        let config_map = || {
+            let value = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}});
+            StoredObject::new(Object::from_json(Kind::ConfigMap, value).expect("a config map"))
+        };
+        let interner = Interner::default();
+        let first = interner.object(config_map());
+        let second = interner.object(config_map());
+        assert!(std::sync::Arc::ptr_eq(&first, &second));
     }
 }

@@ -14,19 +14,21 @@
 
 #![warn(missing_docs)]
 
+// The checker's public face: scenarios, consistency models, the model and its state, exploring and the
+// report. The rest are its internals.
 pub mod canonical;
 pub mod consistency;
 pub mod counterexample;
-pub mod environment;
+mod environment;
 pub mod explore;
 pub mod file;
-pub mod index;
-pub mod intern;
-pub mod liveness;
+mod index;
+mod intern;
+mod liveness;
 pub mod memo;
 pub mod memory;
 pub mod model;
-pub mod model_checks;
+mod model_checks;
 pub mod scenario;
 pub mod scenarios;
 pub mod state;
@@ -59,13 +61,37 @@ pub enum Status {
     Unknown,
 }
 
+/// What sort of property a verdict is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PropertyClass {
+    /// Holds in every reachable state (or across every step).
+    Safety,
+    /// Holds in every quiescent state.
+    Goal,
+    /// The system does not cycle for ever without settling (no fair livelock).
+    Liveness,
+}
+
+impl std::fmt::Display for PropertyClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            PropertyClass::Safety => "safety",
+            PropertyClass::Goal => "goal",
+            PropertyClass::Liveness => "liveness",
+        };
+        // `pad`, so that a report's column widths apply.
+        f.pad(name)
+    }
+}
+
 /// A property and its verdict.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Verdict {
     /// The property's name.
     pub property: String,
-    /// `safety`, `goal` or `liveness`.
-    pub kind: &'static str,
+    /// Safety, goal or liveness.
+    pub kind: PropertyClass,
     /// What it came to.
     #[serde(flatten)]
     pub status: Status,
@@ -172,7 +198,7 @@ fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdi
         });
         out.push(Verdict {
             property: name.to_string(),
-            kind: "safety",
+            kind: PropertyClass::Safety,
             status: first.unwrap_or_else(|| undecided.clone()),
         });
     }
@@ -189,7 +215,7 @@ fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdi
             None if !reached_quiescence && exploration.complete => Status::NotReached,
             None => undecided.clone(),
         };
-        out.push(Verdict { property: name.to_string(), kind: "goal", status });
+        out.push(Verdict { property: name.to_string(), kind: PropertyClass::Goal, status });
     }
     let liveness = if !exploration.complete {
         Status::Unknown
@@ -210,6 +236,6 @@ fn verdicts(model: &model::ClusterModel, exploration: &Exploration) -> Vec<Verdi
             }
         }
     };
-    out.push(Verdict { property: LIVENESS.to_string(), kind: "liveness", status: liveness });
+    out.push(Verdict { property: LIVENESS.to_string(), kind: PropertyClass::Liveness, status: liveness });
     out
 }
