@@ -38,6 +38,34 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// A scenario of a cluster `setup` builds, with no environment, no faults and no properties beyond the
+    /// one every controller answers to, checked linearizably with unbounded staleness: what a test
+    /// starts from, adding what it needs with struct update syntax.
+    ///
+    /// ```
+    /// use themelios_check::scenario::Scenario;
+    /// use themelios_controllers::harness::Harness;
+    /// let quiet = Scenario::of_harness("an empty cluster", Harness::new);
+    /// let report = themelios_check::check(quiet.model(quiet.consistency), 1);
+    /// assert!(report.complete && !report.violated());
+    /// ```
+    pub fn of_harness(name: &str, setup: impl Fn() -> Harness + Send + Sync + 'static) -> Self {
+        Scenario {
+            name: name.to_string(),
+            setup: Box::new(setup),
+            user_ops: Vec::new(),
+            restarts: Vec::new(),
+            conflicts: Vec::new(),
+            timeouts: Vec::new(),
+            properties: Box::new(Vec::new),
+            model_checks: Vec::new(),
+            consistency: Consistency::LINEARIZABLE,
+            staleness: Staleness::Unbounded,
+            applies_to: None,
+            file: None,
+        }
+    }
+
     /// The model of this scenario with every actor under `consistency`.
     pub fn model(&self, consistency: Consistency) -> ClusterModel {
         self.hybrid(|_| consistency)

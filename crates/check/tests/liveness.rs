@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::BTreeMap;
 use themelios_api::{Op, Resource};
-use themelios_check::consistency::{Consistency, Staleness};
+use themelios_check::consistency::Consistency;
 use themelios_check::explore::Bounds;
 use themelios_check::scenario::Scenario;
 use themelios_check::{check, check_with, Status, LIVENESS};
@@ -46,30 +46,17 @@ impl Controller for Insister {
 }
 
 fn fight(patience: Option<u8>) -> Scenario {
-    Scenario {
-        name: "two controllers fight over a ConfigMap".into(),
-        setup: Box::new(move || {
-            let mut h = Harness::new();
-            h.add(Insister { name: "a", patience: None });
-            h.add(Insister { name: "b", patience });
-            let cm = ConfigMap {
-                metadata: themelios_controllers::fixtures::meta("default", "contested", &[]),
-                ..Default::default()
-            };
-            h.create(cm).expect("a valid ConfigMap");
-            h
-        }),
-        user_ops: Vec::new(),
-        restarts: Vec::new(),
-        conflicts: Vec::new(),
-        timeouts: Vec::new(),
-        properties: Box::new(Vec::new),
-        model_checks: Vec::new(),
-        consistency: Consistency::LINEARIZABLE,
-        staleness: Staleness::Unbounded,
-        applies_to: None,
-        file: None,
-    }
+    Scenario::of_harness("two controllers fight over a ConfigMap", move || {
+        let mut h = Harness::new();
+        h.add(Insister { name: "a", patience: None });
+        h.add(Insister { name: "b", patience });
+        let cm = ConfigMap {
+            metadata: themelios_controllers::fixtures::meta("default", "contested", &[]),
+            ..Default::default()
+        };
+        h.create(cm).expect("a valid ConfigMap");
+        h
+    })
 }
 
 #[test]

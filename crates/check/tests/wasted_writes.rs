@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::ConfigMap;
 use std::collections::BTreeMap;
 use themelios_api::{Op, Resource};
-use themelios_check::consistency::{Consistency, Staleness};
+use themelios_check::consistency::Consistency;
 use themelios_check::scenario::Scenario;
 use themelios_check::{check, Status};
 use themelios_controllers::framework::{ClusterView, Controller, Timers, NO_WASTED_WRITES};
@@ -33,29 +33,16 @@ impl Controller for Recorder {
 }
 
 fn scenario(careless: bool) -> Scenario {
-    Scenario {
-        name: "a controller records its progress".into(),
-        setup: Box::new(move || {
-            let mut h = Harness::new();
-            h.add(Recorder { careless });
-            let cm = ConfigMap {
-                metadata: themelios_controllers::fixtures::meta("default", "progress", &[]),
-                ..Default::default()
-            };
-            h.create(cm).expect("a valid ConfigMap");
-            h
-        }),
-        user_ops: Vec::new(),
-        restarts: Vec::new(),
-        conflicts: Vec::new(),
-        timeouts: Vec::new(),
-        properties: Box::new(Vec::new),
-        model_checks: Vec::new(),
-        consistency: Consistency::LINEARIZABLE,
-        staleness: Staleness::Unbounded,
-        applies_to: None,
-        file: None,
-    }
+    Scenario::of_harness("a controller records its progress", move || {
+        let mut h = Harness::new();
+        h.add(Recorder { careless });
+        let cm = ConfigMap {
+            metadata: themelios_controllers::fixtures::meta("default", "progress", &[]),
+            ..Default::default()
+        };
+        h.create(cm).expect("a valid ConfigMap");
+        h
+    })
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use themelios_api::{Kind, Object, Time};
-use themelios_check::consistency::{Consistency, Staleness};
+use themelios_check::consistency::Consistency;
 use themelios_check::model::Action;
 use themelios_check::scenario::Scenario;
 use themelios_controllers::framework::{Deadlines, Step};
@@ -81,20 +81,7 @@ fn cluster(seconds: i64) -> Harness {
 
 /// The model checker's view of the same cluster: its initial state is `cluster(seconds)`.
 fn model_of(seconds: i64) -> themelios_check::model::ClusterModel {
-    let scenario = Scenario {
-        name: format!("step-protocol-at-{seconds}s"),
-        setup: Box::new(move || cluster(seconds)),
-        user_ops: Vec::new(),
-        restarts: Vec::new(),
-        conflicts: Vec::new(),
-        timeouts: Vec::new(),
-        properties: Box::new(Vec::new),
-        model_checks: Vec::new(),
-        consistency: Consistency::LINEARIZABLE,
-        staleness: Staleness::Unbounded,
-        applies_to: None,
-        file: None,
-    };
+    let scenario = Scenario::of_harness(&format!("step-protocol-at-{seconds}s"), move || cluster(seconds));
     scenario.model(Consistency::LINEARIZABLE)
 }
 
