@@ -8,7 +8,7 @@ use themelios_api::Kind;
 
 /// One step of a counterexample.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Step {
+pub struct NarratedStep {
     /// Who acted, what it read, asked and got.
     #[serde(flatten)]
     pub account: Account,
@@ -26,13 +26,13 @@ pub struct ObjectDiff {
 }
 
 /// The steps along a path of states of the graph, replayed from the model's initial state.
-pub fn replay(model: &ClusterModel, graph: &Graph, path: &[StateId]) -> Vec<Step> {
+pub fn replay(model: &ClusterModel, graph: &Graph, path: &[StateId]) -> Vec<NarratedStep> {
     let Some(mut state) = model.init_states().into_iter().next() else { return Vec::new() };
     let mut steps = Vec::new();
     for next in path.iter().skip(1) {
         let Some((action, _)) = step_to(model, &state, graph.fingerprint(*next)) else { break };
         let Some((after, account)) = model.narrated(&state, action) else { break };
-        steps.push(Step { account, changes: changes(&state, &after) });
+        steps.push(NarratedStep { account, changes: changes(&state, &after) });
         state = after;
     }
     steps

@@ -33,7 +33,7 @@ pub mod scenario;
 pub mod scenarios;
 pub mod state;
 
-use counterexample::{replay, Step};
+use counterexample::{replay, NarratedStep};
 use explore::{explore, Bounds, Exploration, Finding, Progress};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,7 @@ pub enum Status {
         /// What was wrong.
         detail: String,
         /// The steps from the initial state, shortest first.
-        steps: Vec<Step>,
+        steps: Vec<NarratedStep>,
         /// For a livelock, the step at which the repeating cycle starts (0-based).
         cycle_from: Option<usize>,
     },
@@ -132,7 +132,7 @@ impl Report {
         self.verdicts
             .iter()
             .filter(|v| matches!(v.status, Status::Violated { .. }))
-            .min_by_key(|v| v.status.steps().map_or(usize::MAX, <[Step]>::len))
+            .min_by_key(|v| v.status.steps().map_or(usize::MAX, <[NarratedStep]>::len))
     }
 
     /// The shortest violation as `property: detail` and one line per step, for tests and messages.
@@ -145,7 +145,7 @@ impl Report {
 
 impl Status {
     /// The counterexample's steps, for a violation.
-    pub fn steps(&self) -> Option<&[Step]> {
+    pub fn steps(&self) -> Option<&[NarratedStep]> {
         match self {
             Status::Violated { steps, .. } => Some(steps),
             _ => None,

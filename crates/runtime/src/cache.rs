@@ -66,17 +66,17 @@ impl Subscribers {
 
 /// A consistent copy of the caches for one step (cheap: the maps share their storage).
 #[derive(Clone)]
-pub struct Snapshot {
+pub struct CacheSnapshot {
     inner: Inner,
 }
 
-impl Snapshot {
+impl CacheSnapshot {
     /// The objects of a kind and the revision its informer has reached.
     pub fn kind(&self, kind: Kind) -> (&KindMap, u64) {
         (&self.inner.kinds[kind.index()], self.inner.revisions[kind.index()])
     }
 
-    /// The pods of [`Snapshot::kind`]`(Kind::Pod)`, indexed by node.
+    /// The pods of [`CacheSnapshot::kind`]`(Kind::Pod)`, indexed by node.
     pub fn pods_by_node(&self) -> &PodsByNode {
         &self.inner.pods_by_node
     }
@@ -178,8 +178,8 @@ impl Caches {
     }
 
     /// A copy to build a view from.
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot { inner: self.read().clone() }
+    pub fn snapshot(&self) -> CacheSnapshot {
+        CacheSnapshot { inner: self.read().clone() }
     }
 
     /// Waits until every kind in `kinds` has had its initial list.

@@ -1,7 +1,7 @@
 //! The driver: each controller in its own task, stepping on its informers' view whenever they change or
 //! a wake-up it asked for comes due, one request per step, the outcome reported back.
 
-use crate::cache::{Caches, Snapshot};
+use crate::cache::{CacheSnapshot, Caches};
 use crate::events::Correlator;
 use crate::request::execute;
 use std::collections::BTreeSet;
@@ -98,7 +98,12 @@ pub async fn run(
 }
 
 /// One step of `controller` on the informers' caches at `now`.
-pub fn decide_on(controller: &dyn AnyController, snapshot: &Snapshot, now: Time, local: &mut dyn DynLocal) -> Step {
+pub fn decide_on(
+    controller: &dyn AnyController,
+    snapshot: &CacheSnapshot,
+    now: Time,
+    local: &mut dyn DynLocal,
+) -> Step {
     decide(controller, &view_of(snapshot, now), local)
 }
 
@@ -110,7 +115,7 @@ pub fn next_run(step: &Step) -> Option<Time> {
     deadlines.earliest()
 }
 
-fn view_of(snapshot: &Snapshot, now: Time) -> ClusterView<'_> {
+fn view_of(snapshot: &CacheSnapshot, now: Time) -> ClusterView<'_> {
     ClusterView::per_kind(|kind| snapshot.kind(kind), now).with_pods_by_node(snapshot.pods_by_node())
 }
 
