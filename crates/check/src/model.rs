@@ -261,7 +261,7 @@ impl ClusterModel {
     }
 
     /// The account of an action that sends no request: a cache catching up, a restart, the user, the clock.
-    fn account_of_environment(&self, state: &State, action: &Action) -> Account {
+    fn account_of_environment(&self, state: &State, action: &Action) -> Option<Account> {
         let (actor, request, outcome) = match action {
             Action::CatchUp(i, kind) => (
                 self.controllers[*i].name(),
@@ -285,11 +285,10 @@ impl ClusterModel {
             Action::Tick(t) => {
                 ("clock".to_string(), format!("time passes to t={}s", t.seconds_since(Time::EPOCH)), String::new())
             }
-            Action::Step(i) | Action::StepLagging(i) | Action::Fault(i, _) => {
-                (self.controllers[*i].name(), "a step".to_string(), String::new())
-            }
+            // A step's account is the transition's own (see `transition_told`).
+            Action::Step(_) | Action::StepLagging(_) | Action::Fault(..) => return None,
         };
-        Account { actor, read: None, request, outcome }
+        Some(Account { actor, read: None, request, outcome })
     }
 
     /// A one-line account of an action from a state, for counterexamples.
@@ -447,30 +446,28 @@ impl ClusterModel {
             Action::Fault(i, fault) => {
                 let Attempt { step, mut local } = self.attempt_from(state, i, false);
                 let op = step.op?;
-                let response = match fault {
+                let (response, wrote) = match fault {
                     Fault::Conflict => {
                         next.actor_mut(i).conflicts_left -= 1;
                         let target = op.target();
-                        Err(ApiError::stale(target.kind, &target.name.name))
+                        (Err(ApiError::stale(target.kind, &target.name.name)), None)
                     }
                     Fault::Timeout => {
                         next.actor_mut(i).timeouts_left -= 1;
                         let (_, wrote) = self.write(&mut next, i, &op);
-                        if let Some(account) = told.as_deref_mut() {
-                            let outcome = match wrote {
-                                Some(revision) => format!("Timeout (injected), but written at rv {revision}"),
-                                None => "Timeout (injected)".to_string(),
-                            };
-                            *account = Some(self.step_account(state, i, false, &op, outcome));
-                        }
-                        Err(ApiError::new(
+                        let timeout = ApiError::new(
                             Reason::Timeout,
                             "the server was unable to return a response in the time allotted, but may still be processing the request",
-                        ))
+                        );
+                        (Err(timeout), wrote)
                     }
                 };
-                if let (Some(account), Fault::Conflict) = (told.as_deref_mut(), fault) {
-                    let outcome = "Conflict (injected; nothing written)".to_string();
+                if let Some(account) = told.as_deref_mut() {
+                    let outcome = match (fault, wrote) {
+                        (Fault::Conflict, _) => "Conflict (injected; nothing written)".to_string(),
+                        (Fault::Timeout, Some(revision)) => format!("Timeout (injected), but written at rv {revision}"),
+                        (Fault::Timeout, None) => "Timeout (injected)".to_string(),
+                    };
                     *account = Some(self.step_account(state, i, false, &op, outcome));
                 }
                 self.controllers[i].observe(&op, &response, state.now, local.as_mut());
@@ -481,7 +478,7 @@ impl ClusterModel {
                 let cache = Arc::make_mut(next.actor_mut(i).cache.as_mut()?);
                 match self.consistency[i].reads {
                     Reads::PerKind | Reads::Any => cache.catch_up(kind, &state.store),
-                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store, self.profiles[i].reads),
+                    Reads::Session | Reads::Latest => *cache = Cache::of(&state.store, &self.profiles[i]),
                 }
             }
             Action::LaggingCatchUp => next.lagging = state.store.clone(),
@@ -490,7 +487,7 @@ impl ClusterModel {
                 actor.restarts_left -= 1;
                 actor.local = self.interner.local(self.controllers[i].fresh_local());
                 actor.last_write = 0;
-                let watched = self.profiles[i].reads;
+                let watched = &self.profiles[i];
                 match self.consistency[i].relist {
                     Relist::Latest => {
                         actor.cache = actor.cache.as_ref().map(|_| Arc::new(Cache::of(&state.store, watched)))
@@ -529,7 +526,7 @@ impl ClusterModel {
         }
         if let (Some(account), Some(action)) = (told, original) {
             if account.is_none() {
-                *account = Some(self.account_of_environment(state, &action));
+                *account = self.account_of_environment(state, &action);
             }
         }
         Some(next)
@@ -609,6 +606,6 @@ impl Model for ClusterModel {
 }
 
 /// Builds the initial cache for an actor under a consistency model.
-pub fn initial_cache(consistency: &Consistency, store: &ApiState, watched: Option<&[Kind]>) -> Option<Arc<Cache>> {
-    (consistency.reads != Reads::Latest).then(|| Arc::new(Cache::of(store, watched)))
+pub fn initial_cache(consistency: &Consistency, store: &ApiState, profile: &Profile) -> Option<Arc<Cache>> {
+    (consistency.reads != Reads::Latest).then(|| Arc::new(Cache::of(store, profile)))
 }

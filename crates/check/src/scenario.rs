@@ -112,15 +112,17 @@ impl Scenario {
             }
         }
         let (controllers, locals): (Vec<Arc<dyn AnyController>>, Vec<_>) = pairs.into_iter().unzip();
+        let profiles: Vec<_> = controllers.iter().map(|c| c.profile()).collect();
         let states: Vec<ActorState> = controllers
             .iter()
+            .zip(&profiles)
             .zip(locals)
-            .map(|(controller, local)| {
+            .map(|((controller, profile), local)| {
                 let name = controller.name();
                 let budget = |faults: &[(String, u8)]| faults.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c);
                 ActorState {
                     local: Arc::from(local),
-                    cache: initial_cache(&assign(&name), &store, controller.profile().reads),
+                    cache: initial_cache(&assign(&name), &store, profile),
                     last_write: 0,
                     restarts_left: budget(&self.restarts),
                     conflicts_left: budget(&self.conflicts),
@@ -129,7 +131,6 @@ impl Scenario {
             })
             .collect();
         let user_ops: Vec<UserOp> = self.user_ops.iter().map(|f| f()).collect();
-        let profiles: Vec<_> = controllers.iter().map(|c| c.profile()).collect();
         let summaries = Summaries::new(time_use_of(&profiles));
         ClusterModel {
             consistency: controllers.iter().map(|c| assign(&c.name())).collect(),

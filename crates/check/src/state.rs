@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use themelios_api::store::KindMap;
 use themelios_api::{ApiState, Kind, StateRead, Time};
-use themelios_controllers::framework::{DynLocal, Violation};
+use themelios_controllers::framework::{DynLocal, Profile, Violation};
 
 /// What an actor reads from: its informer cache of each kind it watches, with the revision that cache has
 /// seen. Kinds it does not watch are never read, so they are not kept: a cache of them would only change
@@ -17,9 +17,9 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// A cache of `watched` kinds, caught up with `state`.
-    pub(crate) fn of(state: &ApiState, watched: Option<&[Kind]>) -> Self {
-        let kinds = Kind::ALL.iter().filter(|k| watches(watched, **k));
+    /// A cache of the kinds an actor of `profile` watches, caught up with `state`.
+    pub(crate) fn of(state: &ApiState, profile: &Profile) -> Self {
+        let kinds = Kind::ALL.iter().filter(|k| profile.watches(**k));
         Self { kinds: kinds.map(|k| (*k, state.objects().of_kind(*k).clone(), state.revision())).collect() }
     }
     /// The cache of one kind, if it is watched.
@@ -168,9 +168,4 @@ pub enum Fault {
     Conflict,
     /// The request takes effect, but the client sees a timeout.
     Timeout,
-}
-
-/// Whether informers declared as `watched` (see [`Profile::reads`]; `None`: every kind) watch `kind`.
-fn watches(watched: Option<&[Kind]>, kind: Kind) -> bool {
-    watched.is_none_or(|kinds| kinds.contains(&kind))
 }

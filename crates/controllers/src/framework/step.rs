@@ -57,7 +57,7 @@ impl Timers {
     /// Asks to run again at `at` even if nothing changes (e.g. when a pod becomes available).
     pub fn wake_at(&mut self, at: Time) {
         if at > self.now {
-            self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+            self.wake = earliest(self.wake, Some(at));
         }
     }
 
@@ -65,7 +65,7 @@ impl Timers {
     /// time for it.
     pub fn heartbeat_at(&mut self, at: Time) {
         if at > self.now {
-            self.heartbeat = Some(self.heartbeat.map_or(at, |w| w.min(at)));
+            self.heartbeat = earliest(self.heartbeat, Some(at));
         }
     }
 
@@ -108,7 +108,6 @@ impl Deadlines {
 
     /// Adds a wake-up and a heartbeat (kept apart from their step, as a model checker memoises them).
     pub fn add_timers(&mut self, wake: Option<Time>, heartbeat: Option<Time>) {
-        let earliest = |a: Option<Time>, b: Option<Time>| a.into_iter().chain(b).min();
         self.wake = earliest(self.wake, wake);
         self.heartbeat = earliest(self.heartbeat, heartbeat);
     }
@@ -126,8 +125,13 @@ impl Deadlines {
 
     /// The earliest timer of either kind, for a driver whose time passes anyway.
     pub fn earliest(&self) -> Option<Time> {
-        self.wake.into_iter().chain(self.heartbeat).min()
+        earliest(self.wake, self.heartbeat)
     }
+}
+
+/// The earlier of two times, either of which may be absent.
+fn earliest(a: Option<Time>, b: Option<Time>) -> Option<Time> {
+    a.into_iter().chain(b).min()
 }
 
 #[cfg(test)]
