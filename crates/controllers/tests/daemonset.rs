@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use themelios_api::{pod as podutil, ApiError, Kind, Op, Reason};
+use themelios_api::{pod as podutil, ApiError, Kind, Op, Reason, StateRead};
 use themelios_controllers::common::revision;
 use themelios_controllers::daemonset::{self, target_node, DaemonSetController, REVISION_HASH};
 use themelios_controllers::fixtures::{self, labels};
@@ -365,4 +365,40 @@ fn node_selector_changes_move_pods() {
     .unwrap();
     h.settle().unwrap();
     assert!(nodes_with_pods(&h).is_empty());
+}
+
+/// Upstream's expectations: once the controller has created a node's daemon pod, a pod cache that does not
+/// show it yet (the same view again) gets no second create — until a restart forgets the expectation,
+/// which is what kubernetes #54096 needs.
+#[test]
+fn expectations_hold_back_a_second_create_until_a_restart_forgets_them() {
+    use themelios_controllers::framework::{Controller, Timers};
+    let mut h = Harness::new();
+    h.create(fixtures::node("node-1", "4", "16Gi", 110)).unwrap();
+    h.create(fixtures::daemon_set(NS, "agent", APP)).unwrap();
+    let controller = DaemonSetController;
+    let mut local = daemonset::Local::default();
+    let step = |h: &mut Harness, local: &mut daemonset::Local, stale: &themelios_api::ApiState| {
+        let view = themelios_controllers::framework::ClusterView::new(stale.objects(), stale.revision(), h.now());
+        let op = controller.step(&view, local, &mut Timers::new(h.now()));
+        if let Some(op) = &op {
+            let outcome = h.submit(op.clone()).map(themelios_api::StoredObject::new);
+            controller.observe(op, &outcome, h.now(), local);
+        }
+        op
+    };
+    // The revision first, then the pod, each read from the latest state.
+    let current = h.state().clone();
+    assert!(matches!(step(&mut h, &mut local, &current), Some(Op::Create(o)) if o.kind() == Kind::ControllerRevision));
+    let before_pod = h.state().clone();
+    assert!(matches!(step(&mut h, &mut local, &before_pod), Some(Op::Create(o)) if o.kind() == Kind::Pod));
+    // The same stale view: the pod it created is not in it, but it is expected.
+    let again = step(&mut h, &mut local, &before_pod);
+    assert!(!matches!(&again, Some(Op::Create(o)) if o.kind() == Kind::Pod), "a second create: {again:?}");
+    assert_eq!(h.list::<Pod>().len(), 1);
+    // A restart forgets the expectation: the stale view now leads to a second pod for node-1.
+    let mut restarted = daemonset::Local::default();
+    let after_restart = step(&mut h, &mut restarted, &before_pod);
+    assert!(matches!(&after_restart, Some(Op::Create(o)) if o.kind() == Kind::Pod), "{after_restart:?}");
+    assert_eq!(h.list::<Pod>().len(), 2);
 }

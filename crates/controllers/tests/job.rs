@@ -799,3 +799,35 @@ fn test_backoff_limit_per_index_backoff_is_per_index() {
     assert_eq!(first_retry, 10);
     assert_eq!(h.now().seconds_since(failed_again), 20, "the second failure of index 0 waits 20 s");
 }
+
+/// The removal of a counted pod's finalizer fails with a conflict: the pod stays uncounted until a removal
+/// succeeds, then counts once (upstream moves a pod into the counters only after its finalizer patch
+/// succeeded). The harness holds every step to "succeeded and failed count each finished pod once".
+#[test]
+fn a_finalizer_removal_that_conflicts_is_not_counted() {
+    let (mut h, _) = harness();
+    let conflicts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = conflicts.clone();
+    h.admit(move |op, _| {
+        let removes_finalizer = matches!(op, Op::Update(o) if o.kind() == Kind::Pod
+            && !o.meta().finalizers.iter().flatten().any(|f| f == TRACKING_FINALIZER));
+        (removes_finalizer && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0)
+            .then(|| themelios_api::ApiError::stale(Kind::Pod, &o_name(op)))
+    });
+    h.create(fixtures::job(NS, "job", 1, Some(1))).unwrap();
+    h.expect_goals(false);
+    h.settle().unwrap();
+    finish_active(&mut h, 1, 0);
+    h.expect_goals(true);
+    h.run_to_quiescence().unwrap();
+    assert!(conflicts.load(std::sync::atomic::Ordering::SeqCst) >= 2, "the removal was refused, then retried");
+    assert_eq!(counts(&h, "job"), (0, 1, 0));
+    assert_finalizers(&h, "job");
+}
+
+fn o_name(op: &Op) -> String {
+    match op {
+        Op::Update(o) => o.meta().name.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}

@@ -8,6 +8,7 @@
 //! maxSurge; OnDelete replaces nothing.
 
 mod eligibility;
+mod plan;
 mod properties;
 
 pub use eligibility::{daemon_tolerations, placement};
@@ -22,6 +23,7 @@ use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use plan::{Planner, PodChange};
 use std::collections::BTreeMap;
 use themelios_api::selector::LabelSelector;
 use themelios_api::{pod as podutil, DeleteOptions, Kind, ObjectRef, Op, Resource, Time};
@@ -35,8 +37,14 @@ pub const TEMPLATE_GENERATION: &str = "pod-template-generation";
 #[derive(Clone, Debug, Default)]
 pub struct DaemonSetController;
 
-/// Per-set backoff after failed writes.
-pub type Local = crate::common::backoff::Retries;
+/// What the DaemonSet controller keeps in memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Local {
+    /// Expectations per DaemonSet and the pod changes being sent.
+    planner: Planner,
+    /// Per-set backoff after failed writes (upstream's rate-limited requeue).
+    retries: crate::common::backoff::Retries,
+}
 
 impl Controller for DaemonSetController {
     type Local = Local;
@@ -62,34 +70,61 @@ impl Controller for DaemonSetController {
     }
 
     fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
+        if let Some(op) = local.planner.next() {
+            return Some(op);
+        }
+        let live: std::collections::BTreeSet<&str> =
+            view.list::<DaemonSet>().filter_map(|ds| ds.metadata.uid.as_deref()).collect();
+        local.planner.retain(|uid| live.contains(uid));
         for ds in view.list::<DaemonSet>() {
             let uid = ds.metadata.uid.clone().unwrap_or_default();
-            let backing_off = local.blocked_until(&uid, view.now());
+            let namespace = ds.metadata.namespace.as_deref().unwrap_or("");
+            let backing_off = local.retries.blocked_until(&uid, view.now());
             if let Some(at) = backing_off {
                 timers.wake_at(at);
             }
-            if let Some(op) = sync(view, ds, backing_off.is_none(), timers) {
-                local.attempt(&uid);
-                return Some(op);
+            let satisfied = local.planner.satisfied(
+                &uid,
+                view.now(),
+                |name| view.get::<Pod>(namespace, name).is_some(),
+                |pod_uid| {
+                    view.list_in::<Pod>(namespace)
+                        .any(|p| p.metadata.uid.as_deref() == Some(pod_uid) && !podutil::is_deleting(p))
+                },
+            );
+            if let Err(Some(at)) = satisfied {
+                timers.wake_at(at);
+            }
+            let may_manage = backing_off.is_none() && satisfied.is_ok();
+            let op = match sync(view, ds, may_manage, timers)? {
+                Decision::Write(op) => Some(op),
+                Decision::Changes(changes) => local.planner.start(&uid, changes, view.now()),
+            };
+            if op.is_some() {
+                local.retries.attempt(&uid);
+                return op;
             }
         }
         None
     }
 
-    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
-        local.record(outcome.is_ok(), now);
+    fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        if matches!(op, Op::Create(o) if o.kind() == Kind::Pod)
+            || matches!(op, Op::Delete { target, .. } if target.kind == Kind::Pod)
+        {
+            let created = outcome.as_ref().ok().and_then(|o| o.object().meta().name.clone());
+            local.planner.observe(outcome.is_ok(), created.as_deref());
+        }
+        local.retries.record(outcome.is_ok(), now);
     }
 }
 
-fn delete(pod: &Pod) -> Op {
-    Op::Delete {
-        target: ObjectRef::new(
-            Kind::Pod,
-            pod.metadata.namespace.clone().unwrap_or_default(),
-            pod.metadata.name.clone().unwrap_or_default(),
-        ),
-        options: DeleteOptions { uid: pod.metadata.uid.clone(), ..Default::default() },
-    }
+/// What one sync of a DaemonSet decided.
+enum Decision<'a> {
+    /// One write (a claim, a revision, status).
+    Write(Op),
+    /// Pod creates and deletes, sent one per step under expectations.
+    Changes(Vec<PodChange<'a>>),
 }
 
 /// The node a daemon pod is for: its binding, or the node its required affinity names.
@@ -220,30 +255,34 @@ fn scaled(value: Option<&IntOrString>, total: i32, default: i32) -> i32 {
     }
 }
 
-/// The first write the DaemonSet needs.
-fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool, timers: &mut Timers) -> Option<Op> {
+/// What the DaemonSet needs next: a claim, a revision, pod changes (when `may_manage`), or status.
+fn sync<'a>(view: &ClusterView<'a>, ds: &'a DaemonSet, may_manage: bool, timers: &mut Timers) -> Option<Decision<'a>> {
     let uid = ds.metadata.uid.clone()?;
     let namespace = ds.metadata.namespace.clone()?;
     let spec = ds.spec.as_ref()?;
     let now = view.now();
     let selector = LabelSelector::from_k8s(Some(&spec.selector)).ok()?;
-    let deleting = ds.metadata.deletion_timestamp.is_some();
+    // A DaemonSet being deleted is left to the garbage collector: upstream neither claims, manages nor
+    // writes status for it (its revisions may already be gone).
+    if ds.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
     for p in view.list_in::<Pod>(&namespace) {
         let matches = selector.matches_opt(p.metadata.labels.as_ref());
-        let meta = match owner::claim(&p.metadata, &uid, deleting, matches) {
+        let meta = match owner::claim(&p.metadata, &uid, false, matches) {
             Claim::Adopt => owner::adopted(&p.metadata, themelios_api::Kind::DaemonSet, &ds.metadata),
             Claim::Release => owner::released(&p.metadata, &uid),
             Claim::Owned | Claim::Ignore => continue,
         };
         let mut changed = p.clone();
         changed.metadata = meta;
-        return Some(Op::Update(changed.into_object()));
+        return Some(Decision::Write(Op::Update(changed.into_object())));
     }
     let pods: Vec<&Pod> =
         view.list_in::<Pod>(&namespace).filter(|p| owner::is_controlled_by(&p.metadata, &uid)).collect();
     let update = match settle_revision(view, ds, &pods) {
         Ok(r) => r,
-        Err(op) => return Some(*op),
+        Err(op) => return Some(Decision::Write(*op)),
     };
     let update_hash = update.metadata.labels.as_ref().and_then(|l| l.get(REVISION_HASH)).cloned().unwrap_or_default();
     let nodes: Vec<&Node> = view.list::<Node>().collect();
@@ -253,109 +292,118 @@ fn sync(view: &ClusterView, ds: &DaemonSet, may_manage: bool, timers: &mut Timer
     }
     let min_ready = i64::from(spec.min_ready_seconds.unwrap_or(0));
 
-    if may_manage && !deleting {
-        if let Some(op) = manage(ds, &nodes, &by_node, &update_hash, min_ready, now) {
-            return Some(op);
+    // Upstream's sync: pod changes only with expectations met; the rolling update only if the first pass
+    // changed nothing (its own changes would be unmet expectations).
+    if may_manage {
+        let mut changes = manage(ds, &nodes, &by_node, &update_hash);
+        if changes.is_empty() && rolling(ds) {
+            changes = rolling_update(ds, &nodes, &by_node, &update_hash, min_ready, now);
+        }
+        if !changes.is_empty() {
+            return Some(Decision::Changes(changes));
         }
     }
 
-    let status = status(ds, &nodes, &by_node, &update_hash, min_ready, view, timers);
-    status_update(ds, |ds| ds.status = Some(status))
+    // Unmet expectations leave observedGeneration where it was, as upstream's status update does then.
+    let status = status(ds, &nodes, &by_node, &update_hash, min_ready, may_manage, view, timers);
+    status_update(ds, |ds| ds.status = Some(status)).map(Decision::Write)
 }
 
-fn manage(
+fn rolling(ds: &DaemonSet) -> bool {
+    let strategy = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref());
+    strategy.and_then(|s| s.type_.as_deref()).unwrap_or("RollingUpdate") == "RollingUpdate"
+}
+
+/// The pods every node should run and no more (upstream's `podsShouldBeOnNode` over all nodes).
+fn manage<'a>(
     ds: &DaemonSet,
     nodes: &[&Node],
-    by_node: &BTreeMap<String, Vec<&Pod>>,
+    by_node: &BTreeMap<String, Vec<&'a Pod>>,
     update_hash: &str,
-    min_ready: i64,
-    now: Time,
-) -> Option<Op> {
-    let none = Vec::new();
+) -> Vec<PodChange<'a>> {
+    let mut changes = Vec::new();
     // Pods waiting for a node that is gone.
     for (node, pods) in by_node {
         if !nodes.iter().any(|n| n.metadata.name.as_deref() == Some(node.as_str())) {
-            if let Some(p) = pods.iter().find(|p| podutil::node_name(p).is_none() && !podutil::is_deleting(p)) {
-                return Some(delete(p));
-            }
+            let waiting = pods.iter().filter(|p| podutil::node_name(p).is_none() && !podutil::is_deleting(p));
+            changes.extend(waiting.map(|p| PodChange::Delete(p)));
         }
     }
-    let strategy = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref());
-    let rolling = strategy.and_then(|s| s.type_.as_deref()).unwrap_or("RollingUpdate") == "RollingUpdate";
-    let surge_allowed = rolling
-        && scaled(
-            strategy.and_then(|s| s.rolling_update.as_ref()).and_then(|r| r.max_surge.as_ref()),
-            nodes.len() as i32,
-            0,
-        ) > 0;
+    let surge_allowed = rolling(ds) && {
+        let ru = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
+        scaled(ru.and_then(|r| r.max_surge.as_ref()), nodes.len() as i32, 0) > 0
+    };
     for node in nodes {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let pods = by_node.get(&name).unwrap_or(&none);
+        // A finished pod already being deleted (kept by a finalizer) is no longer this controller's
+        // concern: it neither counts as the node's pod nor needs deleting.
+        let pods: Vec<&Pod> = by_node
+            .get(&name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|p| !(podutil::is_terminal(p) && podutil::is_deleting(p)))
+            .collect();
         let (should_run, should_continue) = placement(ds, node);
-        if let Some(finished) = pods.iter().find(|p| podutil::is_terminal(p) && !podutil::is_deleting(p)) {
-            return Some(delete(finished));
-        }
-        let active: Vec<&&Pod> = pods.iter().filter(|p| podutil::is_active(p)).collect();
-        let present = pods.iter().any(|p| !podutil::is_terminal(p));
-        if should_run && !present {
-            return Some(Op::Create(new_pod(ds, &name, update_hash).into_object()));
-        }
-        if !should_continue {
-            if let Some(p) = active.first() {
-                return Some(delete(p));
-            }
+        if should_run && pods.is_empty() {
+            changes.push(PodChange::Create(Box::new(new_pod(ds, &name, update_hash))));
             continue;
         }
-        // More than one pod on a node: keep the oldest (during a surge, one old and one new may share it).
+        let live: Vec<&Pod> = pods.iter().copied().filter(|p| !podutil::is_deleting(p)).collect();
+        if !should_continue {
+            changes.extend(live.into_iter().map(PodChange::Delete));
+            continue;
+        }
+        // Finished pods go (a replacement follows in a later sync, once they are gone).
+        changes.extend(live.iter().filter(|p| podutil::is_terminal(p)).map(|p| PodChange::Delete(p)));
+        // More than one running pod on a node: keep the oldest (during a surge, one old and one new may
+        // share it).
+        let mut running: Vec<&Pod> = live.into_iter().filter(|p| !podutil::is_terminal(p)).collect();
         let surging = surge_allowed
-            && active.len() == 2
-            && active.iter().filter(|p| hash_of(p) == Some(update_hash)).count() == 1;
-        if active.len() > 1 && !surging {
-            let mut sorted = active.clone();
-            sorted
+            && running.len() == 2
+            && running.iter().filter(|p| hash_of(p) == Some(update_hash)).count() == 1;
+        if running.len() > 1 && !surging {
+            running
                 .sort_by_key(|p| (p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone()));
-            return sorted.last().map(|p| delete(p));
+            changes.extend(running.into_iter().skip(1).map(PodChange::Delete));
         }
     }
-    if rolling {
-        return rolling_update(ds, nodes, by_node, update_hash, min_ready, now);
-    }
-    None
+    changes
 }
 
-fn rolling_update(
+/// The changes of one pass of a rolling update (upstream's `rollingUpdate`).
+fn rolling_update<'a>(
     ds: &DaemonSet,
     nodes: &[&Node],
-    by_node: &BTreeMap<String, Vec<&Pod>>,
+    by_node: &BTreeMap<String, Vec<&'a Pod>>,
     update_hash: &str,
     min_ready: i64,
     now: Time,
-) -> Option<Op> {
+) -> Vec<PodChange<'a>> {
     let ru = ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|s| s.rolling_update.as_ref());
     let eligible: Vec<&&Node> = nodes.iter().filter(|n| placement(ds, n).0).collect();
     let total = eligible.len() as i32;
     let max_surge = scaled(ru.and_then(|r| r.max_surge.as_ref()), total, 0);
     let max_unavailable = scaled(ru.and_then(|r| r.max_unavailable.as_ref()), total, 1);
     let pods_on = |n: &Node| active_on(by_node, n);
-    let unavailable =
-        eligible.iter().filter(|n| !pods_on(n).iter().any(|p| is_available(p, min_ready, now))).count() as i32;
+    let mut changes = Vec::new();
     if max_surge == 0 {
         // Old pods that are not available go first (they cost nothing), then available ones within budget.
+        let unavailable =
+            eligible.iter().filter(|n| !pods_on(n).iter().any(|p| is_available(p, min_ready, now))).count() as i32;
+        let mut candidates = Vec::new();
         for n in &eligible {
-            if let Some(old) =
-                pods_on(n).into_iter().find(|p| hash_of(p) != Some(update_hash) && !is_available(p, min_ready, now))
-            {
-                return Some(delete(old));
-            }
-        }
-        if unavailable < max_unavailable {
-            for n in &eligible {
-                if let Some(old) = pods_on(n).into_iter().find(|p| hash_of(p) != Some(update_hash)) {
-                    return Some(delete(old));
+            for old in pods_on(n).into_iter().filter(|p| hash_of(p) != Some(update_hash)) {
+                if is_available(old, min_ready, now) {
+                    candidates.push(old);
+                } else {
+                    changes.push(PodChange::Delete(old));
                 }
             }
         }
-        return None;
+        let budget = (max_unavailable - unavailable).max(0) as usize;
+        changes.extend(candidates.into_iter().take(budget).map(PodChange::Delete));
+        return changes;
     }
     // Surge: start the new pod beside the old one, retire the old one once the new is available.
     let surging = eligible
@@ -365,22 +413,26 @@ fn rolling_update(
             pods.iter().any(|p| hash_of(p) == Some(update_hash)) && pods.iter().any(|p| hash_of(p) != Some(update_hash))
         })
         .count() as i32;
+    let mut surge_left = max_surge - surging;
     for n in &eligible {
         let pods = pods_on(n);
         let new = pods.iter().find(|p| hash_of(p) == Some(update_hash));
         let old = pods.iter().find(|p| hash_of(p) != Some(update_hash));
         match (old, new) {
-            (Some(old), Some(new)) if is_available(new, min_ready, now) => return Some(delete(old)),
-            (Some(old), None) if !is_available(old, min_ready, now) => return Some(delete(old)),
-            (Some(_), None) if surging < max_surge => {
-                return Some(Op::Create(
-                    new_pod(ds, n.metadata.name.as_deref().unwrap_or(""), update_hash).into_object(),
-                ))
+            (Some(old), Some(new)) if is_available(new, min_ready, now) => changes.push(PodChange::Delete(old)),
+            (Some(old), None) if !is_available(old, min_ready, now) => changes.push(PodChange::Delete(old)),
+            (Some(_), None) if surge_left > 0 => {
+                surge_left -= 1;
+                changes.push(PodChange::Create(Box::new(new_pod(
+                    ds,
+                    n.metadata.name.as_deref().unwrap_or(""),
+                    update_hash,
+                ))));
             }
             _ => {}
         }
     }
-    None
+    changes
 }
 
 /// The active daemon pods for a node.
@@ -394,18 +446,21 @@ fn active_on<'a>(by_node: &BTreeMap<String, Vec<&'a Pod>>, node: &Node) -> Vec<&
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn status(
     ds: &DaemonSet,
     nodes: &[&Node],
     by_node: &BTreeMap<String, Vec<&Pod>>,
     update_hash: &str,
     min_ready: i64,
+    observe_generation: bool,
     view: &ClusterView,
     timers: &mut Timers,
 ) -> DaemonSetStatus {
     let now = view.now();
+    let observed = ds.status.as_ref().and_then(|s| s.observed_generation);
     let mut s = DaemonSetStatus {
-        observed_generation: ds.metadata.generation,
+        observed_generation: if observe_generation { ds.metadata.generation } else { observed },
         collision_count: ds.status.as_ref().and_then(|s| s.collision_count),
         conditions: ds.status.as_ref().and_then(|s| s.conditions.clone()),
         ..Default::default()

@@ -32,8 +32,11 @@ pub struct JobController;
 /// What the Job controller keeps in memory.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
-    /// Pods whose tracking finalizer this controller removed (a lagging pod cache may still show it).
+    /// Pods whose tracking finalizer this controller removed (a lagging pod cache may still show it):
+    /// upstream's finalizer-removal expectations, raised only once the removal succeeded.
     removed: BTreeSet<String>,
+    /// The pod whose finalizer the last write removes: counted only if that write succeeds.
+    pending_removal: Option<String>,
     /// Creates not yet seen, per Job uid.
     expectations: BTreeMap<String, Expectations>,
     /// The Job the last create was for.
@@ -60,6 +63,7 @@ impl Controller for JobController {
 
     fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         local.pending_create = None;
+        local.pending_removal = None;
         if let Some(op) = release_orphans(view, local) {
             return Some(op);
         }
@@ -79,6 +83,14 @@ impl Controller for JobController {
     }
 
     fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        // A removal that failed (a conflict, a timeout) removed nothing this controller may count on:
+        // the pod stays tracked until a removal is seen to succeed, as upstream counts only pods whose
+        // finalizer patch succeeded.
+        if let Some(pod_uid) = local.pending_removal.take() {
+            if outcome.is_ok() {
+                local.removed.insert(pod_uid);
+            }
+        }
         let Some(job_uid) = local.pending_create.take() else { return };
         if let Ok(created) = outcome {
             let exp = local.expectations.entry(job_uid).or_insert_with(|| Expectations::new(0, [], now));
@@ -100,6 +112,6 @@ fn release_orphans(view: &ClusterView, local: &mut Local) -> Option<Op> {
     if let Some(f) = updated.metadata.finalizers.as_mut() {
         f.retain(|x| x != TRACKING_FINALIZER);
     }
-    local.removed.insert(orphan.metadata.uid.clone().unwrap_or_default());
+    local.pending_removal = orphan.metadata.uid.clone();
     Some(Op::Update(updated.into_object()))
 }

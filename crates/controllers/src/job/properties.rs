@@ -6,6 +6,7 @@ use crate::common::owner;
 use crate::framework::{ClusterView, Property};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use std::collections::BTreeSet;
 use themelios_api::pod as podutil;
 
 /// Every Job property.
@@ -20,6 +21,7 @@ pub fn properties() -> Vec<Property> {
             "job: a finished pod loses the tracking finalizer only after it is counted",
             finalizer_after_counting,
         ),
+        Property::every_step("job: succeeded and failed count each finished pod once", counts_each_pod_once),
         Property::always("job: succeeded never exceeds completions, and each index counts once", succeeded_bounded),
         Property::eventually(
             "job: every Job ends Complete or Failed (unless suspended), with no pod left tracked",
@@ -119,6 +121,81 @@ fn finalizer_after_counting(before: &ClusterView, after: &ClusterView) -> Result
         }
     }
     Ok(())
+}
+
+/// The tracking-finalizer protocol, seen from outside: a pod enters `uncountedTerminatedPods` only while
+/// it still carries the finalizer (one without it was counted already, or never tracked), and leaves it
+/// into the counters only once its finalizer is gone — each counter growing by exactly the pods that
+/// left. Together these count every finished pod at most once (kubernetes #105200 breaks the first, a
+/// pod counted although the removal of its finalizer failed breaks the second).
+fn counts_each_pod_once(before: &ClusterView, after: &ClusterView) -> Result<(), String> {
+    let uncounted = |job: &Job| {
+        let u = job.status.as_ref().and_then(|s| s.uncounted_terminated_pods.clone()).unwrap_or_default();
+        let set = |v: Option<Vec<String>>| v.unwrap_or_default().into_iter().collect::<BTreeSet<String>>();
+        (set(u.succeeded), set(u.failed))
+    };
+    let counters = |job: &Job| {
+        let s = job.status.clone().unwrap_or_default();
+        (s.succeeded.unwrap_or(0), s.failed.unwrap_or(0))
+    };
+    for job in after.list::<Job>() {
+        let ns = job.metadata.namespace.as_deref().unwrap_or("");
+        let Some(old) = before.get::<Job>(ns, name(job)) else { continue };
+        if old.metadata.uid != job.metadata.uid {
+            continue;
+        }
+        let tracked_in = |view: &ClusterView, pod_uid: &str| {
+            job_pods(view, job).into_iter().any(|p| {
+                p.metadata.uid.as_deref() == Some(pod_uid)
+                    && p.metadata.finalizers.iter().flatten().any(|f| f == TRACKING_FINALIZER)
+            })
+        };
+        let ((old_s, old_f), (new_s, new_f)) = (uncounted(old), uncounted(job));
+        for (entered, what) in [(new_s.difference(&old_s), "succeeded"), (new_f.difference(&old_f), "failed")] {
+            for pod_uid in entered {
+                if !tracked_in(before, pod_uid) {
+                    return Err(format!(
+                        "Job {} records pod {} as an uncounted {what} pod, but the pod no longer carries the \
+                         tracking finalizer (it was counted already)",
+                        name(job),
+                        pod_name(before, pod_uid)
+                    ));
+                }
+            }
+        }
+        let ((before_s, before_f), (after_s, after_f)) = (counters(old), counters(job));
+        let indexed = job.spec.as_ref().and_then(|s| s.completion_mode.as_deref()) == Some("Indexed");
+        for (left, grew, what) in [
+            (old_s.difference(&new_s).collect::<Vec<_>>(), after_s - before_s, "succeeded"),
+            (old_f.difference(&new_f).collect::<Vec<_>>(), after_f - before_f, "failed"),
+        ] {
+            if let Some(pod_uid) = left.iter().find(|u| tracked_in(after, u)) {
+                return Err(format!(
+                    "Job {} counts pod {} as {what} while the pod still carries the tracking finalizer",
+                    name(job),
+                    pod_name(after, pod_uid)
+                ));
+            }
+            // An Indexed Job's succeeded is its number of completed indexes (checked by `succeeded_bounded`).
+            if (what == "failed" || !indexed) && grew != left.len() as i32 {
+                return Err(format!(
+                    "Job {} {what} went from {} to {} while {} pods left uncountedTerminatedPods.{what}",
+                    name(job),
+                    if what == "failed" { before_f } else { before_s },
+                    if what == "failed" { after_f } else { after_s },
+                    left.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pod_name(view: &ClusterView, pod_uid: &str) -> String {
+    view.list::<Pod>()
+        .find(|p| p.metadata.uid.as_deref() == Some(pod_uid))
+        .and_then(|p| p.metadata.name.clone())
+        .unwrap_or_else(|| format!("with uid {pod_uid}"))
 }
 
 fn succeeded_bounded(view: &ClusterView) -> Result<(), String> {

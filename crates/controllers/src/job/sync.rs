@@ -391,7 +391,7 @@ fn remove_finalizer(pod: &Pod, local: &mut Local) -> Op {
     if let Some(f) = updated.metadata.finalizers.as_mut() {
         f.retain(|x| x != TRACKING_FINALIZER);
     }
-    local.removed.insert(uid(pod));
+    local.pending_removal = Some(uid(pod));
     Op::Update(updated.into_object())
 }
 
