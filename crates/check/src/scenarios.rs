@@ -22,6 +22,9 @@ pub const FILES: &[(&str, &str)] = &[
     scenario_file!("StatefulSet-TestSpecReplicasChange"),
     scenario_file!("StatefulSet-TestStatefulSetAvailable"),
     scenario_file!("StatefulSet-stale-read-59848"),
+    scenario_file!("DaemonSet-duplicate-pod-54096"),
+    scenario_file!("ReplicaSet-surplus-pods-129795"),
+    scenario_file!("Job-double-count-105200"),
 ];
 
 /// Every built-in scenario.
