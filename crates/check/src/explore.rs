@@ -27,11 +27,17 @@ pub struct Progress {
     pub elapsed: Duration,
     /// Resident memory of the process, if known.
     pub memory: Option<u64>,
+    /// The first safety violation found so far, and the BFS depth of its state (the shortest there is).
+    pub first_violation: Option<(&'static str, usize)>,
 }
 
-/// Limits on an exploration; `None` means unbounded.
-#[derive(Clone, Copy, Debug, Default)]
+/// Limits on an exploration; `None` means unbounded. However it stops, what was found is kept.
+#[derive(Clone, Debug, Default)]
 pub struct Bounds {
+    /// Stop after this much time.
+    pub max_time: Option<Duration>,
+    /// Stop once this is set (e.g. by Ctrl-C).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Stop after this many distinct states.
     pub max_states: Option<usize>,
     /// Stop after this BFS depth.
@@ -191,6 +197,7 @@ fn explore_with(
     graph.edge_start.push(0);
     let mut depth = 0;
     let mut complete = true;
+    let mut first_violation = None;
     while !level.is_empty() {
         if bounds.max_depth.is_some_and(|d| depth >= d) {
             complete = false;
@@ -234,9 +241,29 @@ fn explore_with(
                     depth,
                     elapsed: last_report,
                     memory: resident_memory(),
+                    first_violation,
                 });
             }
-            if bounds.max_states.is_some_and(|m| graph.parents.len() >= m) {
+            if first_violation.is_none() {
+                first_violation = findings.iter().find_map(|f| match f {
+                    Finding::Unsafe(_, v) => Some((v.property, depth)),
+                    _ => None,
+                });
+                if first_violation.is_some() {
+                    // Reported at once: a run stopped later still shows it.
+                    progress(Progress {
+                        states,
+                        unique_states: graph.parents.len(),
+                        depth,
+                        elapsed: start.elapsed(),
+                        memory: resident_memory(),
+                        first_violation,
+                    });
+                }
+            }
+            let out_of_time = bounds.max_time.is_some_and(|t| start.elapsed() >= t);
+            let stopped = bounds.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+            if bounds.max_states.is_some_and(|m| graph.parents.len() >= m) || out_of_time || stopped {
                 complete = false;
                 next_level = Level::new(batch_size);
                 break;

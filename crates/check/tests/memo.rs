@@ -96,7 +96,7 @@ fn a_model_whose_exploration_caches_were_released_explores_the_same_states() {
     let model = replicas.with_instances(named("lagging-informers"), 2);
     let bounds = themelios_check::explore::Bounds { max_states: Some(20_000), ..Default::default() };
     let explore = |model: &ClusterModel| {
-        let exploration = themelios_check::explore::explore(model, 2, bounds, |_| {});
+        let exploration = themelios_check::explore::explore(model, 2, bounds.clone(), |_| {});
         let fingerprints: Vec<u64> =
             (0..exploration.graph.len() as u32).map(|id| exploration.graph.fingerprint(id)).collect();
         (exploration.states, fingerprints)

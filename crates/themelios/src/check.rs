@@ -3,6 +3,9 @@
 use crate::report;
 use crate::strategies::Strategy;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use themelios_check::consistency::{Consistency, Staleness};
 use themelios_check::explore::Bounds;
 use themelios_check::model::ClusterModel;
@@ -34,9 +37,14 @@ pub struct Args {
     /// Checker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Stop after this many distinct states (verdicts not yet violated become "unknown").
+    /// Stop each run after this many distinct states (verdicts not yet violated become "unknown").
+    /// Each scenario and model gets its own budget.
     #[arg(long)]
     max_states: Option<usize>,
+    /// Stop each run after this many seconds; what it found so far is reported. Ctrl-C stops the run
+    /// the same way (and skips the runs after it); a second Ctrl-C quits at once.
+    #[arg(long)]
+    max_seconds: Option<u64>,
     /// Print the reports as JSON on stdout (progress stays on stderr).
     #[arg(long)]
     json: bool,
@@ -109,6 +117,8 @@ pub fn run(args: Args) -> ExitCode {
     }
     let mut violated = false;
     let mut json = Vec::new();
+    let stop = stop_on_ctrl_c();
+    let mut summary: Vec<(String, String, usize, f64)> = Vec::new();
     for scenario in &loaded {
         let runs: Vec<(String, ClusterModel)> = match &models {
             None => vec![("as the scenario says".to_string(), scenario.default_model(args.instances))],
@@ -132,8 +142,12 @@ pub fn run(args: Args) -> ExitCode {
                 other => format!(" / staleness {other}"),
             };
             let label = format!("{} / {consistency}{stale} / {} instance(s)", scenario.name, args.instances);
+            if stop.load(Ordering::Relaxed) {
+                summary.push((label, "not run (interrupted)".into(), 0, 0.0));
+                continue;
+            }
             let report = match args.strategy {
-                Strategy::Bfs => bfs(&model, &label, &args),
+                Strategy::Bfs => bfs(&model, &label, &args, &stop),
                 other => {
                     let outcome = crate::strategies::run(model, other, args.threads, args.max_states);
                     println!("{label} ({other:?}): {outcome}");
@@ -142,6 +156,7 @@ pub fn run(args: Args) -> ExitCode {
                 }
             };
             violated |= report.violated();
+            summary.push((label.clone(), verdict_of(&report), report.unique_states, report.elapsed.as_secs_f64()));
             if args.json {
                 json.push(report::json(&scenario.name, &consistency, model.staleness, args.instances, &report));
             } else {
@@ -151,6 +166,11 @@ pub fn run(args: Args) -> ExitCode {
     }
     if args.json {
         println!("{}", themelios_api::json::to_string_pretty(&json));
+    } else if summary.len() > 1 {
+        println!("\n{:<72} {:<32} {:>10} {:>9}", "run", "verdict", "states", "seconds");
+        for (label, verdict, states, seconds) in &summary {
+            println!("{label:<72} {verdict:<32} {states:>10} {seconds:>9.2}");
+        }
     }
     if violated {
         ExitCode::from(1)
@@ -159,17 +179,61 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn bfs(model: &ClusterModel, label: &str, args: &Args) -> Report {
-    let bounds = Bounds { max_states: args.max_states, ..Bounds::default() };
+fn bfs(model: &ClusterModel, label: &str, args: &Args, stop: &Arc<AtomicBool>) -> Report {
+    let bounds = Bounds {
+        max_states: args.max_states,
+        max_time: args.max_seconds.map(Duration::from_secs),
+        stop: Some(stop.clone()),
+        ..Bounds::default()
+    };
     let mut shown = false;
+    let mut announced = false;
     let report = check_with(model, args.threads.max(1), bounds, |p| {
         shown = true;
+        if let (Some((property, steps)), false) = (p.first_violation, announced) {
+            // Found now; the run goes on for the other verdicts, and however it ends this stays reported.
+            announced = true;
+            eprintln!("\r  {label}: found a violation of {property:?} in {steps} steps (shortest); still exploring");
+        }
         report::progress_line(label, &p);
     });
     if shown {
         eprintln!();
     }
+    if stop.load(Ordering::Relaxed) {
+        eprintln!("  {label}: interrupted; reporting what was found");
+    }
     report
+}
+
+/// The verdict of a run in a few words, for the summary table.
+fn verdict_of(report: &Report) -> String {
+    match report.shortest_violation() {
+        Some(v) => format!("violated ({} steps)", v.status.steps().map_or(0, <[_]>::len)),
+        None if report.complete => "holds".into(),
+        None => "unknown (budget)".into(),
+    }
+}
+
+/// A flag Ctrl-C sets: the run in progress stops and reports; a second Ctrl-C quits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let watcher = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        runtime.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::Relaxed);
+            }
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+    });
+    if let Err(e) = watcher {
+        eprintln!("warning: Ctrl-C will stop at once (no watcher thread: {e})");
+    }
+    stop
 }
 
 fn bad_input(message: &str) -> ExitCode {

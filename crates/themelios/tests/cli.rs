@@ -191,3 +191,48 @@ fn leader_election_durations_out_of_range_or_inconsistent_are_refused_with_the_r
         }
     }
 }
+
+/// A run that would not end (unbounded staleness: the DaemonSet space grows for ever) still reports the
+/// violation it found, whether `--max-seconds` or Ctrl-C stops it; the violation is announced on stderr as
+/// soon as it is found. Each model gets its own budget, and a table sums the runs up.
+#[test]
+fn check_reports_what_it_found_when_stopped_by_time_or_ctrl_c() {
+    let (code, out, err) = themelios(&[
+        "check",
+        "DaemonSet-duplicate-pod-54096",
+        "--consistency",
+        "lagging-informers,linearizable",
+        "--staleness",
+        "unbounded",
+        "--max-seconds",
+        "3",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("found a violation of \"daemonset: at most one daemon pod per node"), "{err}");
+    assert!(out.contains("VIOLATED (8 steps)") && out.contains("crashes and restarts"), "{out}");
+    let table: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("run ")).collect();
+    assert!(table.iter().any(|l| l.contains("lagging-informers") && l.contains("violated (8 steps)")), "{out}");
+    assert!(table.iter().any(|l| l.contains("/ linearizable /") && l.contains("holds")), "{out}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_themelios"))
+        .args([
+            "check",
+            "DaemonSet-duplicate-pod-54096",
+            "--consistency",
+            "lagging-informers",
+            "--staleness",
+            "unbounded",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run themelios");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("themelios ends after Ctrl-C");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted; reporting what was found"), "{stderr}");
+    assert!(stdout.contains("VIOLATED (8 steps)") && stdout.contains("counterexample"), "{stdout}");
+}
