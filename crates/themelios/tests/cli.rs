@@ -214,7 +214,7 @@ fn check_reports_what_it_found_when_stopped_by_time_or_ctrl_c() {
     assert!(table.iter().any(|l| l.contains("lagging-informers") && l.contains("violated (8 steps)")), "{out}");
     assert!(table.iter().any(|l| l.contains("/ linearizable /") && l.contains("holds")), "{out}");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_themelios"))
+    let child = Command::new(env!("CARGO_BIN_EXE_themelios"))
         .args([
             "check",
             "DaemonSet-duplicate-pod-54096",
