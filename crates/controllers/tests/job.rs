@@ -831,3 +831,24 @@ fn o_name(op: &Op) -> String {
         _ => String::new(),
     }
 }
+
+/// A Job whose writes keep failing is retried after 1 s, 2 s, 4 s … as upstream's rate-limited queue
+/// requeues its key, not at once.
+#[test]
+fn failed_writes_back_off_per_job() {
+    let (mut h, _) = harness();
+    h.admit(|op, _| {
+        matches!(op, Op::UpdateStatus(o) if o.kind() == Kind::Job)
+            .then(|| themelios_api::ApiError::new(Reason::InternalError, "etcd is unavailable"))
+    });
+    h.create(fixtures::job(NS, "job", 1, Some(1))).unwrap();
+    h.expect_goals(false);
+    h.run_for(20).unwrap();
+    let tries: Vec<i64> = h
+        .log()
+        .iter()
+        .filter(|e| e.actor == "job-controller" && e.request.starts_with("update status Job"))
+        .map(|e| e.time.seconds_since(themelios_api::Time::EPOCH))
+        .collect();
+    assert_eq!(tries, [0, 1, 3, 7, 15], "{tries:?}");
+}

@@ -41,6 +41,8 @@ pub struct Local {
     expectations: BTreeMap<String, Expectations>,
     /// The Job the last create was for.
     pending_create: Option<String>,
+    /// Per-Job backoff after failed writes (upstream's rate-limited requeue of the Job's key).
+    retries: crate::common::backoff::Retries,
 }
 
 impl Controller for JobController {
@@ -65,6 +67,7 @@ impl Controller for JobController {
         local.pending_create = None;
         local.pending_removal = None;
         if let Some(op) = release_orphans(view, local) {
+            local.retries.attempt("");
             return Some(op);
         }
         let live: BTreeSet<&str> = view.list::<Job>().filter_map(|j| j.metadata.uid.as_deref()).collect();
@@ -75,7 +78,13 @@ impl Controller for JobController {
             if managed_elsewhere {
                 continue;
             }
+            let uid = job.metadata.uid.clone().unwrap_or_default();
+            if let Some(at) = local.retries.blocked_until(&uid, view.now()) {
+                timers.wake_at(at);
+                continue;
+            }
             if let Some(op) = sync::sync(view, job, local, timers) {
+                local.retries.attempt(&uid);
                 return Some(op);
             }
         }
@@ -91,6 +100,7 @@ impl Controller for JobController {
                 local.removed.insert(pod_uid);
             }
         }
+        local.retries.record(outcome.is_ok(), now);
         let Some(job_uid) = local.pending_create.take() else { return };
         if let Ok(created) = outcome {
             let exp = local.expectations.entry(job_uid).or_insert_with(|| Expectations::new(0, [], now));
