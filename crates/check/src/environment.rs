@@ -51,6 +51,16 @@ pub enum UserSpec {
     Resume(Target),
     /// Suspend a Job or CronJob.
     Suspend(Target),
+    /// A running pod the object owns stops being ready (`ready: false`) or becomes ready again.
+    PodReady {
+        /// The owner (a StatefulSet, ReplicaSet, …).
+        #[serde(flatten)]
+        target: Target,
+        /// Ready or not.
+        ready: bool,
+    },
+    /// Create an object mid-run: any manifest the scenario's `objects` could hold.
+    Create(serde_json::Value),
     /// A running pod the object owns exits with a code (0 succeeds, anything else fails).
     PodExits {
         /// The owner (a Job, ReplicaSet, …).
@@ -63,20 +73,47 @@ pub enum UserSpec {
 }
 
 impl UserSpec {
-    /// The object the operation is about.
-    pub fn target(&self) -> &Target {
+    /// The object the operation is about (none for a create, whose manifest names it).
+    pub fn target(&self) -> Option<&Target> {
         match self {
-            UserSpec::Delete(t) | UserSpec::Pause(t) | UserSpec::Resume(t) | UserSpec::Suspend(t) => t,
-            UserSpec::Scale { target, .. } | UserSpec::SetImage { target, .. } | UserSpec::PodExits { target, .. } => {
-                target
-            }
+            UserSpec::Delete(t) | UserSpec::Pause(t) | UserSpec::Resume(t) | UserSpec::Suspend(t) => Some(t),
+            UserSpec::Scale { target, .. }
+            | UserSpec::SetImage { target, .. }
+            | UserSpec::PodExits { target, .. }
+            | UserSpec::PodReady { target, .. } => Some(target),
+            UserSpec::Create(_) => None,
         }
     }
 }
 
-/// The operation, for a target of `kind`.
+/// The create of `object` mid-run: enabled while no object of its name exists (always, for a generated
+/// name).
+pub fn create_op(object: Object) -> UserOp {
+    let meta = object.meta();
+    let named = meta.name.clone().filter(|n| !n.is_empty());
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let shown = match &named {
+        Some(name) if namespace.is_empty() => name.clone(),
+        Some(name) => format!("{namespace}/{name}"),
+        None => format!("{namespace}/{}*", meta.generate_name.clone().unwrap_or_default()),
+    };
+    let kind = object.kind();
+    UserOp {
+        name: format!("create {} {shown}", kind.name()),
+        request: Box::new(move |store, _now| {
+            if let Some(name) = &named {
+                if store.get(kind, &themelios_api::ObjectName::new(namespace.as_str(), name.clone())).is_some() {
+                    return None;
+                }
+            }
+            Some(Op::Create(object.clone()))
+        }),
+    }
+}
+
+/// The operation, for a target of `kind` (a create is made by [`create_op`]).
 pub fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
-    let t = spec.target().clone();
+    let Some(t) = spec.target().cloned() else { unreachable!("a create is made from its manifest, by create_op") };
     let namespace = if kind.namespaced() { t.namespace.clone() } else { String::new() };
     let target = ObjectRef::new(kind, namespace.clone(), t.name.clone());
     let shown = if namespace.is_empty() { t.name.clone() } else { format!("{namespace}/{}", t.name) };
@@ -84,7 +121,7 @@ pub fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
         let target = target.clone();
         UserOp {
             name,
-            request: Box::new(move |store| {
+            request: Box::new(move |store, _now| {
                 let mut object = store.get(target.kind, &target.name)?.object().clone();
                 change(&mut object)?;
                 Some(Op::Update(object))
@@ -94,21 +131,21 @@ pub fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
     match spec.clone() {
         UserSpec::Delete(_) => UserOp {
             name: format!("delete {} {shown}", kind.name()),
-            request: Box::new(move |store| {
+            request: Box::new(move |store, _now| {
                 store.get(kind, &target.name)?;
                 Some(Op::delete(target.clone()))
             }),
         },
         UserSpec::Scale { replicas, .. } => UserOp {
             name: format!("scale {} {shown} to {replicas}", kind.name()),
-            request: Box::new(move |store| {
+            request: Box::new(move |store, _now| {
                 store.get(kind, &target.name)?;
                 Some(Op::Scale { target: target.clone(), replicas, resource_version: None })
             }),
         },
         UserSpec::SetImage { image, .. } => UserOp {
             name: format!("set image of {} {shown} to {image}", kind.name()),
-            request: Box::new(move |store| {
+            request: Box::new(move |store, _now| {
                 let mut object = store.get(kind, &target.name)?.object().clone();
                 let template = match &mut object {
                     Object::Deployment(d) => &mut d.spec.as_mut()?.template,
@@ -131,9 +168,33 @@ pub fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
             }
             Some(())
         }),
+        UserSpec::Create(_) => unreachable!("a create is made from its manifest, by create_op"),
+        UserSpec::PodReady { ready, .. } => UserOp {
+            name: format!(
+                "a running pod of {} {shown} becomes {}",
+                kind.name(),
+                if ready { "ready" } else { "unready" }
+            ),
+            request: Box::new(move |store, now| {
+                let pods = store.list(Kind::Pod, Some(&target.name.namespace));
+                let pod = pods.iter().filter_map(|p| p.typed::<k8s_openapi::api::core::v1::Pod>()).find(|p| {
+                    themelios_api::pod::phase(p) == "Running"
+                        && themelios_api::pod::is_ready(p) != ready
+                        && !themelios_api::pod::is_deleting(p)
+                        && p.metadata
+                            .owner_references
+                            .iter()
+                            .flatten()
+                            .any(|r| r.kind == kind.name() && r.name == target.name.name)
+                })?;
+                let mut changed = pod.clone();
+                fixtures::set_ready(&mut changed, ready, now);
+                Some(Op::UpdateStatus(themelios_api::Resource::into_object(changed)))
+            }),
+        },
         UserSpec::PodExits { exit_code, .. } => UserOp {
             name: format!("a pod of {} {shown} exits {exit_code}", kind.name()),
-            request: Box::new(move |store| {
+            request: Box::new(move |store, _now| {
                 let pods = store.list(Kind::Pod, Some(&target.name.namespace));
                 let pod = pods.iter().filter_map(|p| p.typed::<k8s_openapi::api::core::v1::Pod>()).find(|p| {
                     themelios_api::pod::is_active(p)

@@ -3,7 +3,7 @@
 //! The format is documented in `docs/scenarios.md`.
 
 use crate::consistency::{Consistency, Staleness};
-use crate::environment::{user_op, UserSpec};
+use crate::environment::{create_op, user_op, UserSpec};
 use crate::model::{ModelCheck, UserDone, UserOp};
 use crate::scenario::Scenario;
 use serde::Deserialize;
@@ -174,13 +174,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             format!("a scenario lists at most {} user operations", UserDone::MAX),
         ));
     }
+    let mut created_mid_run: Vec<(usize, Object)> = Vec::new();
     for (i, op) in spec.user.iter().enumerate() {
-        let Some(kind) = Kind::lookup(&op.target().kind) else {
-            return Err(error(
-                item_line(text, "user", i),
-                &format!("user[{i}].kind"),
-                format!("unknown kind {:?}", op.target().kind),
-            ));
+        let line = item_line(text, "user", i);
+        let Some(target) = op.target() else {
+            let UserSpec::Create(value) = op else { unreachable!("only a create names no target") };
+            let object = manifest(value, line, &format!("user[{i}].create"), &error)?;
+            created_mid_run.push((i, object.clone()));
+            user.push(Box::new(move || create_op(object.clone())));
+            continue;
+        };
+        let Some(kind) = Kind::lookup(&target.kind) else {
+            return Err(error(line, &format!("user[{i}].kind"), format!("unknown kind {:?}", target.kind)));
         };
         let op = op.clone();
         user.push(Box::new(move || user_op(kind, &op)));
@@ -220,6 +225,16 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 };
                 return Err(error(line, &field, why));
             }
+        }
+    }
+    // An object created mid-run must be one the API accepts once the starting objects exist.
+    for (i, object) in created_mid_run {
+        if let Err(e) = probe.submit(Op::Create(object)) {
+            let (field, why) = match e.causes().first() {
+                Some(c) => (format!("user[{i}].create.{}", c.field), c.message.clone()),
+                None => (format!("user[{i}].create"), e.message.clone()),
+            };
+            return Err(error(item_line(text, "user", i), &field, why));
         }
     }
     let (objects, then) = (Arc::new(objects), Arc::new(then));
@@ -281,25 +296,23 @@ fn manifests(
     values
         .iter()
         .enumerate()
-        .map(|(i, value)| {
-            let line = item_line(text, list, i);
-            let field = format!("{list}[{i}]");
-            let kind_name = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-            let api_version = value.get("apiVersion").and_then(|k| k.as_str()).unwrap_or("");
-            let kind = Kind::ALL
-                .iter()
-                .copied()
-                .find(|k| k.name() == kind_name && k.api_version() == api_version)
-                .ok_or_else(|| {
-                    error(
-                        line,
-                        &format!("{field}.kind"),
-                        format!("unknown kind {kind_name:?} in apiVersion {api_version:?}"),
-                    )
-                })?;
-            Object::from_json(kind, value.clone()).map_err(|e| error(line, &field, e.to_string()))
-        })
+        .map(|(i, value)| manifest(value, item_line(text, list, i), &format!("{list}[{i}]"), error))
         .collect()
+}
+
+/// One manifest, at `line` and `field` of the file, checked to be a kind we serve.
+fn manifest(
+    value: &serde_json::Value,
+    line: usize,
+    field: &str,
+    error: &dyn Fn(usize, &str, String) -> ScenarioError,
+) -> Result<Object, ScenarioError> {
+    let kind_name = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    let api_version = value.get("apiVersion").and_then(|k| k.as_str()).unwrap_or("");
+    let kind = Kind::ALL.iter().copied().find(|k| k.name() == kind_name && k.api_version() == api_version).ok_or_else(
+        || error(line, &format!("{field}.kind"), format!("unknown kind {kind_name:?} in apiVersion {api_version:?}")),
+    )?;
+    Object::from_json(kind, value.clone()).map_err(|e| error(line, field, e.to_string()))
 }
 
 /// Properties over the model state that scenario files may ask for, by name.

@@ -19,8 +19,9 @@ use themelios_controllers::framework::{
     Outcome, Profile, Property, PropertyKind, Step, TimeUse, Violation, NO_WASTED_WRITES,
 };
 
-/// The request a user operation makes against the latest state (none if it does not apply any more).
-pub type Request = Box<dyn Fn(&ApiState) -> Option<Op> + Send + Sync>;
+/// The request a user operation makes against the latest state at a time (none if it does not apply
+/// any more).
+pub type Request = Box<dyn Fn(&ApiState, Time) -> Option<Op> + Send + Sync>;
 
 /// A user operation: a name and the request it makes against the latest state.
 pub struct UserOp {
@@ -385,7 +386,7 @@ impl ClusterModel {
         }
         // A user operation is enabled while it applies (a pod to finish exists, say).
         for u in 0..self.user_ops.len() {
-            if !state.user_done.has(u) && (self.user_ops[u].request)(&state.store).is_some() {
+            if !state.user_done.has(u) && (self.user_ops[u].request)(&state.store, state.now).is_some() {
                 actions.push(Action::User(u));
             }
         }
@@ -499,7 +500,7 @@ impl ClusterModel {
             }
             Action::User(u) => {
                 next.user_done.mark(u);
-                if let Some(op) = (self.user_ops[u].request)(&state.store) {
+                if let Some(op) = (self.user_ops[u].request)(&state.store, state.now) {
                     if let Ok(change) = apply(&state.store, &op, &ApplyContext { now: state.now }) {
                         self.commit(&mut next.store, change);
                     }

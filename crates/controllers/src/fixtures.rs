@@ -114,6 +114,22 @@ pub fn make_ready(pod: &mut Pod, since: themelios_api::Time) {
     conditions.push(ready);
 }
 
+/// A running pod's readiness flips at `at`, as a readiness probe that starts failing (or passes again)
+/// makes it: the Ready and ContainersReady conditions and the containers' `ready`. A probe failure's
+/// message is not the simulated kubelet's own, so the kubelet leaves it alone.
+pub fn set_ready(pod: &mut Pod, ready: bool, at: themelios_api::Time) {
+    let (reason, message) = if ready { ("", "") } else { ("ContainersNotReady", "readiness probe failed") };
+    for c in pod.status.get_or_insert_with(Default::default).container_statuses.iter_mut().flatten() {
+        c.ready = ready;
+    }
+    themelios_api::pod::set_condition(
+        pod,
+        themelios_api::pod::new_condition("ContainersReady", ready, reason, message),
+        at,
+    );
+    themelios_api::pod::set_condition(pod, themelios_api::pod::new_condition("Ready", ready, reason, message), at);
+}
+
 /// Marks each pending pod Running and Ready, one per step, as upstream's integration tests do by hand
 /// (they run no kubelet). Pods named in `hold` are left pending.
 #[derive(Clone, Debug, Default)]
