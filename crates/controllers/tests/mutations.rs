@@ -1,0 +1,254 @@
+//! Every safety property can fail: for each, a deliberately broken controller (a "rogue" that sends the
+//! one write a correct controller never would) is caught by it, with that property alone checked.
+//! `every_safety_property_has_a_mutation` keeps the list complete as properties are added.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Pod;
+use themelios_api::{Kind, Op, Resource};
+use themelios_controllers::common::owner::controller_ref;
+use themelios_controllers::fixtures;
+use themelios_controllers::framework::{ClusterView, Controller, Outcome, Property, PropertyKind, Timers};
+use themelios_controllers::harness::{Harness, RunError};
+use themelios_controllers::registry;
+use themelios_controllers::statefulset::POD_NAME_LABEL;
+
+const NS: &str = "default";
+
+/// A broken controller: it sends the writes it was given, in order, whatever the cluster looks like.
+#[derive(Clone, Debug)]
+struct Rogue {
+    /// Whose name it acts under (some properties judge only one controller's steps).
+    name: &'static str,
+    writes: Vec<Op>,
+}
+
+impl Controller for Rogue {
+    type Local = usize;
+    fn name(&self) -> String {
+        self.name.into()
+    }
+    fn step(&self, _view: &ClusterView, sent: &mut usize, _timers: &mut Timers) -> Option<Op> {
+        self.writes.get(*sent).cloned()
+    }
+    fn observe(&self, _op: &Op, _outcome: &Outcome, _now: themelios_api::Time, sent: &mut usize) {
+        *sent += 1;
+    }
+}
+
+fn property(name: &str) -> Property {
+    registry::ALL
+        .iter()
+        .flat_map(|r| (r.properties)())
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no property {name:?}"))
+}
+
+/// Runs the rogue's writes on `h` with only `name` checked; the property must catch the last of them.
+fn caught(h: Harness, name: &str, writes: Vec<Op>) {
+    caught_as(h, "rogue", name, writes)
+}
+
+fn caught_as(mut h: Harness, actor: &'static str, name: &str, writes: Vec<Op>) {
+    let count = writes.len();
+    h.add(Rogue { name: actor, writes });
+    h.check(vec![property(name)]);
+    h.expect_goals(false);
+    match h.run_to_quiescence() {
+        Err(RunError::Violation { violation, recent }) => {
+            assert_eq!(violation.property, name);
+            let rogue_steps = recent.iter().filter(|e| e.actor == actor).count();
+            assert_eq!(rogue_steps, count, "caught at the last rogue write: {violation}");
+        }
+        other => panic!("{name}: the broken controller went unnoticed: {other:?}"),
+    }
+}
+
+fn owned_pod(name: &str, owner_kind: Kind, owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Pod {
+    let mut p = fixtures::pod(NS, name, &[("app", "web")]);
+    p.metadata.owner_references = Some(vec![controller_ref(owner_kind, &owner)]);
+    p
+}
+
+fn create(object: impl Resource) -> Op {
+    Op::Create(object.into_object())
+}
+
+/// The properties covered below, by name.
+const COVERED: &[&str] = &[
+    "replicaset: a create never takes a ReplicaSet's active pods above spec.replicas",
+    "replicaset: a pod's controller never changes to another owner",
+    "job: a create never takes active pods above min(parallelism, remaining completions)",
+    "job: no new pods after a terminal condition",
+    "job: succeeded and failed count each finished pod once",
+    "job: succeeded never exceeds completions, and each index counts once",
+    "daemonset: at most one daemon pod per node outside a surge window",
+    "deployment: a paused Deployment creates no ReplicaSet",
+    "cronjob: Forbid never runs two Jobs of one CronJob at once",
+    "gc: an object with a live owner is never collected",
+    "statefulset: at most one pod per identity",
+    "statefulset: OrderedReady creates a pod only when every predecessor is Running and Ready",
+];
+
+/// Safety properties without a mutation test yet (each is exercised by the integration tests of its
+/// controller, but no test shows it failing).
+const NOT_YET: &[&str] = &[
+    "deployment: Recreate never runs pods of two revisions at once",
+    "deployment: a rolling update never grows its ReplicaSets past replicas + maxSurge",
+    "deployment: a rolling update never scales available pods below replicas - maxUnavailable",
+    "deployment: never creates a second ReplicaSet for a template it already has",
+    "gc: a foreground-deleted owner stays until its blocking dependents are gone",
+    "job: a finished pod loses the tracking finalizer only after it is counted",
+    "pvc-protection: a claim a scheduled pod refers to is never removed",
+    "scheduler: a bind never takes a node's requests past its allocatable resources",
+    "scheduler: a pod's node never changes once set",
+    "scheduler: binds only to nodes the pod selects and whose NoSchedule taints it tolerates",
+    "statefulset: OnDelete never replaces a running pod",
+    "statefulset: OrderedReady deletes a pod only when its successors are gone or updated and ready",
+    "statefulset: pods below the partition are never replaced for an update and come back at the current revision",
+];
+
+#[test]
+fn every_safety_property_has_a_mutation() {
+    let safety: std::collections::BTreeSet<&str> = registry::ALL
+        .iter()
+        .flat_map(|r| (r.properties)())
+        .filter(|p| p.kind == PropertyKind::Safety)
+        .map(|p| p.name)
+        .collect();
+    let listed: std::collections::BTreeSet<&str> = COVERED.iter().chain(NOT_YET).copied().collect();
+    assert_eq!(safety, listed, "a safety property was added or renamed: give it a mutation below");
+    assert!(COVERED.iter().all(|c| !NOT_YET.contains(c)));
+}
+
+#[test]
+fn replicaset_surplus_create() {
+    let mut h = Harness::new();
+    let rs = h.create(fixtures::replica_set(NS, "web", 1, &[("app", "web")])).unwrap();
+    h.create(owned_pod("web-a", Kind::ReplicaSet, &rs.metadata)).unwrap();
+    caught(h, COVERED[0], vec![create(owned_pod("web-b", Kind::ReplicaSet, &rs.metadata))]);
+}
+
+#[test]
+fn replicaset_controller_switch() {
+    let mut h = Harness::new();
+    let a = h.create(fixtures::replica_set(NS, "a", 1, &[("app", "web")])).unwrap();
+    let b = h.create(fixtures::replica_set(NS, "b", 1, &[("app", "other")])).unwrap();
+    let pod = h.create(owned_pod("web-a", Kind::ReplicaSet, &a.metadata)).unwrap();
+    let mut stolen = pod.clone();
+    stolen.metadata.owner_references = Some(vec![controller_ref(Kind::ReplicaSet, &b.metadata)]);
+    caught(h, COVERED[1], vec![Op::Update(stolen.into_object())]);
+}
+
+#[test]
+fn job_pod_above_parallelism() {
+    let mut h = Harness::new();
+    let job = h.create(fixtures::job(NS, "job", 1, Some(3))).unwrap();
+    h.create(owned_pod("job-a", Kind::Job, &job.metadata)).unwrap();
+    caught(h, COVERED[2], vec![create(owned_pod("job-b", Kind::Job, &job.metadata))]);
+}
+
+#[test]
+fn job_pod_after_completion() {
+    let mut h = Harness::new();
+    let job = h.create(fixtures::job(NS, "job", 1, Some(1))).unwrap();
+    let now = h.now();
+    h.modify_status::<Job>(NS, "job", |j| {
+        let status = j.status.get_or_insert_with(Default::default);
+        status.conditions = Some(vec![k8s_openapi::api::batch::v1::JobCondition {
+            type_: "Complete".into(),
+            status: "True".into(),
+            last_transition_time: Some(now.to_k8s()),
+            ..Default::default()
+        }]);
+    })
+    .unwrap();
+    caught(h, COVERED[3], vec![create(owned_pod("job-late", Kind::Job, &job.metadata))]);
+}
+
+#[test]
+fn job_counts_without_a_pod() {
+    let mut h = Harness::new();
+    let job = h.create(fixtures::job(NS, "job", 1, Some(2))).unwrap();
+    let mut counted = job.clone();
+    counted.status.get_or_insert_with(Default::default).succeeded = Some(1);
+    caught(h, COVERED[4], vec![Op::UpdateStatus(counted.into_object())]);
+}
+
+#[test]
+fn job_counts_past_completions() {
+    let mut h = Harness::new();
+    let job = h.create(fixtures::job(NS, "job", 1, Some(1))).unwrap();
+    let mut counted = job.clone();
+    counted.status.get_or_insert_with(Default::default).succeeded = Some(2);
+    caught(h, COVERED[5], vec![Op::UpdateStatus(counted.into_object())]);
+}
+
+#[test]
+fn daemonset_second_pod_on_a_node() {
+    let mut h = Harness::new();
+    let ds = h.create(fixtures::daemon_set(NS, "agent", &[("app", "web")])).unwrap();
+    let on_node = |name: &str| {
+        let mut p = owned_pod(name, Kind::DaemonSet, &ds.metadata);
+        p.spec.as_mut().unwrap().node_name = Some("node-1".into());
+        p
+    };
+    caught(h, COVERED[6], vec![create(on_node("agent-a")), create(on_node("agent-b"))]);
+}
+
+#[test]
+fn paused_deployment_gets_a_replica_set() {
+    let mut h = Harness::new();
+    let mut d = fixtures::deployment(NS, "web", 2, &[("app", "web")]);
+    d.spec.as_mut().unwrap().paused = Some(true);
+    let d: Deployment = h.create(d).unwrap();
+    let mut rs = fixtures::replica_set(NS, "web-1", 2, &[("app", "web")]);
+    rs.metadata.owner_references = Some(vec![controller_ref(Kind::Deployment, &d.metadata)]);
+    caught(h, COVERED[7], vec![create(rs)]);
+}
+
+#[test]
+fn forbid_cron_job_runs_two_jobs() {
+    let mut h = Harness::new();
+    let mut cj = fixtures::cron_job(NS, "cj", "*/5 * * * *");
+    cj.spec.as_mut().unwrap().concurrency_policy = Some("Forbid".into());
+    let cj: CronJob = h.create(cj).unwrap();
+    let job = |name: &str| {
+        let mut j = fixtures::job(NS, name, 1, Some(1));
+        j.metadata.owner_references = Some(vec![controller_ref(Kind::CronJob, &cj.metadata)]);
+        j
+    };
+    caught(h, COVERED[8], vec![create(job("cj-1")), create(job("cj-2"))]);
+}
+
+#[test]
+fn collector_deletes_a_pod_whose_owner_lives() {
+    let mut h = Harness::new();
+    let rs = h.create(fixtures::replica_set(NS, "web", 1, &[("app", "web")])).unwrap();
+    h.create(owned_pod("web-a", Kind::ReplicaSet, &rs.metadata)).unwrap();
+    let delete = Op::delete(themelios_api::ObjectRef::new(Kind::Pod, NS, "web-a"));
+    caught_as(h, "garbage-collector", COVERED[9], vec![delete]);
+}
+
+fn stateful_pod(set: &k8s_openapi::api::apps::v1::StatefulSet, ordinal: i32, pod_name: &str) -> Pod {
+    let mut p = owned_pod(pod_name, Kind::StatefulSet, &set.metadata);
+    let identity = format!("db-{ordinal}");
+    p.metadata.labels.get_or_insert_with(Default::default).insert(POD_NAME_LABEL.into(), identity);
+    p
+}
+
+#[test]
+fn statefulset_identity_twice() {
+    let mut h = Harness::new();
+    let set = h.create(fixtures::stateful_set(NS, "db", 2, &[("app", "web")], false)).unwrap();
+    h.create(stateful_pod(&set, 0, "db-0")).unwrap();
+    caught(h, COVERED[10], vec![create(stateful_pod(&set, 0, "db-0-copy"))]);
+}
+
+#[test]
+fn statefulset_creates_past_an_unready_predecessor() {
+    let mut h = Harness::new();
+    let set = h.create(fixtures::stateful_set(NS, "db", 2, &[("app", "web")], false)).unwrap();
+    h.create(stateful_pod(&set, 0, "db-0")).unwrap();
+    caught(h, COVERED[11], vec![create(stateful_pod(&set, 1, "db-1"))]);
+}
