@@ -66,7 +66,7 @@ fn caught_as(mut h: Harness, actor: &'static str, name: &str, writes: Vec<Op>) {
 
 fn owned_pod(name: &str, owner_kind: Kind, owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Pod {
     let mut p = fixtures::pod(NS, name, &[("app", "web")]);
-    p.metadata.owner_references = Some(vec![controller_ref(owner_kind, &owner)]);
+    p.metadata.owner_references = Some(vec![controller_ref(owner_kind, owner)]);
     p
 }
 
