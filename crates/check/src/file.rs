@@ -46,6 +46,9 @@ struct ScenarioFile {
     description: Option<String>,
     #[serde(default)]
     nodes: Vec<String>,
+    /// Nodes whose kubelets start mid-run: the nodes join the cluster.
+    #[serde(default)]
+    joining: Vec<String>,
     controllers: Vec<String>,
     #[serde(default)]
     settle: Settle,
@@ -95,6 +98,8 @@ struct Faults {
     conflicts: BTreeMap<String, u8>,
     #[serde(default)]
     timeouts: BTreeMap<String, u8>,
+    #[serde(default)]
+    stops: BTreeMap<String, u8>,
 }
 
 #[derive(Deserialize, Default)]
@@ -190,7 +195,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let op = op.clone();
         user.push(Box::new(move || user_op(kind, &op)));
     }
-    let available = available_properties(&spec.controllers, !spec.nodes.is_empty());
+    if let Some((i, node)) = spec.joining.iter().enumerate().find(|(_, n)| spec.nodes.contains(n)) {
+        return Err(error(
+            item_line(text, "joining", i),
+            &format!("joining[{i}]"),
+            format!("node {node:?} is listed in `nodes` too; a node either starts with the cluster or joins it"),
+        ));
+    }
+    let available = available_properties(&spec.controllers, !spec.nodes.is_empty() || !spec.joining.is_empty());
     let chosen: Vec<String> = match &spec.properties {
         None => available.iter().map(|p| p.to_string()).collect(),
         Some(names) => {
@@ -240,6 +252,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let (objects, then) = (Arc::new(objects), Arc::new(then));
     let controllers = spec.controllers.clone();
     let nodes = spec.nodes.clone();
+    let joining_nodes = spec.joining.clone();
     let settle = spec.settle;
     let model_checks = MODEL_CHECKS.iter().filter(|(name, _)| chosen.iter().any(|c| c == name)).copied().collect();
     Ok(Scenario {
@@ -265,12 +278,18 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                     Settle::Mode(SettleMode::Quiescence) => h.run_to_quiescence(),
                 };
             }
+            // Joining nodes' kubelets are actors from the start, but have not run: they start mid-run.
+            for node in &joining_nodes {
+                h.add(Kubelet::new(NodeConfig::new(node.clone())));
+            }
             h
         }),
         user_ops: user,
         restarts: spec.faults.restarts.into_iter().collect(),
         conflicts: spec.faults.conflicts.into_iter().collect(),
         timeouts: spec.faults.timeouts.into_iter().collect(),
+        stops: spec.faults.stops.into_iter().collect(),
+        joining: spec.joining.iter().map(|n| format!("kubelet/{n}")).collect(),
         properties: Box::new(move || {
             spec.controllers
                 .iter()

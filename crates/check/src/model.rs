@@ -16,7 +16,7 @@ use std::sync::Arc;
 use themelios_api::{apply, ApiError, ApiState, ApplyContext, Change, Kind, Op, Reason, StateRead, Time, Write};
 use themelios_controllers::framework::{
     decide, first_safety_violation, unmet_goals, wasted_write, AnyController, ClusterView, Deadlines, DynLocal,
-    Outcome, Profile, Property, PropertyKind, Step, TimeUse, Violation, NO_WASTED_WRITES,
+    Outcome, Profile, Property, PropertyKind, Role, Step, TimeUse, Violation, NO_WASTED_WRITES,
 };
 
 /// The request a user operation makes against the latest state at a time (none if it does not apply
@@ -201,7 +201,12 @@ impl ClusterModel {
             Staleness::Unbounded => true,
             Staleness::BelowTimers => {
                 let lagging = self.reads_lagging_cache() && state.lagging != state.store;
-                !lagging && state.actors.iter().all(|a| a.cache.as_ref().is_none_or(|c| c.is_current(&state.store)))
+                // A stopped actor's caches stay where they were, for good: they do not hold time back.
+                !lagging
+                    && state
+                        .actors
+                        .iter()
+                        .all(|a| !a.running || a.cache.as_ref().is_none_or(|c| c.is_current(&state.store)))
             }
         }
     }
@@ -232,7 +237,9 @@ impl ClusterModel {
             Action::CatchUp(i, kind) => n + i * Kind::ALL.len() + kind.index(),
             Action::LaggingCatchUp => n + n * Kind::ALL.len(),
             Action::Tick(_) => n + n * Kind::ALL.len() + 1,
-            Action::Restart(_) | Action::User(_) | Action::Fault(..) => return crate::state::UNCONSTRAINED,
+            Action::Restart(_) | Action::Stop(_) | Action::Join(_) | Action::User(_) | Action::Fault(..) => {
+                return crate::state::UNCONSTRAINED
+            }
         };
         u16::try_from(class).unwrap_or(crate::state::UNCONSTRAINED - 1)
     }
@@ -281,6 +288,24 @@ impl ClusterModel {
                     Relist::Own => "keeps its snapshot".to_string(),
                 };
                 (self.controllers[*i].name(), "crashes and restarts".to_string(), from)
+            }
+            Action::Stop(i) => {
+                let what = match self.profiles[*i].role {
+                    Role::NodeAgent { .. } => "stops for good: its node stops heartbeating",
+                    _ => "stops for good",
+                };
+                (self.controllers[*i].name(), what.to_string(), String::new())
+            }
+            Action::Join(i) => {
+                let what = match self.profiles[*i].role {
+                    Role::NodeAgent { .. } => "starts: its node joins the cluster",
+                    _ => "starts",
+                };
+                (
+                    self.controllers[*i].name(),
+                    what.to_string(),
+                    format!("lists the latest rv{}", state.store.revision()),
+                )
             }
             Action::User(u) => ("user".to_string(), self.user_ops[*u].name.clone(), String::new()),
             Action::Tick(t) => {
@@ -351,6 +376,15 @@ impl ClusterModel {
         let mut stepping = false;
         let mut deadlines = Deadlines::default();
         for i in 0..self.controllers.len() {
+            if !state.actors[i].running {
+                if state.actors[i].joins_left > 0 {
+                    actions.push(Action::Join(i));
+                }
+                continue;
+            }
+            if state.actors[i].stops_left > 0 {
+                actions.push(Action::Stop(i));
+            }
             let (requests, wake, heartbeat) = self.decision(state, i);
             if requests {
                 actions.push(Action::Step(i));
@@ -497,6 +531,18 @@ impl ClusterModel {
                     Relist::Own => {}
                 }
                 next.violation = self.check(state, &next, &self.controllers[i].name()).map(Box::new);
+            }
+            Action::Stop(i) => {
+                let actor = next.actor_mut(i);
+                actor.stops_left -= 1;
+                actor.running = false;
+            }
+            Action::Join(i) => {
+                let watched = &self.profiles[i];
+                let actor = next.actor_mut(i);
+                actor.joins_left -= 1;
+                actor.running = true;
+                actor.cache = actor.cache.as_ref().map(|_| Arc::new(Cache::of(&state.store, watched)));
             }
             Action::User(u) => {
                 next.user_done.mark(u);

@@ -22,6 +22,10 @@ pub struct Scenario {
     pub conflicts: Vec<(String, u8)>,
     /// Writes of each actor that may time out after taking effect (by actor name).
     pub timeouts: Vec<(String, u8)>,
+    /// Times each actor may stop for good (by actor name): a kubelet whose node stops heartbeating.
+    pub stops: Vec<(String, u8)>,
+    /// Actors that start mid-run rather than at the beginning (by name): kubelets of joining nodes.
+    pub joining: Vec<String>,
     /// The properties to check.
     pub properties: Box<dyn Fn() -> Vec<Property> + Send + Sync>,
     /// Properties over the model state.
@@ -57,6 +61,8 @@ impl Scenario {
             restarts: Vec::new(),
             conflicts: Vec::new(),
             timeouts: Vec::new(),
+            stops: Vec::new(),
+            joining: Vec::new(),
             properties: Box::new(Vec::new),
             model_checks: Vec::new(),
             consistency: Consistency::LINEARIZABLE,
@@ -127,6 +133,9 @@ impl Scenario {
                     restarts_left: budget(&self.restarts),
                     conflicts_left: budget(&self.conflicts),
                     timeouts_left: budget(&self.timeouts),
+                    stops_left: budget(&self.stops),
+                    joins_left: u8::from(self.joining.contains(&name)),
+                    running: !self.joining.contains(&name),
                 }
             })
             .collect();

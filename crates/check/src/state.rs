@@ -62,12 +62,28 @@ pub struct ActorState {
     pub conflicts_left: u8,
     /// Writes of this actor that may still time out after taking effect.
     pub timeouts_left: u8,
+    /// Times this actor may still stop for good (a node that stops heartbeating).
+    pub stops_left: u8,
+    /// Times this actor may still start (a node that joins the cluster mid-run).
+    pub joins_left: u8,
+    /// Whether it runs: a stopped actor, or a node not yet joined, takes no step and its caches stay.
+    pub running: bool,
 }
 
 impl ActorState {
-    /// The fault budgets left (restarts, conflicts, timeouts) as one number, for hashing.
+    /// The fault budgets left (restarts, conflicts, timeouts, stops, joins) and whether it runs, as one
+    /// number, for hashing.
     pub fn budgets(&self) -> u64 {
-        [self.restarts_left, self.conflicts_left, self.timeouts_left].iter().fold(0, |all, b| all << 8 | u64::from(*b))
+        [
+            self.restarts_left,
+            self.conflicts_left,
+            self.timeouts_left,
+            self.stops_left,
+            self.joins_left,
+            u8::from(self.running),
+        ]
+        .iter()
+        .fold(0, |all, b| all << 8 | u64::from(*b))
     }
 }
 
@@ -76,9 +92,7 @@ impl PartialEq for ActorState {
         (Arc::ptr_eq(&self.local, &other.local) || self.local.dyn_eq(other.local.as_ref()))
             && self.cache == other.cache
             && self.last_write == other.last_write
-            && self.restarts_left == other.restarts_left
-            && self.conflicts_left == other.conflicts_left
-            && self.timeouts_left == other.timeouts_left
+            && self.budgets() == other.budgets()
     }
 }
 impl Eq for ActorState {}
@@ -87,9 +101,7 @@ impl std::hash::Hash for ActorState {
         self.local.dyn_hash(state);
         self.cache.hash(state);
         self.last_write.hash(state);
-        self.restarts_left.hash(state);
-        self.conflicts_left.hash(state);
-        self.timeouts_left.hash(state);
+        self.budgets().hash(state);
     }
 }
 
@@ -153,6 +165,10 @@ pub enum Action {
     LaggingCatchUp,
     /// An actor crashes and restarts.
     Restart(usize),
+    /// An actor stops for good (a node's kubelet: the node stops heartbeating).
+    Stop(usize),
+    /// An actor starts mid-run (a node's kubelet: the node joins the cluster).
+    Join(usize),
     /// An actor takes a step and its request meets an injected fault.
     Fault(usize, Fault),
     /// A user operation of the scenario happens.

@@ -193,3 +193,50 @@ user:
     let created = steps.iter().rposition(|s| s.contains("create Pod default/db-1")).expect("pod 1 created");
     assert!(unready < created, "{steps:#?}");
 }
+
+/// `joining: [node]` starts a node's kubelet mid-run (the node joins the cluster), and `faults.stops`
+/// stops an actor for good (a kubelet: its node stops heartbeating); a stopped actor takes no step.
+#[test]
+fn nodes_join_and_stop_mid_run() {
+    use stateright::Model;
+    let text = r#"
+name: nodes-come-and-go
+controllers: [daemonset]
+nodes: [node-1]
+joining: [node-2]
+objects:
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    metadata: {name: agent, namespace: default}
+    spec:
+      selector: {matchLabels: {app: agent}}
+      template:
+        metadata: {labels: {app: agent}}
+        spec: {containers: [{name: agent, image: "agent:1"}]}
+faults:
+  stops: {kubelet/node-1: 1}
+"#;
+    let scenario = file::parse("nodes.yaml", text).expect("a valid scenario");
+    let model = scenario.model(Consistency::named("linearizable").expect("named"));
+    let init = model.init_states().remove(0);
+    let described = |state: &themelios_check::model::State| -> Vec<(String, themelios_check::model::State)> {
+        model.successors(state).into_iter().map(|(a, s)| (model.describe(state, &a), s)).collect()
+    };
+    let first = described(&init);
+    assert!(!first.iter().any(|(d, _)| d.starts_with("kubelet/node-2 @")), "node-2 takes no step before it joins");
+    let (_, joined) = first
+        .iter()
+        .find(|(d, _)| d.starts_with("kubelet/node-2: starts: its node joins the cluster"))
+        .expect("node-2 may join");
+    assert!(described(joined).iter().any(|(d, _)| d.contains("kubelet/node-2 @") && d.contains("create Node node-2")));
+    let (_, stopped) = first
+        .iter()
+        .find(|(d, _)| d.starts_with("kubelet/node-1: stops for good: its node stops heartbeating"))
+        .expect("node-1 may stop");
+    assert!(!described(stopped).iter().any(|(d, _)| d.starts_with("kubelet/node-1")), "a stopped kubelet does nothing");
+    let report = check(model, 2);
+    assert!(report.complete && !report.violated(), "{:?}", report.violation());
+
+    let both = text.replace("joining: [node-2]", "joining: [node-1]");
+    assert!(error(&both).contains("joining[0]: node \"node-1\" is listed in `nodes` too"), "{}", error(&both));
+}

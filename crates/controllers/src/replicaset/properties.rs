@@ -62,7 +62,9 @@ fn controller_never_switches(before: &ClusterView, after: &ClusterView) -> Resul
 /// Surplus pods are what kubernetes #129795 makes: expectations expire while the pod watch lags, and the
 /// controller creates pods it cannot see it already has. They are deleted once the cache catches up, so
 /// only the step that creates one can be caught: after it, the ReplicaSet has more active pods than it
-/// asks for, before or after the step.
+/// asks for, before or after the step. A create while a change of the spec is in flight (the generation
+/// is above the one the status observed) is not judged: the controller may rightly act on the replicas
+/// it read, the larger of two the user asked for.
 fn no_surplus_create(before: &ClusterView, after: &ClusterView) -> Result<(), String> {
     for p in after.list::<Pod>() {
         let (namespace, name) =
@@ -77,6 +79,10 @@ fn no_surplus_create(before: &ClusterView, after: &ClusterView) -> Result<(), St
         else {
             continue;
         };
+        let observed = rs.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(1);
+        if rs.metadata.generation.unwrap_or(1) > observed {
+            continue;
+        }
         let wanted = |rs: &ReplicaSet| rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         let largest = before.get::<ReplicaSet>(namespace, &owner.name).map_or(0, wanted).max(wanted(rs));
         let active = active_owned(after, rs).len();
