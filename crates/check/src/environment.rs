@@ -176,18 +176,11 @@ pub fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
                 if ready { "ready" } else { "unready" }
             ),
             request: Box::new(move |store, now| {
-                let pods = store.list(Kind::Pod, Some(&target.name.namespace));
-                let pod = pods.iter().filter_map(|p| p.typed::<k8s_openapi::api::core::v1::Pod>()).find(|p| {
+                let mut changed = pod_owned_by(store, &target, |p| {
                     themelios_api::pod::phase(p) == "Running"
                         && themelios_api::pod::is_ready(p) != ready
                         && !themelios_api::pod::is_deleting(p)
-                        && p.metadata
-                            .owner_references
-                            .iter()
-                            .flatten()
-                            .any(|r| r.kind == kind.name() && r.name == target.name.name)
                 })?;
-                let mut changed = pod.clone();
                 fixtures::set_ready(&mut changed, ready, now);
                 Some(Op::UpdateStatus(themelios_api::Resource::into_object(changed)))
             }),
@@ -195,21 +188,32 @@ pub fn user_op(kind: Kind, spec: &UserSpec) -> UserOp {
         UserSpec::PodExits { exit_code, .. } => UserOp {
             name: format!("a pod of {} {shown} exits {exit_code}", kind.name()),
             request: Box::new(move |store, _now| {
-                let pods = store.list(Kind::Pod, Some(&target.name.namespace));
-                let pod = pods.iter().filter_map(|p| p.typed::<k8s_openapi::api::core::v1::Pod>()).find(|p| {
-                    themelios_api::pod::is_active(p)
-                        && p.metadata
-                            .owner_references
-                            .iter()
-                            .flatten()
-                            .any(|r| r.kind == kind.name() && r.name == target.name.name)
-                })?;
-                let mut finished = pod.clone();
+                let mut finished = pod_owned_by(store, &target, themelios_api::pod::is_active)?;
                 fixtures::finish(&mut finished, exit_code, Time::EPOCH);
                 Some(Op::UpdateStatus(themelios_api::Resource::into_object(finished)))
             }),
         },
     }
+}
+
+/// The first pod `owner` owns (by kind and name) that `pick` accepts.
+fn pod_owned_by(
+    store: &themelios_api::ApiState,
+    owner: &ObjectRef,
+    pick: impl Fn(&k8s_openapi::api::core::v1::Pod) -> bool,
+) -> Option<k8s_openapi::api::core::v1::Pod> {
+    let pods = store.list(Kind::Pod, Some(&owner.name.namespace));
+    pods.iter()
+        .filter_map(|p| p.typed::<k8s_openapi::api::core::v1::Pod>())
+        .find(|p| {
+            pick(p)
+                && p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|r| r.kind == owner.kind.name() && r.name == owner.name.name)
+        })
+        .cloned()
 }
 
 fn set_paused(object: &mut Object, paused: bool) -> Option<()> {

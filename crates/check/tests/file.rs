@@ -106,13 +106,8 @@ fn injected_conflicts_and_timeouts_are_explored_and_survived() {
     assert!(faulty.unique_states > plain.unique_states, "{} vs {}", faulty.unique_states, plain.unique_states);
 }
 
-/// `user: - create: {manifest}` creates any object mid-run, once (while no object of its name exists).
-#[test]
-fn an_object_can_be_created_mid_run() {
-    let text = r#"
-name: node-joins
-controllers: [daemonset]
-objects:
+/// A DaemonSet on every node, as a scenario's `objects`.
+const AGENT_DAEMONSET: &str = "objects:
   - apiVersion: apps/v1
     kind: DaemonSet
     metadata: {name: agent, namespace: default}
@@ -120,15 +115,23 @@ objects:
       selector: {matchLabels: {app: agent}}
       template:
         metadata: {labels: {app: agent}}
-        spec: {containers: [{name: agent, image: "agent:1"}]}
-user:
+        spec: {containers: [{name: agent, image: \"agent:1\"}]}
+";
+
+/// `user: - create: {manifest}` creates any object mid-run, once (while no object of its name exists).
+#[test]
+fn an_object_can_be_created_mid_run() {
+    let text = format!(
+        "name: node-joins\ncontrollers: [daemonset]\n{AGENT_DAEMONSET}{}",
+        r#"user:
   - create:
       apiVersion: v1
       kind: Node
       metadata: {name: node-9}
-"#;
+"#
+    );
     use stateright::Model;
-    let scenario = file::parse("joins.yaml", text).expect("a valid scenario");
+    let scenario = file::parse("joins.yaml", &text).expect("a valid scenario");
     let model = scenario.model(Consistency::named("linearizable").expect("named"));
     let init = model.init_states().remove(0);
     let successors = model.successors(&init);
@@ -146,7 +149,7 @@ user:
 
     let bad = text.replace("kind: Node\n      metadata: {name: node-9}", "kind: Node\n      metadata: {name: Node_9}");
     let why = error(&bad);
-    assert!(why.starts_with("bad.yaml:14: user[0].create.metadata.name: "), "{why}");
+    assert!(why.starts_with("bad.yaml:13: user[0].create.metadata.name: "), "{why}");
 }
 
 /// `podReady` makes a running pod unready (a failing readiness probe) or ready again — what kubernetes
@@ -199,24 +202,11 @@ user:
 #[test]
 fn nodes_join_and_stop_mid_run() {
     use stateright::Model;
-    let text = r#"
-name: nodes-come-and-go
-controllers: [daemonset]
-nodes: [node-1]
-joining: [node-2]
-objects:
-  - apiVersion: apps/v1
-    kind: DaemonSet
-    metadata: {name: agent, namespace: default}
-    spec:
-      selector: {matchLabels: {app: agent}}
-      template:
-        metadata: {labels: {app: agent}}
-        spec: {containers: [{name: agent, image: "agent:1"}]}
-faults:
-  stops: {kubelet/node-1: 1}
-"#;
-    let scenario = file::parse("nodes.yaml", text).expect("a valid scenario");
+    let text = format!(
+        "name: nodes-come-and-go\ncontrollers: [daemonset]\nnodes: [node-1]\njoining: [node-2]\n{AGENT_DAEMONSET}{}",
+        "faults:\n  stops: {kubelet/node-1: 1}\n"
+    );
+    let scenario = file::parse("nodes.yaml", &text).expect("a valid scenario");
     let model = scenario.model(Consistency::named("linearizable").expect("named"));
     let init = model.init_states().remove(0);
     let described = |state: &themelios_check::model::State| -> Vec<(String, themelios_check::model::State)> {
