@@ -10,6 +10,7 @@ mod properties;
 
 pub use properties::properties;
 
+use crate::common::backoff::{settled, Retries, BACKOFF_CAP_SECONDS};
 use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -26,11 +27,13 @@ pub struct GarbageCollector;
 static COLLECTED: std::sync::LazyLock<Vec<Kind>> =
     std::sync::LazyLock::new(|| Kind::ALL.iter().copied().filter(|k| *k != Kind::Event).collect());
 
-/// What the collector keeps in memory: owners a live read confirmed absent, and the read in flight.
+/// What the collector keeps in memory: owners a live read confirmed absent, the read in flight, and the
+/// backoff of objects whose last request failed (upstream requeues them rate-limited).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
     absent: BTreeSet<String>,
     reading: Option<String>,
+    retries: Retries,
 }
 
 /// How an owner reference stands.
@@ -95,8 +98,8 @@ impl Controller for GarbageCollector {
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // It never reads time.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // It reads no time but its backoff after failed requests.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             reads: Some(COLLECTED.as_slice()),
             ..Default::default()
         }
@@ -106,7 +109,7 @@ impl Controller for GarbageCollector {
         "garbage-collector".into()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local, _timers: &mut Timers) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         let all: Vec<&std::sync::Arc<StoredObject>> = COLLECTED.iter().flat_map(|k| view.stored(*k).values()).collect();
         // Forget confirmations once nothing refers to the uid any more.
         let referenced: BTreeSet<&str> = all
@@ -115,10 +118,19 @@ impl Controller for GarbageCollector {
             .map(|r| r.uid.as_str())
             .collect();
         local.absent.retain(|uid| referenced.contains(uid.as_str()));
-        all.iter().find_map(|o| propagate(o, &all)).or_else(|| all.iter().find_map(|o| collect(view, o, local)))
+        let uid = |o: &StoredObject| o.object().meta().uid.clone().unwrap_or_default();
+        let ready: Vec<&std::sync::Arc<StoredObject>> =
+            all.iter().copied().filter(|o| !local.retries.waiting(&uid(o), view.now(), timers)).collect();
+        let (key, op) = ready
+            .iter()
+            .find_map(|o| Some((uid(o), propagate(o, &all)?)))
+            .or_else(|| ready.iter().find_map(|o| Some((uid(o), collect(view, o, local)?))))?;
+        local.retries.attempt(&key);
+        Some(op)
     }
 
-    fn observe(&self, op: &Op, outcome: &Outcome, _now: Time, local: &mut Local) {
+    fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        local.retries.record(settled(outcome), now);
         let (Op::Get(_), Some(uid)) = (op, local.reading.take()) else { return };
         let gone = match outcome {
             Err(e) => e.reason == Reason::NotFound,

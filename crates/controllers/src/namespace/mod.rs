@@ -1,10 +1,11 @@
 //! The namespace controller: a deleted namespace (phase Terminating) has every object in it deleted,
 //! then its `kubernetes` finalizer removed, and goes away.
 
+use crate::common::backoff::{settled, Retries, BACKOFF_CAP_SECONDS};
 use crate::framework::Timers;
-use crate::framework::{ClusterView, Controller, Property};
+use crate::framework::{ClusterView, Controller, Outcome, Property};
 use k8s_openapi::api::core::v1::Namespace;
-use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Resource};
+use themelios_api::{DeleteOptions, Kind, ObjectRef, Op, Propagation, Resource, Time};
 
 /// The spec finalizer the namespace controller owns.
 pub const KUBERNETES_FINALIZER: &str = "kubernetes";
@@ -14,12 +15,13 @@ pub const KUBERNETES_FINALIZER: &str = "kubernetes";
 pub struct NamespaceController;
 
 impl Controller for NamespaceController {
-    type Local = ();
+    /// Per-namespace backoff after a failed write (upstream requeues the namespace rate-limited).
+    type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // It never reads time.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // It reads no time but its backoff after failed writes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             ..Default::default()
         }
     }
@@ -28,8 +30,19 @@ impl Controller for NamespaceController {
         "namespace-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
-        view.list::<Namespace>().filter(|ns| ns.metadata.deletion_timestamp.is_some()).find_map(|ns| finalize(view, ns))
+    fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
+        let (namespace, op) = view
+            .list::<Namespace>()
+            .filter(|ns| ns.metadata.deletion_timestamp.is_some())
+            .filter_map(|ns| ns.metadata.name.as_deref().map(|name| (name, ns)))
+            .filter(|(name, _)| !retries.waiting(name, view.now(), timers))
+            .find_map(|(name, ns)| Some((name, finalize(view, ns)?)))?;
+        retries.attempt(namespace);
+        Some(op)
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
+        retries.record(settled(outcome), now);
     }
 }
 

@@ -10,8 +10,9 @@ mod properties;
 
 pub use properties::properties;
 
+use crate::common::backoff::{settled, Retries, Unblocked};
 use crate::framework::Timers;
-use crate::framework::{ClusterView, Controller};
+use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use std::collections::BTreeMap;
 use themelios_api::time::Deadline;
@@ -43,10 +44,16 @@ impl PodGc {
     }
 }
 
-/// For each missing node, when its quarantine ends: [`QUARANTINE_SECONDS`] after it was first seen missing.
+/// Upstream's gcCheckPeriod: how often the collector looks.
+pub const CHECK_PERIOD_SECONDS: i64 = 20;
+
+/// What the collector keeps in memory: for each missing node, when its quarantine ends
+/// ([`QUARANTINE_SECONDS`] after it was first seen missing); and the pods whose last request failed, which
+/// wait for the next pass ([`CHECK_PERIOD_SECONDS`]), as upstream's periodic loop retries them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
     quarantined_until: BTreeMap<String, Deadline>,
+    retries: Retries<CHECK_PERIOD_SECONDS, CHECK_PERIOD_SECONDS>,
 }
 
 impl Controller for PodGc {
@@ -58,7 +65,7 @@ impl Controller for PodGc {
             time_use: crate::framework::TimeUse::Relative { longest_seconds: QUARANTINE_SECONDS },
             reads: Some(&[themelios_api::Kind::Pod, themelios_api::Kind::Node]),
             // Upstream's gcCheckPeriod.
-            period: Some(std::time::Duration::from_secs(20)),
+            period: Some(std::time::Duration::from_secs(CHECK_PERIOD_SECONDS.unsigned_abs())),
             ..Default::default()
         }
     }
@@ -68,12 +75,28 @@ impl Controller for PodGc {
     }
 
     fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
-        self.terminated_over_threshold(view)
-            .or_else(|| terminating_out_of_service(view))
-            .or_else(|| orphaned(view, local, timers))
-            .or_else(|| unscheduled_terminating(view))
+        let now = view.now();
+        let Local { quarantined_until, retries } = local;
+        let mut unblocked = Unblocked::new(retries, now);
+        let mut ready = |p: &Pod| unblocked.ready(&p.metadata);
+        let chosen = self
+            .terminated_over_threshold(view, &mut ready)
+            .or_else(|| terminating_out_of_service(view, &mut ready))
+            .or_else(|| orphaned(view, quarantined_until, timers, &mut ready))
+            .or_else(|| unscheduled_terminating(view, &mut ready));
+        unblocked.wake(timers);
+        let (pod, op) = chosen?;
+        retries.attempt(pod.metadata.uid.as_deref().unwrap_or(""));
+        Some(op)
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        local.retries.record(settled(outcome), now);
     }
 }
+
+/// Whether a pod may be worked on now (it is not waiting for a retry).
+type Ready<'r> = dyn FnMut(&Pod) -> bool + 'r;
 
 /// Whether this collector already force-deleted the pod (it waits on finalizers now).
 fn force_deleted(p: &Pod) -> bool {
@@ -103,7 +126,7 @@ fn force_delete(p: &Pod) -> Op {
 }
 
 impl PodGc {
-    fn terminated_over_threshold(&self, view: &ClusterView) -> Option<Op> {
+    fn terminated_over_threshold<'v>(&self, view: &'v ClusterView, ready: &mut Ready) -> Option<(&'v Pod, Op)> {
         let mut terminated: Vec<&Pod> =
             view.list::<Pod>().filter(|p| pod::is_terminal(p) && !force_deleted(p)).collect();
         if terminated.len() <= self.terminated_threshold {
@@ -111,11 +134,11 @@ impl PodGc {
         }
         terminated
             .sort_by_key(|p| (p.metadata.creation_timestamp.as_ref().map(Time::from_k8s), p.metadata.name.clone()));
-        terminated.first().map(|p| force_delete(p))
+        terminated.into_iter().find(|p| ready(p)).map(|p| (p, force_delete(p)))
     }
 }
 
-fn terminating_out_of_service(view: &ClusterView) -> Option<Op> {
+fn terminating_out_of_service<'v>(view: &'v ClusterView, ready: &mut Ready) -> Option<(&'v Pod, Op)> {
     let out_of_service = |name: &str| {
         view.get::<Node>("", name).is_some_and(|n| {
             let tainted = n
@@ -137,31 +160,35 @@ fn terminating_out_of_service(view: &ClusterView) -> Option<Op> {
     };
     view.list::<Pod>()
         .filter(|p| pod::is_deleting(p) && !force_deleted(p))
-        .find(|p| pod::node_name(p).is_some_and(out_of_service))
-        .map(|p| fail_then_delete(p, "PodGC: node is out of service", view.now()))
+        .find(|p| pod::node_name(p).is_some_and(out_of_service) && ready(p))
+        .map(|p| (p, fail_then_delete(p, "PodGC: node is out of service", view.now())))
 }
 
-fn orphaned(view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
+fn orphaned<'v>(
+    view: &'v ClusterView,
+    quarantined_until: &mut BTreeMap<String, Deadline>,
+    timers: &mut Timers,
+    ready: &mut Ready,
+) -> Option<(&'v Pod, Op)> {
     let now = view.now();
     let missing: std::collections::BTreeSet<&str> =
         view.list::<Pod>().filter_map(|p| pod::node_name(p)).filter(|n| view.get::<Node>("", n).is_none()).collect();
-    local.quarantined_until.retain(|n, _| missing.contains(n.as_str()));
+    quarantined_until.retain(|n, _| missing.contains(n.as_str()));
     for node in &missing {
-        let until =
-            *local.quarantined_until.entry(node.to_string()).or_insert(Deadline::after(now, QUARANTINE_SECONDS));
+        let until = *quarantined_until.entry(node.to_string()).or_insert(Deadline::after(now, QUARANTINE_SECONDS));
         if let Some(at) = until.pending(now) {
             timers.wake_at(at);
         }
     }
-    let expired = |n: &str| local.quarantined_until.get(n).is_some_and(|until| until.has_passed(now));
+    let expired = |n: &str| quarantined_until.get(n).is_some_and(|until| until.has_passed(now));
     view.list::<Pod>()
         .filter(|p| !force_deleted(p))
-        .find(|p| pod::node_name(p).is_some_and(expired))
-        .map(|p| fail_then_delete(p, "PodGC: node no longer exists", now))
+        .find(|p| pod::node_name(p).is_some_and(expired) && ready(p))
+        .map(|p| (p, fail_then_delete(p, "PodGC: node no longer exists", now)))
 }
 
-fn unscheduled_terminating(view: &ClusterView) -> Option<Op> {
+fn unscheduled_terminating<'v>(view: &'v ClusterView, ready: &mut Ready) -> Option<(&'v Pod, Op)> {
     view.list::<Pod>()
-        .find(|p| pod::is_deleting(p) && pod::node_name(p).is_none() && !force_deleted(p))
-        .map(force_delete)
+        .find(|p| pod::is_deleting(p) && pod::node_name(p).is_none() && !force_deleted(p) && ready(p))
+        .map(|p| (p, force_delete(p)))
 }

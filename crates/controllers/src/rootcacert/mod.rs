@@ -1,12 +1,13 @@
 //! The root CA publisher: every active namespace has the ConfigMap `kube-root-ca.crt` holding the CA bundle
 //! that verifies the API server, which pods mount through their projected service-account volume.
 
+use crate::common::backoff::{settled, Retries, BACKOFF_CAP_SECONDS};
 use crate::framework::Timers;
-use crate::framework::{ClusterView, Controller, Property};
+use crate::framework::{ClusterView, Controller, Outcome, Property};
 use crate::serviceaccount::is_active;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use std::collections::BTreeMap;
-use themelios_api::{Kind, Op, Resource};
+use themelios_api::{Kind, Op, Resource, Time};
 
 /// The ConfigMap's name.
 pub const CONFIG_MAP: &str = "kube-root-ca.crt";
@@ -49,12 +50,13 @@ fn described(cm: &ConfigMap) -> bool {
 }
 
 impl Controller for RootCaPublisher {
-    type Local = ();
+    /// Per-namespace backoff after a failed write (upstream requeues the namespace rate-limited).
+    type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // It never reads time.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // It reads no time but its backoff after failed writes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             reads: Some(&[Kind::Namespace, Kind::ConfigMap]),
             ..Default::default()
         }
@@ -64,11 +66,14 @@ impl Controller for RootCaPublisher {
         "root-ca-cert-publisher".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
+    fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
         let data = self.data();
-        view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
+        let (namespace, op) = view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
             let namespace = ns.metadata.name.as_deref()?;
-            match view.get::<ConfigMap>(namespace, CONFIG_MAP) {
+            if retries.waiting(namespace, view.now(), timers) {
+                return None;
+            }
+            let op = match view.get::<ConfigMap>(namespace, CONFIG_MAP) {
                 None => {
                     let mut cm = ConfigMap::default();
                     cm.metadata.name = Some(CONFIG_MAP.into());
@@ -90,8 +95,15 @@ impl Controller for RootCaPublisher {
                     Some(Op::Update(fixed.into_object()))
                 }
                 Some(_) => None,
-            }
-        })
+            }?;
+            Some((namespace, op))
+        })?;
+        retries.attempt(namespace);
+        Some(op)
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
+        retries.record(settled(outcome), now);
     }
 }
 

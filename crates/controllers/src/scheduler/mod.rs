@@ -16,6 +16,7 @@ pub use properties::properties;
 pub use resources::{node_allocatable, pod_requests, Resources};
 pub use scoring::non_zero_requests;
 
+use crate::common::backoff::{settled, Retries};
 use crate::framework::Timers;
 use crate::framework::{ClusterView, Controller, Outcome};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -54,8 +55,14 @@ struct Assumed {
     labels: BTreeMap<String, String>,
 }
 
-/// What the scheduler keeps in memory: its assumed bindings, by pod uid, and where its next search for
-/// a node starts.
+/// Upstream's podInitialBackoffSeconds and podMaxBackoffSeconds: a pod whose binding or status write
+/// failed waits in the backoff queue 1 s, 2 s, 4 s … at most 10 s.
+pub const POD_INITIAL_BACKOFF_SECONDS: i64 = 1;
+/// See [`POD_INITIAL_BACKOFF_SECONDS`].
+pub const POD_MAX_BACKOFF_SECONDS: i64 = 10;
+
+/// What the scheduler keeps in memory: its assumed bindings, by pod uid, where its next search for a
+/// node starts, and the pods in the backoff queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Local {
     assumed: BTreeMap<String, Assumed>,
@@ -63,6 +70,7 @@ pub struct Local {
     /// starts where this one stopped, so every node gets its turn. It stays 0 in smaller clusters, where
     /// every search visits every node.
     next_start_node: usize,
+    backoff: Retries<POD_INITIAL_BACKOFF_SECONDS, POD_MAX_BACKOFF_SECONDS>,
 }
 
 /// A pending pod in upstream's queue order: higher priority first, then older, then by name.
@@ -107,8 +115,8 @@ impl Controller for Scheduler {
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // Pods are queued by creation time: order only.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // Pods are queued by creation time (order only) and back off after failed writes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: POD_MAX_BACKOFF_SECONDS },
             // Pods and nodes to place pods; Services and the controllers of pods for the default spreading.
             reads: Some(&[
                 themelios_api::Kind::Pod,
@@ -128,7 +136,7 @@ impl Controller for Scheduler {
         self.scheduler_name.clone()
     }
 
-    fn step(&self, view: &ClusterView, local: &mut Local, _timers: &mut Timers) -> Option<Op> {
+    fn step(&self, view: &ClusterView, local: &mut Local, timers: &mut Timers) -> Option<Op> {
         local.assumed.retain(|_, a| {
             view.get::<Pod>(&a.pod.namespace, &a.pod.name)
                 .is_some_and(|p| pod::node_name(p).is_none() && !pod::is_deleting(p))
@@ -140,7 +148,8 @@ impl Controller for Scheduler {
                 p.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()).unwrap_or(DEFAULT_SCHEDULER)
                     == self.scheduler_name
             })
-            .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)));
+            .filter(|p| !p.metadata.uid.as_ref().is_some_and(|u| local.assumed.contains_key(u)))
+            .filter(|p| !local.backoff.waiting(p.metadata.uid.as_deref().unwrap_or(""), view.now(), timers));
         // The scheduling queue: usually only its head is taken, so heapify (linear) rather than sort.
         let mut queue: BinaryHeap<Reverse<Queued>> = pending.map(|p| Reverse(Queued::of(p))).collect();
         if queue.is_empty() {
@@ -163,6 +172,7 @@ impl Controller for Scheduler {
                         p.metadata.namespace.clone().unwrap_or_default(),
                         p.metadata.name.clone().unwrap_or_default(),
                     );
+                    local.backoff.attempt(p.metadata.uid.as_deref().unwrap_or(""));
                     if let Some(uid) = p.metadata.uid.clone() {
                         local.assumed.insert(
                             uid,
@@ -181,6 +191,7 @@ impl Controller for Scheduler {
                     let mut updated = p.clone();
                     let condition = pod::new_condition("PodScheduled", false, "Unschedulable", &message);
                     if pod::set_condition(&mut updated, condition, view.now()) {
+                        local.backoff.attempt(p.metadata.uid.as_deref().unwrap_or(""));
                         return Some(Op::UpdateStatus(updated.into_object()));
                     }
                 }
@@ -189,7 +200,8 @@ impl Controller for Scheduler {
         None
     }
 
-    fn observe(&self, op: &Op, outcome: &Outcome, _now: Time, local: &mut Local) {
+    fn observe(&self, op: &Op, outcome: &Outcome, now: Time, local: &mut Local) {
+        local.backoff.record(settled(outcome), now);
         if let (Op::Bind { uid: Some(uid), .. }, Err(_)) = (op, outcome) {
             local.assumed.remove(uid);
         }

@@ -3,10 +3,11 @@
 //! Upstream's kube-apiserver refuses pods in a namespace without their ServiceAccount (the ServiceAccount
 //! admission plugin), so a cluster whose controller-manager lacks this controller creates no pods at all.
 
+use crate::common::backoff::{settled, Retries, BACKOFF_CAP_SECONDS};
 use crate::framework::Timers;
-use crate::framework::{ClusterView, Controller, Property};
+use crate::framework::{ClusterView, Controller, Outcome, Property};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use themelios_api::{Kind, Op, Resource};
+use themelios_api::{Kind, Op, Resource, Time};
 
 /// The ServiceAccount every namespace gets.
 pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
@@ -22,12 +23,13 @@ pub fn is_active(ns: &Namespace) -> bool {
 }
 
 impl Controller for ServiceAccountController {
-    type Local = ();
+    /// Per-namespace backoff after a failed create (upstream requeues the namespace rate-limited).
+    type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // It never reads time.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // It reads no time but its backoff after failed writes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             reads: Some(&[Kind::Namespace, Kind::ServiceAccount]),
             ..Default::default()
         }
@@ -37,15 +39,22 @@ impl Controller for ServiceAccountController {
         "serviceaccount-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
+    fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
         let missing = view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
             let namespace = ns.metadata.name.as_deref()?;
-            view.get::<ServiceAccount>(namespace, DEFAULT_SERVICE_ACCOUNT).is_none().then_some(namespace)
+            (view.get::<ServiceAccount>(namespace, DEFAULT_SERVICE_ACCOUNT).is_none()
+                && !retries.waiting(namespace, view.now(), timers))
+            .then_some(namespace)
         })?;
         let mut account = ServiceAccount::default();
         account.metadata.name = Some(DEFAULT_SERVICE_ACCOUNT.into());
         account.metadata.namespace = Some(missing.into());
+        retries.attempt(missing);
         Some(Op::Create(account.into_object()))
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
+        retries.record(settled(outcome), now);
     }
 }
 

@@ -1,8 +1,9 @@
 //! The TTL-after-finished controller: deletes a finished Job `ttlSecondsAfterFinished` after it finished,
 //! with background propagation so the garbage collector removes its pods.
 
+use crate::common::backoff::{settled, Retries, BACKOFF_CAP_SECONDS};
 use crate::framework::Timers;
-use crate::framework::{ClusterView, Controller, Property};
+use crate::framework::{ClusterView, Controller, Outcome, Property};
 use crate::job::{delete_in_background, finished_at};
 use k8s_openapi::api::batch::v1::Job;
 use themelios_api::{Op, Time};
@@ -18,12 +19,13 @@ pub fn expires_at(job: &Job) -> Option<Time> {
 }
 
 impl Controller for TtlAfterFinishedController {
-    type Local = ();
+    /// Per-Job backoff after a failed delete (upstream requeues the Job's key rate-limited).
+    type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // Only `ttlSecondsAfterFinished`, read from the Job.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // `ttlSecondsAfterFinished`, read from the Job, and its backoff after failed deletes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             reads: Some(&[themelios_api::Kind::Job]),
             ..Default::default()
         }
@@ -33,9 +35,13 @@ impl Controller for TtlAfterFinishedController {
         "ttl-after-finished-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut (), timers: &mut Timers) -> Option<Op> {
+    fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
         for job in view.list::<Job>().filter(|j| j.metadata.deletion_timestamp.is_none()) {
             let Some(at) = expires_at(job) else { continue };
+            let uid = job.metadata.uid.as_deref().unwrap_or("");
+            if retries.waiting(uid, view.now(), timers) {
+                continue;
+            }
             if at > view.now() {
                 timers.wake_at(at);
                 continue;
@@ -43,9 +49,14 @@ impl Controller for TtlAfterFinishedController {
             // Guarded by the resourceVersion too: a Job changed since it was read is looked at again.
             let Op::Delete { target, mut options } = delete_in_background(job) else { continue };
             options.resource_version = job.metadata.resource_version.clone();
+            retries.attempt(uid);
             return Some(Op::Delete { target, options });
         }
         None
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
+        retries.record(settled(outcome), now);
     }
 }
 

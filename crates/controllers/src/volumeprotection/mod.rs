@@ -8,10 +8,11 @@
 //! finalizer; here the view is the answer (a lagging pod cache can release a claim a new pod refers to —
 //! a behaviour the model checker can explore).
 
+use crate::common::backoff::{settled, Retries, BACKOFF_CAP_SECONDS};
 use crate::framework::Timers;
-use crate::framework::{update, ClusterView, Controller, Property};
+use crate::framework::{update, ClusterView, Controller, Outcome, Property};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
-use themelios_api::{Kind, Op};
+use themelios_api::{Kind, Op, Time};
 
 /// The claims' finalizer.
 pub const PVC_FINALIZER: &str = "kubernetes.io/pvc-protection";
@@ -51,12 +52,13 @@ pub fn claim_in_use(view: &ClusterView, claim: &PersistentVolumeClaim) -> bool {
 }
 
 impl Controller for PvcProtectionController {
-    type Local = ();
+    /// Per-claim backoff after a failed update (upstream requeues the claim rate-limited).
+    type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // It never reads time.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // It reads no time but its backoff after failed writes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             reads: Some(&[Kind::PersistentVolumeClaim, Kind::Pod]),
             ..Default::default()
         }
@@ -66,29 +68,40 @@ impl Controller for PvcProtectionController {
         "pvc-protection-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
-        view.list::<PersistentVolumeClaim>().find_map(|claim| {
-            let protected = has_finalizer(claim.metadata.finalizers.as_ref(), PVC_FINALIZER);
-            match (claim.metadata.deletion_timestamp.is_some(), protected) {
-                (false, false) => {
-                    update(claim, |c| c.metadata.finalizers.get_or_insert_with(Vec::new).push(PVC_FINALIZER.into()))
+    fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
+        retries.first_work(
+            view.list::<PersistentVolumeClaim>(),
+            |c| &c.metadata,
+            view.now(),
+            timers,
+            |claim| {
+                let protected = has_finalizer(claim.metadata.finalizers.as_ref(), PVC_FINALIZER);
+                match (claim.metadata.deletion_timestamp.is_some(), protected) {
+                    (false, false) => {
+                        update(claim, |c| c.metadata.finalizers.get_or_insert_with(Vec::new).push(PVC_FINALIZER.into()))
+                    }
+                    (true, true) if !claim_in_use(view, claim) => update(claim, |c| {
+                        c.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != PVC_FINALIZER)
+                    }),
+                    _ => None,
                 }
-                (true, true) if !claim_in_use(view, claim) => {
-                    update(claim, |c| c.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != PVC_FINALIZER))
-                }
-                _ => None,
-            }
-        })
+            },
+        )
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
+        retries.record(settled(outcome), now);
     }
 }
 
 impl Controller for PvProtectionController {
-    type Local = ();
+    /// Per-volume backoff after a failed update (upstream requeues the volume rate-limited).
+    type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
-            // It never reads time.
-            time_use: crate::framework::TimeUse::Relative { longest_seconds: 0 },
+            // It reads no time but its backoff after failed writes.
+            time_use: crate::framework::TimeUse::Relative { longest_seconds: BACKOFF_CAP_SECONDS },
             reads: Some(&[Kind::PersistentVolume]),
             ..Default::default()
         }
@@ -98,20 +111,30 @@ impl Controller for PvProtectionController {
         "pv-protection-controller".into()
     }
 
-    fn step(&self, view: &ClusterView, _: &mut (), _timers: &mut Timers) -> Option<Op> {
-        view.list::<PersistentVolume>().find_map(|volume| {
-            let protected = has_finalizer(volume.metadata.finalizers.as_ref(), PV_FINALIZER);
-            let bound = volume.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
-            match (volume.metadata.deletion_timestamp.is_some(), protected) {
-                (false, false) => {
-                    update(volume, |v| v.metadata.finalizers.get_or_insert_with(Vec::new).push(PV_FINALIZER.into()))
+    fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
+        retries.first_work(
+            view.list::<PersistentVolume>(),
+            |v| &v.metadata,
+            view.now(),
+            timers,
+            |volume| {
+                let protected = has_finalizer(volume.metadata.finalizers.as_ref(), PV_FINALIZER);
+                let bound = volume.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
+                match (volume.metadata.deletion_timestamp.is_some(), protected) {
+                    (false, false) => {
+                        update(volume, |v| v.metadata.finalizers.get_or_insert_with(Vec::new).push(PV_FINALIZER.into()))
+                    }
+                    (true, true) if !bound => update(volume, |v| {
+                        v.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != PV_FINALIZER)
+                    }),
+                    _ => None,
                 }
-                (true, true) if !bound => {
-                    update(volume, |v| v.metadata.finalizers.get_or_insert_with(Vec::new).retain(|f| f != PV_FINALIZER))
-                }
-                _ => None,
-            }
-        })
+            },
+        )
+    }
+
+    fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
+        retries.record(settled(outcome), now);
     }
 }
 
