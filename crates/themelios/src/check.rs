@@ -1,6 +1,7 @@
 //! `themelios check` and `themelios scenarios`: the model checker on the command line.
 
 use crate::report;
+use crate::runs::{self, Board};
 use crate::strategies::Strategy;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +35,12 @@ pub struct Args {
     /// How to search.
     #[arg(long, value_enum, default_value_t = Strategy::Bfs)]
     strategy: Strategy,
-    /// Checker threads.
+    /// Checker threads of each run.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Runs (models, matrix cells) checked side by side; default: the cores divided by --threads.
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Stop each run after this many distinct states (verdicts not yet violated become "unknown").
     /// Each scenario and model gets its own budget.
     #[arg(long)]
@@ -102,7 +106,8 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return bad_input(&e),
     };
     if args.matrix {
-        return crate::matrix::run(&args.out, args.threads, args.max_states, staleness.unwrap_or_default());
+        let jobs = args.jobs.unwrap_or_else(|| runs::default_jobs(args.threads));
+        return crate::matrix::run(&args.out, args.threads, jobs, args.max_states, staleness.unwrap_or_default());
     }
     let models = match models(args.consistency.as_deref()) {
         Ok(m) => m,
@@ -115,12 +120,9 @@ pub fn run(args: Args) -> ExitCode {
             Err(e) => return bad_input(&e),
         }
     }
-    let mut violated = false;
-    let mut json = Vec::new();
-    let stop = stop_on_ctrl_c();
-    let mut summary: Vec<(String, String, usize, f64)> = Vec::new();
+    let mut planned = Vec::new();
     for scenario in &loaded {
-        let runs: Vec<(String, ClusterModel)> = match &models {
+        let models: Vec<(String, ClusterModel)> = match &models {
             None => vec![("as the scenario says".to_string(), scenario.default_model(args.instances))],
             Some(models) => models
                 .iter()
@@ -133,7 +135,7 @@ pub fn run(args: Args) -> ExitCode {
                 })
                 .collect(),
         };
-        for (consistency, mut model) in runs {
+        for (consistency, mut model) in models {
             if let Some(staleness) = staleness {
                 model.staleness = staleness;
             }
@@ -142,26 +144,44 @@ pub fn run(args: Args) -> ExitCode {
                 other => format!(" / staleness {other}"),
             };
             let label = format!("{} / {consistency}{stale} / {} instance(s)", scenario.name, args.instances);
-            if stop.load(Ordering::Relaxed) {
-                summary.push((label, "not run (interrupted)".into(), 0, 0.0));
-                continue;
+            planned.push(Planned { label, scenario: scenario.name.clone(), consistency, model });
+        }
+    }
+    if args.strategy != Strategy::Bfs {
+        let mut violated = false;
+        for run in planned {
+            let outcome = crate::strategies::run(run.model, args.strategy, args.threads, args.max_states);
+            println!("{} ({:?}): {outcome}", run.label, args.strategy);
+            violated |= outcome.violated;
+        }
+        return if violated { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    }
+    let stop = stop_on_ctrl_c();
+    let jobs = args.jobs.unwrap_or_else(|| runs::default_jobs(args.threads));
+    let reports = runs::run_all(
+        &planned,
+        jobs,
+        |index, run, board| {
+            // After Ctrl-C the runs not yet started are skipped.
+            (!stop.load(Ordering::Relaxed)).then(|| bfs(&run.model, &run.label, &args, &stop, board, index))
+        },
+        |index, report| {
+            if let (Some(report), false) = (report, args.json) {
+                report::print(&planned[index].label, report);
             }
-            let report = match args.strategy {
-                Strategy::Bfs => bfs(&model, &label, &args, &stop),
-                other => {
-                    let outcome = crate::strategies::run(model, other, args.threads, args.max_states);
-                    println!("{label} ({other:?}): {outcome}");
-                    violated |= outcome.violated;
-                    continue;
-                }
-            };
-            violated |= report.violated();
-            summary.push((label.clone(), verdict_of(&report), report.unique_states, report.elapsed.as_secs_f64()));
-            if args.json {
-                json.push(report::json(&scenario.name, &consistency, model.staleness, args.instances, &report));
-            } else {
-                report::print(&label, &report);
-            }
+        },
+    );
+    let violated = reports.iter().flatten().any(Report::violated);
+    let mut json = Vec::new();
+    let mut summary: Vec<(String, String, usize, f64)> = Vec::new();
+    for (run, report) in planned.iter().zip(&reports) {
+        let Some(report) = report else {
+            summary.push((run.label.clone(), "not run (interrupted)".into(), 0, 0.0));
+            continue;
+        };
+        summary.push((run.label.clone(), verdict_of(report), report.unique_states, report.elapsed.as_secs_f64()));
+        if args.json {
+            json.push(report::json(&run.scenario, &run.consistency, run.model.staleness, args.instances, report));
         }
     }
     if args.json {
@@ -179,27 +199,30 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn bfs(model: &ClusterModel, label: &str, args: &Args, stop: &Arc<AtomicBool>) -> Report {
+/// One run the command line asked for.
+struct Planned {
+    label: String,
+    scenario: String,
+    consistency: String,
+    model: ClusterModel,
+}
+
+fn bfs(model: &ClusterModel, label: &str, args: &Args, stop: &Arc<AtomicBool>, board: &Board, index: usize) -> Report {
     let bounds = Bounds {
         max_states: args.max_states,
         max_time: args.max_seconds.map(Duration::from_secs),
         stop: Some(stop.clone()),
         ..Bounds::default()
     };
-    let mut shown = false;
     let mut announced = false;
     let report = check_with(model, args.threads.max(1), bounds, |p| {
-        shown = true;
         if let (Some((property, steps)), false) = (p.first_violation, announced) {
             // Found now; the run goes on for the other verdicts, and however it ends this stays reported.
             announced = true;
             eprintln!("\r  {label}: found a violation of {property:?} in {steps} steps (shortest); still exploring");
         }
-        report::progress_line(label, &p);
+        board.show(index, label, &p);
     });
-    if shown {
-        eprintln!();
-    }
     if stop.load(Ordering::Relaxed) {
         eprintln!("  {label}: interrupted; reporting what was found");
     }

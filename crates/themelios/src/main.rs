@@ -6,6 +6,7 @@ mod explorer;
 mod live;
 mod matrix;
 mod report;
+mod runs;
 mod simulate;
 mod strategies;
 mod tables;

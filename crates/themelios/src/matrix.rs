@@ -47,64 +47,73 @@ impl std::fmt::Display for Verdict {
     }
 }
 
-/// Runs the matrix with caches as stale as `staleness` allows; exit 0 when every cell ran (violations are
-/// findings, not failures of the run).
-pub fn run(out: &Path, threads: usize, max_states: Option<usize>, staleness: Staleness) -> ExitCode {
-    let mut cells = Vec::new();
+/// Runs the matrix with caches as stale as `staleness` allows, `jobs` cells side by side; exit 0 when every
+/// cell ran (violations are findings, not failures of the run).
+pub fn run(out: &Path, threads: usize, jobs: usize, max_states: Option<usize>, staleness: Staleness) -> ExitCode {
     println!("caches may miss a write: {}", describe(staleness));
     println!(
         "{:<40} {:<33} {:>3}  {:<22} {:>10} {:>10} {:>8}",
         "scenario", "consistency", "n", "verdict", "states", "unique", "time"
     );
-    for scenario in scenarios::builtin() {
-        for consistency in Consistency::all() {
-            for instances in [1, 2] {
-                let mut model = scenario.under(consistency, instances);
-                model.staleness = staleness;
-                // Linearizable cells are the baseline every scenario must hold on: they run exhaustively.
-                let bound = match max_states {
-                    None if consistency == Consistency::LINEARIZABLE => None,
-                    None => Some(DEFAULT_BOUND),
-                    explicit => explicit,
-                };
-                let bounds = Bounds { max_states: bound, ..Bounds::default() };
-                let label = format!("{} / {consistency} / {instances}", scenario.name);
-                let report = check_with(&model, threads.max(1), bounds, |p| crate::report::progress_line(&label, &p));
-                eprint!("\r{:<150}\r", "");
-                let verdict = match report.shortest_violation() {
-                    Some(v) => Verdict::Violated {
-                        property: v.property.clone(),
-                        steps: v.status.steps().map_or(0, <[_]>::len),
-                    },
-                    None if report.complete => Verdict::Holds,
-                    None => Verdict::Unknown,
-                };
-                let cell = Cell {
-                    scenario: scenario.name.clone(),
-                    consistency: consistency.name(),
-                    staleness,
-                    instances,
-                    verdict,
-                    states: report.states,
-                    unique: report.unique_states,
-                    elapsed: report.elapsed,
-                };
-                println!(
-                    "{:<40} {:<33} {:>3}  {:<22} {:>10} {:>10} {:>7.2}s",
-                    cell.scenario,
-                    cell.consistency,
-                    cell.instances,
-                    cell.verdict.to_string(),
-                    cell.states,
-                    cell.unique,
-                    cell.elapsed.as_secs_f64()
-                );
-                cells.push(cell);
+    let builtin = scenarios::builtin();
+    let planned: Vec<(&themelios_check::scenario::Scenario, Consistency, usize)> = builtin
+        .iter()
+        .flat_map(|s| Consistency::all().into_iter().flat_map(move |c| [1, 2].map(|n| (s, c, n))))
+        .collect();
+    let started = std::time::Instant::now();
+    let cells = crate::runs::run_all(
+        &planned,
+        jobs,
+        |index, (scenario, consistency, instances), board| {
+            let mut model = scenario.under(*consistency, *instances);
+            model.staleness = staleness;
+            // Linearizable cells are the baseline every scenario must hold on: they run exhaustively.
+            let bound = match max_states {
+                None if *consistency == Consistency::LINEARIZABLE => None,
+                None => Some(DEFAULT_BOUND),
+                explicit => explicit,
+            };
+            let bounds = Bounds { max_states: bound, ..Bounds::default() };
+            let label = format!("{} / {consistency} / {instances}", scenario.name);
+            let report = check_with(&model, threads.max(1), bounds, |p| board.show(index, &label, &p));
+            let verdict = match report.shortest_violation() {
+                Some(v) => {
+                    Verdict::Violated { property: v.property.clone(), steps: v.status.steps().map_or(0, <[_]>::len) }
+                }
+                None if report.complete => Verdict::Holds,
+                None => Verdict::Unknown,
+            };
+            Cell {
+                scenario: scenario.name.clone(),
+                consistency: consistency.name(),
+                staleness,
+                instances: *instances,
+                verdict,
+                states: report.states,
+                unique: report.unique_states,
+                elapsed: report.elapsed,
             }
-        }
-    }
+        },
+        |_, cell| {
+            println!(
+                "{:<40} {:<33} {:>3}  {:<22} {:>10} {:>10} {:>7.2}s",
+                cell.scenario,
+                cell.consistency,
+                cell.instances,
+                cell.verdict.to_string(),
+                cell.states,
+                cell.unique,
+                cell.elapsed.as_secs_f64()
+            );
+        },
+    );
+    println!(
+        "{} cells, {jobs} side by side with {threads} thread(s) each, in {:.1}s",
+        cells.len(),
+        started.elapsed().as_secs_f64()
+    );
     let total: Duration = cells.iter().map(|c| c.elapsed).sum();
-    println!("{} cells in {:.1}s", cells.len(), total.as_secs_f64());
+    println!("{:.1}s of checking in all", total.as_secs_f64());
     let csv_path = out.join("matrix.csv");
     let svg_path = out.join("matrix.svg");
     if let Err(e) = std::fs::create_dir_all(out)

@@ -244,3 +244,31 @@ fn check_reports_what_it_found_when_stopped_by_time_or_ctrl_c() {
     assert!(stderr.contains("interrupted; reporting what was found"), "{stderr}");
     assert!(stdout.contains("VIOLATED (8 steps)") && stdout.contains("counterexample"), "{stdout}");
 }
+
+/// `--consistency all` runs the models side by side (`--jobs`), each with its own budget: every model
+/// gets a verdict in the table, and the progress line shows several runs at once.
+#[test]
+fn check_runs_models_side_by_side_each_with_its_own_budget() {
+    let (code, out, err) = themelios(&[
+        "check",
+        "DaemonSet-duplicate-pod-54096",
+        "--consistency",
+        "all",
+        "--staleness",
+        "unbounded",
+        "--jobs",
+        "3",
+        "--threads",
+        "1",
+        "--max-seconds",
+        "2",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let table: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("run ")).skip(1).collect();
+    assert_eq!(table.len(), 9, "{out}");
+    assert!(table.iter().all(|l| !l.contains("not run")), "{out}");
+    assert!(table.iter().any(|l| l.contains("/ linearizable /") && l.contains("holds")), "{out}");
+    assert!(table.iter().any(|l| l.contains("/ lagging-informers /") && l.contains("violated (8 steps)")), "{out}");
+    let side_by_side = err.split('\r').any(|line| line.matches(" unique, ").count() >= 2);
+    assert!(side_by_side, "no progress line showed two runs at once: {err}");
+}
