@@ -2,9 +2,12 @@
 //! one write a correct controller never would) is caught by it, with that property alone checked.
 //! `every_safety_property_has_a_mutation` keeps the list complete as properties are added.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentStrategy, ReplicaSet, ReplicaSetStatus, RollingUpdateStatefulSetStrategy, StatefulSet,
+    StatefulSetUpdateStrategy,
+};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Pod, Volume};
 use themelios_api::{Kind, Op, Resource};
 use themelios_controllers::common::owner::controller_ref;
 use themelios_controllers::fixtures;
@@ -94,18 +97,13 @@ const COVERED: &[&str] = &[
     "scheduler: binds only to nodes the pod selects and whose NoSchedule taints it tolerates",
     "deployment: a rolling update never grows its ReplicaSets past replicas + maxSurge",
     "gc: a foreground-deleted owner stays until its blocking dependents are gone",
-];
-
-/// Safety properties without a mutation test yet (each is exercised by the integration tests of its
-/// controller, but no test shows it failing).
-const NOT_YET: &[&str] = &[
-    "deployment: Recreate never runs pods of two revisions at once",
-    "deployment: a rolling update never scales available pods below replicas - maxUnavailable",
-    "pvc-protection: a claim a scheduled pod refers to is never removed",
-    "scheduler: a pod's node never changes once set",
     "statefulset: OnDelete never replaces a running pod",
     "statefulset: OrderedReady deletes a pod only when its successors are gone or updated and ready",
     "statefulset: pods below the partition are never replaced for an update and come back at the current revision",
+    "deployment: a rolling update never scales available pods below replicas - maxUnavailable",
+    "deployment: Recreate never runs pods of two revisions at once",
+    "pvc-protection: a claim a scheduled pod refers to is never removed",
+    "scheduler: a pod's node never changes once set",
 ];
 
 #[test]
@@ -116,9 +114,10 @@ fn every_safety_property_has_a_mutation() {
         .filter(|p| p.kind == PropertyKind::Safety)
         .map(|p| p.name)
         .collect();
-    let listed: std::collections::BTreeSet<&str> = COVERED.iter().chain(NOT_YET).copied().collect();
+    let listed: std::collections::BTreeSet<&str> = COVERED.iter().copied().collect();
     assert_eq!(safety, listed, "a safety property was added or renamed: give it a mutation below");
-    assert!(COVERED.iter().all(|c| !NOT_YET.contains(c)));
+    let named: std::collections::BTreeSet<&str> = COVERED.iter().copied().collect();
+    assert_eq!(named.len(), COVERED.len(), "a property is listed twice");
 }
 
 #[test]
@@ -335,4 +334,142 @@ fn foreground_deletion_finished_early() {
     let mut released = waiting.clone();
     released.metadata.finalizers = None;
     caught(h, COVERED[17], vec![Op::Update(released.into_object())]);
+}
+
+fn delete_pod(name: &str) -> Op {
+    Op::delete(themelios_api::ObjectRef::new(Kind::Pod, NS, name))
+}
+
+fn stateful_set_with(strategy: StatefulSetUpdateStrategy, replicas: i32) -> StatefulSet {
+    let mut set = fixtures::stateful_set(NS, "db", replicas, &[("app", "web")], false);
+    set.spec.as_mut().unwrap().update_strategy = Some(strategy);
+    set
+}
+
+#[test]
+fn statefulset_replaces_a_running_pod_under_on_delete() {
+    let mut h = Harness::new();
+    let on_delete = StatefulSetUpdateStrategy { type_: Some("OnDelete".into()), rolling_update: None };
+    let set = h.create(stateful_set_with(on_delete, 1)).unwrap();
+    h.create(stateful_pod(&set, 0, "db-0")).unwrap();
+    caught(h, COVERED[18], vec![delete_pod("db-0")]);
+}
+
+#[test]
+fn statefulset_deletes_a_pod_before_its_successor() {
+    let mut h = Harness::new();
+    let set = h.create(fixtures::stateful_set(NS, "db", 2, &[("app", "web")], false)).unwrap();
+    h.create(stateful_pod(&set, 0, "db-0")).unwrap();
+    h.create(stateful_pod(&set, 1, "db-1")).unwrap();
+    caught(h, COVERED[19], vec![delete_pod("db-0")]);
+}
+
+#[test]
+fn statefulset_replaces_a_pod_below_the_partition() {
+    let mut h = Harness::new();
+    let partitioned = StatefulSetUpdateStrategy {
+        type_: Some("RollingUpdate".into()),
+        rolling_update: Some(RollingUpdateStatefulSetStrategy { partition: Some(1), max_unavailable: None }),
+    };
+    let set = h.create(stateful_set_with(partitioned, 2)).unwrap();
+    h.create(stateful_pod(&set, 0, "db-0")).unwrap();
+    caught(h, COVERED[20], vec![delete_pod("db-0")]);
+}
+
+/// A Deployment and one ReplicaSet of it with `replicas` pods wanted and available.
+fn deployment_with_available_set(h: &mut Harness, strategy: Option<&str>, replicas: i32) -> (Deployment, ReplicaSet) {
+    let mut d = fixtures::deployment(NS, "web", replicas, &[("app", "web")]);
+    d.spec.as_mut().unwrap().strategy =
+        strategy.map(|t| DeploymentStrategy { type_: Some(t.into()), ..Default::default() });
+    let d: Deployment = h.create(d).unwrap();
+    let mut rs = fixtures::replica_set(NS, "web-1", replicas, &[("app", "web")]);
+    rs.spec.as_mut().unwrap().template = Some(d.spec.clone().unwrap().template);
+    rs.metadata.owner_references = Some(vec![controller_ref(Kind::Deployment, &d.metadata)]);
+    h.create(rs).unwrap();
+    let rs = h
+        .modify_status::<ReplicaSet>(NS, "web-1", move |rs| {
+            rs.status = Some(ReplicaSetStatus {
+                replicas,
+                ready_replicas: Some(replicas),
+                available_replicas: Some(replicas),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    (d, rs)
+}
+
+#[test]
+fn deployment_scales_below_the_availability_floor() {
+    let mut h = Harness::new();
+    let (_, rs) = deployment_with_available_set(&mut h, None, 4);
+    // maxUnavailable 25% of 4 is 1: scaling the only set to 2 leaves 2 available, below 3.
+    let scaled = Op::Scale {
+        target: themelios_api::ObjectRef::new(Kind::ReplicaSet, NS, rs.metadata.name.clone().unwrap()),
+        replicas: 2,
+        resource_version: None,
+    };
+    caught(h, COVERED[21], vec![scaled]);
+}
+
+#[test]
+fn recreate_deployment_runs_two_revisions() {
+    let mut h = Harness::new();
+    let (d, rs) = deployment_with_available_set(&mut h, Some("Recreate"), 1);
+    h.create(owned_pod("web-1-a", Kind::ReplicaSet, &rs.metadata)).unwrap();
+    let mut next = fixtures::replica_set(NS, "web-2", 1, &[("app", "web")]);
+    next.metadata.owner_references = Some(vec![controller_ref(Kind::Deployment, &d.metadata)]);
+    let next = h.create(next).unwrap();
+    caught(h, COVERED[22], vec![create(owned_pod("web-2-a", Kind::ReplicaSet, &next.metadata))]);
+}
+
+#[test]
+fn pvc_protection_releases_a_claim_in_use() {
+    let mut h = Harness::new();
+    let mut claim = PersistentVolumeClaim::default();
+    claim.metadata = fixtures::meta(NS, "data", &[]);
+    h.create(claim).unwrap();
+    let mut user = fixtures::pod(NS, "user", &[]);
+    let spec = user.spec.as_mut().unwrap();
+    spec.node_name = Some("node-1".into());
+    spec.volumes = Some(vec![Volume {
+        name: "data".into(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: "data".into(), read_only: None }),
+        ..Default::default()
+    }]);
+    h.create(user).unwrap();
+    h.submit(Op::delete(themelios_api::ObjectRef::new(Kind::PersistentVolumeClaim, NS, "data"))).unwrap();
+    let mut released = h.get::<PersistentVolumeClaim>(NS, "data").expect("held by its finalizer");
+    released.metadata.finalizers = None;
+    caught_as(h, "pvc-protection-controller", COVERED[23], vec![Op::Update(released.into_object())]);
+}
+
+/// The API server refuses to move a bound pod (a second binding is a Conflict, `spec.nodeName` is
+/// immutable), so no controller can break this property through it: the mutation is the server's. Two
+/// harnesses make the same pod (uids are assigned in order), one bound to each node; the property judges
+/// the step from one to the other.
+#[test]
+fn a_server_that_moves_a_bound_pod_is_caught() {
+    let bound_to = |node: &str| {
+        let mut h = Harness::new();
+        h.create(fixtures::pod(NS, "web", &[])).unwrap();
+        h.submit(bind("web", node)).unwrap();
+        h
+    };
+    let (before, after) = (bound_to("node-1"), bound_to("node-2"));
+    assert_eq!(
+        before.get::<Pod>(NS, "web").unwrap().metadata.uid,
+        after.get::<Pod>(NS, "web").unwrap().metadata.uid,
+        "one pod in two states"
+    );
+    let violation = themelios_controllers::framework::first_safety_violation(
+        &[property(COVERED[24])],
+        "api-server",
+        &before.view(),
+        &after.view(),
+    )
+    .expect("caught");
+    assert!(violation.detail.contains("moved from node node-1"), "{violation}");
+    let refused = bound_to("node-1").submit(bind("web", "node-2"));
+    assert!(refused.is_err(), "the real server refuses a second binding: {refused:?}");
 }
