@@ -426,9 +426,7 @@ fn recreate_deployment_runs_two_revisions() {
 #[test]
 fn pvc_protection_releases_a_claim_in_use() {
     let mut h = Harness::new();
-    let mut claim = PersistentVolumeClaim::default();
-    claim.metadata = fixtures::meta(NS, "data", &[]);
-    h.create(claim).unwrap();
+    h.create(PersistentVolumeClaim { metadata: fixtures::meta(NS, "data", &[]), ..Default::default() }).unwrap();
     let mut user = fixtures::pod(NS, "user", &[]);
     let spec = user.spec.as_mut().unwrap();
     spec.node_name = Some("node-1".into());
