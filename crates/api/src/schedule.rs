@@ -60,6 +60,50 @@ impl Schedule {
         Ok(Self { cron, zone })
     }
 
+    /// The shortest time after which the schedule repeats, if it repeats within a UTC day: its
+    /// day-of-month, month and day-of-week fields are `*` (or it is `@hourly`, `@daily`, `@midnight`) and
+    /// its zone is UTC. The period divides a day, so shifting every time by whole periods keeps both the
+    /// firing times and the calendar phase (Unix time 0 is a UTC midnight).
+    ///
+    /// ```
+    /// use themelios_api::schedule::Schedule;
+    /// assert_eq!(Schedule::period("*/1 * * * *", None), Some(60));
+    /// assert_eq!(Schedule::period("*/15 * * * *", Some("UTC")), Some(900));
+    /// assert_eq!(Schedule::period("*/7 * * * *", None), Some(3600));
+    /// assert_eq!(Schedule::period("30 9,21 * * *", None), Some(43_200));
+    /// assert_eq!(Schedule::period("@daily", None), Some(86_400));
+    /// assert_eq!(Schedule::period("0 9 * * 1", None), None);
+    /// assert_eq!(Schedule::period("0 9 * * *", Some("Europe/Paris")), None);
+    /// ```
+    pub fn period(expression: &str, zone: Option<&str>) -> Option<i64> {
+        const DAY: i64 = 86_400;
+        if zone.is_some_and(|z| z != "UTC" && z != "Etc/UTC") {
+            return None;
+        }
+        let trimmed = expression.trim();
+        let daily = match trimmed {
+            "@hourly" | "@daily" | "@midnight" => true,
+            macro_ if macro_.starts_with('@') => false,
+            fields => {
+                let fields: Vec<&str> = fields.split_whitespace().collect();
+                fields.len() == 5 && fields[2..].iter().all(|f| *f == "*" || *f == "?")
+            }
+        };
+        let schedule = Self::parse(trimmed, None).ok().filter(|_| daily)?;
+        let mut firings = Vec::new();
+        let mut cursor = Time(-1);
+        while let Some(next) = schedule.next_after(cursor).filter(|t| t.0 < DAY) {
+            firings.push(next.0);
+            cursor = next;
+        }
+        firings.first()?;
+        // The shortest shift that maps the day's firings onto themselves (it divides the day).
+        (60..=DAY)
+            .step_by(60)
+            .filter(|p| DAY % p == 0)
+            .find(|p| firings.iter().all(|t| firings.binary_search(&((t + p) % DAY)).is_ok()))
+    }
+
     /// The first scheduled time strictly after `t`.
     pub fn next_after(&self, t: Time) -> Option<Time> {
         let start = self.zone.from_utc_datetime(&Utc.timestamp_opt(t.0, 0).single()?.naive_utc());

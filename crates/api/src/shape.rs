@@ -80,9 +80,14 @@ impl Shape {
         let meta = object.meta();
         // A generated name names a revision itself: bucket such objects by their prefix, so that equal
         // states up to renaming put them in equal buckets.
+        let scheduled = scheduled_job_names(object);
         let name = match generated_name_revision(object) {
             Some(_) => format!("{}*", meta.generate_name.as_deref().unwrap_or("")),
-            None => meta.name.clone().unwrap_or_default(),
+            // A CronJob's Job: bucketed by its CronJob, as its scheduled minute is a time.
+            None => match scheduled.iter().find(|(job, _, _)| Some(job.as_str()) == meta.name.as_deref()) {
+                Some((job, digits_at, _)) => format!("{}#", &job[..*digits_at]),
+                None => meta.name.clone().unwrap_or_default(),
+            },
         };
         let bucket = object_bucket(object.kind().name(), meta.namespace.as_deref().unwrap_or(""), &name);
         if let Some(rv) = meta.resource_version.as_deref() {
@@ -123,6 +128,15 @@ impl Shape {
             }
         }
         cuts.extend(times_in(json).map(|(at, len, time)| (at, len, Cut::Time(time))));
+        for (job, digits_at, scheduled) in scheduled {
+            for quoted in [format!("\"{job}\""), format!("\"{job}-\"")] {
+                let mut from = 0;
+                while let Some(at) = find(json, quoted.as_bytes(), from) {
+                    cuts.push((at + 1 + digits_at, job.len() - digits_at, Cut::Time(scheduled)));
+                    from = at + quoted.len();
+                }
+            }
+        }
         cuts.sort_unstable();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         let mut at = 0;
@@ -152,6 +166,42 @@ impl Shape {
                 format!("{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")).into()
             }),
         }
+    }
+}
+
+/// The fewest digits a CronJob's Job name ends in: minutes since the Unix epoch have eight from 1990 on.
+const SCHEDULED_MINUTE_DIGITS: usize = 7;
+
+/// The names of CronJob Jobs an object carries — `<cron job>-<scheduled minute since the Unix epoch>`, as
+/// the CronJob controller names them — with where the minute starts in each and the scheduled time: a
+/// Job so named, a pod such a Job controls, a CronJob's active Jobs. The minute is a time like
+/// any other (cut out and hashed as one), so that states that differ by a shift of every time match
+/// whole, Job names included; renaming a Job everywhere in a state keeps what controllers do, as they
+/// compare names only for equality and order.
+fn scheduled_job_names(object: &Object) -> Vec<(String, usize, Time)> {
+    let minute_of = |job: &str, cron_job: Option<&str>| {
+        let (prefix, digits) = job.rsplit_once('-')?;
+        let own = cron_job.is_none_or(|c| c == prefix);
+        let plain = digits.len() >= SCHEDULED_MINUTE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
+        // Upstream writes the minute without leading zeros: another spelling is another name.
+        let minutes: i64 = digits.parse().ok().filter(|_| own && plain && !digits.starts_with('0'))?;
+        Some((job.to_string(), prefix.len() + 1, Time(minutes.checked_mul(60)?)))
+    };
+    let meta = object.meta();
+    let controller =
+        meta.owner_references.iter().flatten().find(|r| r.controller == Some(true) && r.api_version == "batch/v1");
+    match object {
+        // Any Job so named, not only a CronJob's: its pods name it as well, and every place a name is
+        // must be cut alike, or two states could match with a pod pointing at different Jobs.
+        Object::Job(_) => meta.name.as_deref().and_then(|name| minute_of(name, None)).into_iter().collect(),
+        Object::Pod(_) => {
+            controller.filter(|r| r.kind == "Job").and_then(|r| minute_of(&r.name, None)).into_iter().collect()
+        }
+        Object::CronJob(cj) => {
+            let active = cj.status.as_ref().and_then(|s| s.active.as_ref()).into_iter().flatten();
+            active.filter_map(|r| minute_of(r.name.as_deref()?, meta.name.as_deref())).collect()
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -35,15 +35,17 @@
 
 use crate::intern::{hash_words, Prehashed};
 use crate::state::State;
+use k8s_openapi::api::batch::v1::CronJob;
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use themelios_api::identity::{revision_of_uid, Bucket, GLOBAL_BUCKET, UID_BUCKET};
+use themelios_api::schedule::Schedule;
 use themelios_api::store::{KindMap, Objects, REVISION_TOKEN_TAG};
 use themelios_api::time::Deadline;
-use themelios_api::{Kind, StateRead, Time};
+use themelios_api::{Kind, Resource, StateRead, Time};
 use themelios_controllers::framework::{DynLocal, TimeUse};
 use thread_local::ThreadLocal;
 
@@ -202,6 +204,8 @@ struct Front {
     events: Vec<Event>,
     extra: Vec<(Bucket, u64)>,
     old_times: Vec<Time>,
+    /// Each schedule's period (see [`Schedule::period`]), computed once.
+    periods: HashMap<(String, Option<String>), Option<i64>>,
 }
 
 impl Default for Front {
@@ -215,6 +219,7 @@ impl Default for Front {
             events: Vec::new(),
             extra: Vec::new(),
             old_times: Vec::new(),
+            periods: HashMap::new(),
         }
     }
 }
@@ -270,6 +275,19 @@ impl Front {
     /// Flattens the state into events, collecting the revisions it mentions beyond the latest maps', then
     /// hashes the events with every revision replaced by its rank among all of them.
     fn fingerprint(&mut self, state: &State) -> u64 {
+        let calendar = match self.time {
+            TimeUse::Calendar { longest_seconds, periods } => self.calendar(state).map(|(period, cron_jobs)| {
+                let horizon = longest_seconds.max(periods.saturating_mul(period));
+                (TimeUse::Calendar { longest_seconds: horizon, periods: 0 }, period, cron_jobs)
+            }),
+            _ => None,
+        };
+        let (time, period, cron_jobs) = match calendar {
+            Some((time, period, cron_jobs)) => (time, Some(period), cron_jobs),
+            // A schedule that does not repeat within a day: every time counts as it is.
+            None if matches!(self.time, TimeUse::Calendar { .. }) => (TimeUse::Absolute, None, Vec::new()),
+            None => (self.time, None, Vec::new()),
+        };
         let parts = self.parts(state);
         let mut others = parts.other_maps().flat_map(|m| &m.names).peekable();
         let names = match others.peek() {
@@ -280,13 +298,17 @@ impl Front {
                 Names::Gathered(all)
             }
         };
-        let mut flat =
-            Flatten { names: &names, events: std::mem::take(&mut self.events), extra: std::mem::take(&mut self.extra) };
+        let mut flat = Flatten {
+            names: &names,
+            cron_jobs: &cron_jobs,
+            events: std::mem::take(&mut self.events),
+            extra: std::mem::take(&mut self.extra),
+        };
         flat.events.clear();
         flat.extra.clear();
         parts.feed(state, &mut flat);
         let Flatten { mut events, mut extra, .. } = flat;
-        let clock = Clock::new(self.time, &parts, state.now, &events, std::mem::take(&mut self.old_times));
+        let clock = Clock::new(time, &parts, state.now, &events, std::mem::take(&mut self.old_times));
         let latest = &parts.latest.sorted;
         extra.sort_unstable();
         extra.dedup();
@@ -294,6 +316,11 @@ impl Front {
         // A revision's rank among all the state's: those of the latest maps below it, and the others.
         let rank = |t: (Bucket, u64)| latest.partition_point(|s| *s < t) + extra.partition_point(|s| *s < t);
         let mut hasher = FINGERPRINT_HASHER.build_hasher();
+        if let Some(period) = period {
+            // Where `now` stands in the schedules' period: times are hashed by their distance from it.
+            hasher.write_u8(TIME_MARK);
+            hasher.write_i64(state.now.0.rem_euclid(period));
+        }
         let mark = |hasher: &mut foldhash::quality::FoldHasher, bucket: Bucket, rank: usize| {
             // Equal for two states exactly when each bucket's revisions are in the same order.
             hasher.write_u8(TOKEN_MARK);
@@ -319,6 +346,31 @@ impl Front {
         events.clear();
         (self.events, self.extra, self.old_times) = (events, extra, clock.old);
         hasher.finish()
+    }
+
+    /// The common period of the schedules of the CronJobs a state holds (in its stores and caches), with
+    /// their names; `None` when one of them does not repeat within a day. A state without CronJobs repeats
+    /// daily: a CronJob a user creates later must repeat within a day (scenario files check that).
+    fn calendar(&mut self, state: &State) -> Option<(i64, Vec<Box<str>>)> {
+        let stores = [state.store.objects(), state.lagging.objects()];
+        let cached = state.actors.iter().filter_map(|a| a.cache.as_ref()).flat_map(|c| c.kinds.iter());
+        let maps = stores
+            .iter()
+            .map(|o| o.of_kind(Kind::CronJob))
+            .chain(cached.filter(|(kind, _, _)| *kind == Kind::CronJob).map(|(_, map, _)| map));
+        let mut period = 1;
+        let mut names: Vec<Box<str>> = Vec::new();
+        for (name, object) in maps.flat_map(|m| m.iter()) {
+            let Some(spec) = CronJob::from_object(object.object()).and_then(|cj| cj.spec.as_ref()) else { continue };
+            let key = (spec.schedule.clone(), spec.time_zone.clone());
+            let own =
+                *self.periods.entry(key).or_insert_with(|| Schedule::period(&spec.schedule, spec.time_zone.as_deref()));
+            period = lcm(period, own?);
+            names.push(name.name.as_str().into());
+        }
+        names.sort_unstable();
+        names.dedup();
+        Some((if names.is_empty() { DAY_SECONDS } else { period }, names))
     }
 
     fn parts(&mut self, state: &State) -> Parts {
@@ -361,8 +413,9 @@ impl Clock {
     /// The clock of a state whose parts are `parts`, flattened into `events`; `old` is a buffer.
     fn new(time: TimeUse, parts: &Parts, now: Time, events: &[Event], mut old: Vec<Time>) -> Self {
         old.clear();
-        let TimeUse::Relative { longest_seconds } = time else {
-            return Self { relative: None, old };
+        let longest_seconds = match time {
+            TimeUse::Relative { longest_seconds } | TimeUse::Calendar { longest_seconds, .. } => longest_seconds,
+            TimeUse::Absolute => return Self { relative: None, old },
         };
         let longest = parts.other_maps().map(|m| m.longest_duration).fold(parts.latest.longest_duration, i64::max);
         let horizon = now.plus_seconds(-longest_seconds.max(longest));
@@ -513,6 +566,8 @@ enum Event {
 /// the revisions the latest maps do not mention.
 struct Flatten<'a> {
     names: &'a Names<'a>,
+    /// The names of the state's CronJobs, sorted, when times are hashed modulo their schedules' period.
+    cron_jobs: &'a [Box<str>],
     events: Vec<Event>,
     extra: Vec<(Bucket, u64)>,
 }
@@ -531,7 +586,14 @@ impl Flatten<'_> {
     fn text(&mut self, hash: u64, text: &str) {
         match self.names.revision(hash, text) {
             Some(revision) => self.token(UID_BUCKET, revision),
-            None => self.events.push(Event::Text(hash)),
+            None => match scheduled_name(self.cron_jobs, text) {
+                // A CronJob's Job name (or a prefix of its pods' names): its scheduled minute is a time.
+                Some((cron_job, scheduled, dash)) => {
+                    self.events.push(Event::Text(text_hash(cron_job) ^ SCHEDULED_NAME ^ u64::from(dash)));
+                    self.time(scheduled);
+                }
+                None => self.events.push(Event::Text(hash)),
+            },
         }
     }
     fn summary(&mut self, summary: &Summary) {
@@ -554,6 +616,41 @@ impl Flatten<'_> {
         }
         self.events.extend(latest.times.iter().map(|t| Event::Time(*t)));
     }
+}
+
+/// Marks a Job name of a CronJob in the hash (with its scheduled minute hashed as a time).
+const SCHEDULED_NAME: u64 = 0x5c4e_d01e_d000_0000;
+const DAY_SECONDS: i64 = 86_400;
+
+fn lcm(a: i64, b: i64) -> i64 {
+    let gcd = |mut a: i64, mut b: i64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    a / gcd(a, b) * b
+}
+
+/// Splits a name `<cron job>-<minutes since the Unix epoch>`, or the same with a trailing `-` (its pods'
+/// generateName), of one of `cron_jobs` into the CronJob's name, the scheduled time and whether the dash
+/// was there.
+fn scheduled_name<'t>(cron_jobs: &[Box<str>], text: &'t str) -> Option<(&'t str, Time, bool)> {
+    if cron_jobs.is_empty() {
+        return None;
+    }
+    let (body, dash) = match text.strip_suffix('-') {
+        Some(body) => (body, true),
+        None => (text, false),
+    };
+    let (cron_job, minutes) = body.rsplit_once('-')?;
+    if minutes.is_empty() || !minutes.bytes().all(|b| b.is_ascii_digit()) || minutes.len() > 12 {
+        return None;
+    }
+    cron_jobs.binary_search_by(|n| (**n).cmp(cron_job)).ok()?;
+    // Upstream writes the minute without leading zeros: another spelling is another name.
+    let minutes: i64 = minutes.parse().ok().filter(|m: &i64| m.to_string().len() == body.len() - cron_job.len() - 1)?;
+    Some((cron_job, Time(minutes * 60), dash))
 }
 
 /// Records a part's hash: integers and untagged data into the skeleton, revisions and strings aside

@@ -394,16 +394,27 @@ fn write(index: &RwLock<Index>) -> std::sync::RwLockWriteGuard<'_, Index> {
 }
 
 fn expand(model: &ClusterModel, state: State, index: &Index) -> Expansion {
+    let mut only_time_passes = true;
     let successors: Vec<Successor> = model
         .successors(&state)
         .into_iter()
         .map(|(action, next)| {
+            only_time_passes &= matches!(action, Action::Tick(_));
             let fingerprint = model.summaries.fingerprint(&next);
             let target = index.get(fingerprint).ok_or(next);
             Successor { fingerprint, class: model.fairness_class(&action), target }
         })
         .collect();
-    let terminal = successors.is_empty() && model.is_quiescent(&state);
+    // Quiescent: nothing can happen, or nothing but time passing to a state that is this one again (a
+    // CronJob that waits for its next schedule and then has nothing to do is as settled as a system can be).
+    let terminal = if successors.is_empty() {
+        model.is_quiescent(&state)
+    } else {
+        only_time_passes && {
+            let own = model.summaries.fingerprint(&state);
+            successors.iter().all(|s| s.fingerprint == own)
+        }
+    };
     Expansion { terminal, found: classify(model, &state, terminal), successors }
 }
 

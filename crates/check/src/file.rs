@@ -6,11 +6,13 @@ use crate::consistency::{Consistency, Staleness};
 use crate::environment::{create_op, user_op, UserSpec};
 use crate::model::{ModelCheck, UserDone, UserOp};
 use crate::scenario::Scenario;
+use k8s_openapi::api::batch::v1::CronJob;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use themelios_api::{Kind, Object, Op};
+use themelios_api::schedule::Schedule;
+use themelios_api::{Kind, Object, Op, Resource};
 use themelios_controllers::framework::Property;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::kubelet::{Kubelet, NodeConfig};
@@ -241,6 +243,15 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     }
     // An object created mid-run must be one the API accepts once the starting objects exist.
     for (i, object) in created_mid_run {
+        // States are hashed modulo the period of the schedules present (a day when there are none), so a
+        // CronJob that appears later must repeat within a day for states before it to be merged soundly.
+        if let Some(spec) = CronJob::from_object(&object).and_then(|cj| cj.spec.as_ref()) {
+            if Schedule::period(&spec.schedule, spec.time_zone.as_deref()).is_none() {
+                let why = "a CronJob created mid-run must repeat within a UTC day (day-of-month, month and \
+                           day-of-week `*`, no other time zone); list it under `objects` instead";
+                return Err(error(item_line(text, "user", i), &format!("user[{i}].create.spec.schedule"), why.into()));
+            }
+        }
         if let Err(e) = probe.submit(Op::Create(object)) {
             let (field, why) = match e.causes().first() {
                 Some(c) => (format!("user[{i}].create.{}", c.field), c.message.clone()),

@@ -28,7 +28,9 @@ pub fn find_livelock(graph: &Graph) -> Option<Livelock> {
     let components = strongly_connected(graph);
     let mut best: Option<(StateId, Vec<StateId>)> = None;
     for component in components {
-        if !is_cycle(graph, &component) || !is_fair(graph, &component) {
+        // A state where nothing but time passes, back to itself, is quiescent, not a cycle of work.
+        let settled = component.iter().all(|s| graph.is_terminal(*s));
+        if settled || !is_cycle(graph, &component) || !is_fair(graph, &component) {
             continue;
         }
         let entry = component.iter().copied().min()?;

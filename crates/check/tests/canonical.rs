@@ -205,3 +205,62 @@ fn generations_are_told_apart_only_by_their_order_within_the_object() {
     assert_ne!(print(5, 4), print(5, 5));
     assert_ne!(print(5, 5), print(5, 6));
 }
+
+/// A CronJob scenario on `schedule` (Forbid, no Job controller: its first Job runs for ever).
+fn cron_model(schedule: &str) -> ClusterModel {
+    let text = format!(
+        "name: cron\ncontrollers: [cronjob]\nobjects:\n  - apiVersion: batch/v1\n    kind: CronJob\n    \
+         metadata: {{name: report, namespace: default}}\n    spec:\n      schedule: \"{schedule}\"\n      \
+         concurrencyPolicy: Forbid\n      jobTemplate:\n        spec:\n          template:\n            spec:\n              \
+         restartPolicy: Never\n              containers: [{{name: app, image: \"busybox:1.36\"}}]\n"
+    );
+    let scenario = themelios_check::file::parse("cron.yaml", &text).expect("a valid scenario");
+    scenario.with_instances(Consistency::LINEARIZABLE, 1)
+}
+
+/// Takes the first controller step enabled, else lets time pass, `steps` times.
+fn walk_in_time(model: &ClusterModel, mut state: State, steps: usize) -> Vec<State> {
+    let mut path = vec![state.clone()];
+    for _ in 0..steps {
+        let successors = model.successors(&state);
+        let step = successors.iter().position(|(a, _)| matches!(a, Action::Step(_)));
+        let tick = successors.iter().position(|(a, _)| matches!(a, Action::Tick(_)));
+        let Some((_, next)) = step.or(tick).map(|at| successors[at].clone()) else { break };
+        path.push(next.clone());
+        state = next;
+    }
+    path
+}
+
+#[test]
+fn cron_job_states_a_whole_period_apart_share_a_fingerprint_job_names_included() {
+    let model = cron_model("*/1 * * * *");
+    assert!(matches!(model.time_use(), TimeUse::Calendar { .. }), "{:?}", model.time_use());
+    let start = forgetful(&model, &model.init);
+    let walk = |shift: i64| walk_in_time(&model, shifted(&start, shift), 6);
+    let (early, late, off_phase) = (walk(0), walk(120), walk(30));
+    let jobs = |s: &State| s.store.objects().of_kind(Kind::Job).iter().map(|(n, _)| n.name.clone()).collect::<Vec<_>>();
+    assert!(early.iter().any(|s| !jobs(s).is_empty()), "the walk started a Job");
+    let mut renamed = 0;
+    for (i, (a, b)) in early.iter().zip(&late).enumerate() {
+        assert_eq!(b.now.seconds_since(a.now), 120);
+        assert_eq!(fingerprint(a, model.time_use()), fingerprint(b, model.time_use()), "step {i}");
+        assert_eq!(model.summaries.fingerprint(a), model.summaries.fingerprint(b));
+        renamed += usize::from(!jobs(a).is_empty() && jobs(a) != jobs(b));
+    }
+    assert!(renamed > 0, "the Jobs of the two walks carry different scheduled minutes in their names");
+    // Half a period off, the schedule comes at another distance from `now`: other states.
+    assert_ne!(fingerprint(&early[0], model.time_use()), fingerprint(&off_phase[0], model.time_use()));
+}
+
+#[test]
+fn a_schedule_that_does_not_repeat_within_a_day_keeps_times_absolute() {
+    let model = cron_model("0 9 * * 1");
+    let start = forgetful(&model, &model.init);
+    let day_later = shifted(&start, 86_400);
+    assert_ne!(fingerprint(&start, model.time_use()), fingerprint(&day_later, model.time_use()));
+    let hourly = cron_model("0 * * * *");
+    let start = forgetful(&hourly, &hourly.init);
+    assert_eq!(fingerprint(&start, hourly.time_use()), fingerprint(&shifted(&start, 3_600), hourly.time_use()));
+    assert_ne!(fingerprint(&start, hourly.time_use()), fingerprint(&shifted(&start, 1_800), hourly.time_use()));
+}

@@ -230,3 +230,23 @@ fn nodes_join_and_stop_mid_run() {
     let both = text.replace("joining: [node-2]", "joining: [node-1]");
     assert!(error(&both).contains("joining[0]: node \"node-1\" is listed in `nodes` too"), "{}", error(&both));
 }
+
+/// States are hashed modulo the period of the CronJobs' schedules, so one created mid-run must repeat
+/// within a day: a weekly one is refused with its place in the file; an hourly one is accepted.
+#[test]
+fn a_cron_job_created_mid_run_must_repeat_within_a_day() {
+    let scenario = |schedule: &str| {
+        format!(
+            "name: cron-later\ncontrollers: [cronjob]\nuser:\n  - create:\n      apiVersion: batch/v1\n      \
+             kind: CronJob\n      metadata: {{name: weekly, namespace: default}}\n      spec:\n        \
+             schedule: \"{schedule}\"\n        jobTemplate:\n          spec:\n            template:\n              \
+             spec:\n                restartPolicy: Never\n                containers: [{{name: app, image: busybox}}]\n"
+        )
+    };
+    let why = error(&scenario("0 9 * * 1"));
+    assert!(
+        why.starts_with("bad.yaml:4: user[0].create.spec.schedule: a CronJob created mid-run must repeat"),
+        "{why}"
+    );
+    assert!(file::parse("ok.yaml", &scenario("0 * * * *")).is_ok());
+}

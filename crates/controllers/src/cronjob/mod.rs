@@ -144,6 +144,12 @@ impl Controller for CronJobController {
 
     fn profile(&self) -> crate::framework::Profile {
         crate::framework::Profile {
+            // Schedules read the calendar; looking back for missed schedules reaches MAX_MISSED + 1
+            // periods; its backoff and the Jobs' deadlines are durations.
+            time_use: crate::framework::TimeUse::Calendar {
+                longest_seconds: crate::common::backoff::BACKOFF_CAP_SECONDS,
+                periods: MAX_MISSED as i64 + 1,
+            },
             reads: Some(&[themelios_api::Kind::CronJob, themelios_api::Kind::Job]),
             ..Default::default()
         }

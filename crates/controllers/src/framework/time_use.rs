@@ -16,6 +16,8 @@
 /// let lease = TimeUse::Relative { longest_seconds: 40 };
 /// assert_eq!(backoff.and(lease), backoff);
 /// assert_eq!(backoff.and(TimeUse::Absolute), TimeUse::Absolute);
+/// let cron = TimeUse::Calendar { longest_seconds: 0, periods: 101 };
+/// assert_eq!(backoff.and(cron), TimeUse::Calendar { longest_seconds: 300, periods: 101 });
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeUse {
@@ -30,7 +32,19 @@ pub enum TimeUse {
         /// The longest duration of its own it compares a time's distance from `now` against.
         longest_seconds: i64,
     },
-    /// It reads calendar time (a cron schedule): states that differ only in time are different states.
+    /// It reads calendar time through the cron schedules of the CronJobs in the state, and otherwise as
+    /// [`TimeUse::Relative`] says. Where every schedule repeats within a day (its day-of-month, month and
+    /// day-of-week fields are `*`, in UTC), behaviour repeats with the schedules' common period: states that
+    /// differ by a shift of every time by whole periods — times in names too, as a CronJob's Job is named
+    /// after its scheduled minute — behave alike. It may compare the distance of a time from `now` with up
+    /// to `periods` periods besides `longest_seconds` (a CronJob looks back that far for missed schedules).
+    Calendar {
+        /// The longest duration of its own, as for [`TimeUse::Relative`].
+        longest_seconds: i64,
+        /// How many periods back from `now` a time still counts by its distance.
+        periods: i64,
+    },
+    /// It reads calendar time in ways that do not repeat: states that differ only in time are different.
     Absolute,
 }
 
@@ -41,7 +55,25 @@ impl TimeUse {
             (TimeUse::Relative { longest_seconds: a }, TimeUse::Relative { longest_seconds: b }) => {
                 TimeUse::Relative { longest_seconds: a.max(b) }
             }
-            _ => TimeUse::Absolute,
+            (TimeUse::Absolute, _) | (_, TimeUse::Absolute) => TimeUse::Absolute,
+            (a, b) => TimeUse::Calendar {
+                longest_seconds: a.longest_seconds().max(b.longest_seconds()),
+                periods: a.periods().max(b.periods()),
+            },
+        }
+    }
+
+    fn longest_seconds(self) -> i64 {
+        match self {
+            TimeUse::Relative { longest_seconds } | TimeUse::Calendar { longest_seconds, .. } => longest_seconds,
+            TimeUse::Absolute => 0,
+        }
+    }
+
+    fn periods(self) -> i64 {
+        match self {
+            TimeUse::Calendar { periods, .. } => periods,
+            _ => 0,
         }
     }
 }
