@@ -25,6 +25,11 @@
 //! by a shift of all times, or in how far back their oldest times lie, behave alike. Without this, a
 //! controller that backs off and retries forever (an unfair path, but a path) makes a new state each
 //! round, and BFS never finishes.
+//! Under [`TimeUse::Calendar`] (a CronJob's schedules), times are hashed the same way, plus `now`'s phase
+//! in the period of the state's schedules and with a horizon of as many periods as the controller looks
+//! back; the scheduled minute in a CronJob's Job names is a time too (cut out by the shape; recognised
+//! here in controller memory), so states a whole period apart match. A schedule that does not repeat
+//! within a day makes that state's times absolute.
 //! A [`Deadline`] in controller memory can only be compared with `now`: every one that has passed is
 //! hashed alike, one still to come by its distance from `now`.
 //!
