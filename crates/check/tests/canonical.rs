@@ -31,13 +31,19 @@ fn bumped(state: &State) -> State {
 }
 
 /// Takes the first controller step enabled (or, when none is, the first user operation), `steps` times.
-fn walk(model: &ClusterModel, mut state: State, steps: usize) -> Vec<State> {
+fn walk(model: &ClusterModel, state: State, steps: usize) -> Vec<State> {
+    walk_else(model, state, steps, |a| matches!(a, Action::User(_)))
+}
+
+/// Takes the first controller step enabled (or, when none is, the first action `otherwise` picks), `steps`
+/// times.
+fn walk_else(model: &ClusterModel, mut state: State, steps: usize, otherwise: fn(&Action) -> bool) -> Vec<State> {
     let mut path = vec![state.clone()];
     for _ in 0..steps {
         let successors = model.successors(&state);
         let step = successors.iter().position(|(a, _)| matches!(a, Action::Step(_)));
-        let user = successors.iter().position(|(a, _)| matches!(a, Action::User(_)));
-        let Some((_, next)) = step.or(user).map(|at| successors[at].clone()) else {
+        let other = successors.iter().position(|(a, _)| otherwise(a));
+        let Some((_, next)) = step.or(other).map(|at| successors[at].clone()) else {
             break;
         };
         path.push(next.clone());
@@ -218,26 +224,12 @@ fn cron_model(schedule: &str) -> ClusterModel {
     scenario.with_instances(Consistency::LINEARIZABLE, 1)
 }
 
-/// Takes the first controller step enabled, else lets time pass, `steps` times.
-fn walk_in_time(model: &ClusterModel, mut state: State, steps: usize) -> Vec<State> {
-    let mut path = vec![state.clone()];
-    for _ in 0..steps {
-        let successors = model.successors(&state);
-        let step = successors.iter().position(|(a, _)| matches!(a, Action::Step(_)));
-        let tick = successors.iter().position(|(a, _)| matches!(a, Action::Tick(_)));
-        let Some((_, next)) = step.or(tick).map(|at| successors[at].clone()) else { break };
-        path.push(next.clone());
-        state = next;
-    }
-    path
-}
-
 #[test]
 fn cron_job_states_a_whole_period_apart_share_a_fingerprint_job_names_included() {
     let model = cron_model("*/1 * * * *");
     assert!(matches!(model.time_use(), TimeUse::Calendar { .. }), "{:?}", model.time_use());
     let start = forgetful(&model, &model.init);
-    let walk = |shift: i64| walk_in_time(&model, shifted(&start, shift), 6);
+    let walk = |shift: i64| walk_else(&model, shifted(&start, shift), 6, |a| matches!(a, Action::Tick(_)));
     let (early, late, off_phase) = (walk(0), walk(120), walk(30));
     let jobs = |s: &State| s.store.objects().of_kind(Kind::Job).iter().map(|(n, _)| n.name.clone()).collect::<Vec<_>>();
     assert!(early.iter().any(|s| !jobs(s).is_empty()), "the walk started a Job");

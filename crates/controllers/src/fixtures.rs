@@ -49,6 +49,23 @@ pub fn pod(namespace: &str, name: &str, label_pairs: &[(&str, &str)]) -> Pod {
     Pod { metadata: meta(namespace, name, label_pairs), spec: Some(pod_spec("nginx:1.27")), status: None }
 }
 
+/// A pod bound to `node` that mounts the PersistentVolumeClaim `claim` as a volume of the same name.
+pub fn pod_using_claim(namespace: &str, name: &str, node: &str, claim: &str) -> Pod {
+    let mut p = pod(namespace, name, &[]);
+    if let Some(spec) = p.spec.as_mut() {
+        spec.node_name = Some(node.into());
+        spec.volumes = Some(vec![k8s_openapi::api::core::v1::Volume {
+            name: claim.into(),
+            persistent_volume_claim: Some(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                claim_name: claim.into(),
+                read_only: None,
+            }),
+            ..Default::default()
+        }]);
+    }
+    p
+}
+
 /// A pod whose container requests `cpu` and `memory` (empty strings request nothing).
 pub fn pod_requesting(namespace: &str, name: &str, cpu: &str, memory: &str) -> Pod {
     let mut p = pod(namespace, name, &[]);

@@ -7,7 +7,7 @@ use k8s_openapi::api::apps::v1::{
     StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Pod, Volume};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use themelios_api::{Kind, Op, Resource};
 use themelios_controllers::common::owner::controller_ref;
 use themelios_controllers::fixtures;
@@ -427,15 +427,7 @@ fn recreate_deployment_runs_two_revisions() {
 fn pvc_protection_releases_a_claim_in_use() {
     let mut h = Harness::new();
     h.create(PersistentVolumeClaim { metadata: fixtures::meta(NS, "data", &[]), ..Default::default() }).unwrap();
-    let mut user = fixtures::pod(NS, "user", &[]);
-    let spec = user.spec.as_mut().unwrap();
-    spec.node_name = Some("node-1".into());
-    spec.volumes = Some(vec![Volume {
-        name: "data".into(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: "data".into(), read_only: None }),
-        ..Default::default()
-    }]);
-    h.create(user).unwrap();
+    h.create(fixtures::pod_using_claim(NS, "user", "node-1", "data")).unwrap();
     h.submit(Op::delete(themelios_api::ObjectRef::new(Kind::PersistentVolumeClaim, NS, "data"))).unwrap();
     let mut released = h.get::<PersistentVolumeClaim>(NS, "data").expect("held by its finalizer");
     released.metadata.finalizers = None;

@@ -1,11 +1,9 @@
 //! Storage-object-in-use protection: a claim a scheduled pod uses outlives its deletion until the pod goes;
 //! a bound volume likewise.
 
-use k8s_openapi::api::core::v1::{
-    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PersistentVolumeStatus, Pod, Volume,
-};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, PersistentVolumeStatus, Pod};
 use themelios_api::{Kind, ObjectRef, Op};
-use themelios_controllers::fixtures::pod;
+use themelios_controllers::fixtures::pod_using_claim;
 use themelios_controllers::harness::Harness;
 use themelios_controllers::volumeprotection::{self, PvProtectionController, PvcProtectionController, PVC_FINALIZER};
 
@@ -25,15 +23,7 @@ fn a_claim_in_use_stays_until_its_pod_is_gone() {
     h.check(volumeprotection::properties());
     let created = h.create(claim("data")).unwrap();
     assert_eq!(created.metadata.finalizers, Some(vec![PVC_FINALIZER.to_string()]), "admission adds the finalizer");
-    let mut user = pod(NS, "user", &[]);
-    let spec = user.spec.as_mut().unwrap();
-    spec.node_name = Some("node-1".into());
-    spec.volumes = Some(vec![Volume {
-        name: "data".into(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource { claim_name: "data".into(), read_only: None }),
-        ..Default::default()
-    }]);
-    h.create(user).unwrap();
+    h.create(pod_using_claim(NS, "user", "node-1", "data")).unwrap();
     h.submit(Op::delete(ObjectRef::new(Kind::PersistentVolumeClaim, NS, "data"))).unwrap();
     h.settle().unwrap();
     let kept = h.get::<PersistentVolumeClaim>(NS, "data").expect("kept while the pod uses it");
