@@ -31,6 +31,29 @@ pub enum ScheduleError {
     TimeZone(String),
 }
 
+/// The fewest digits a CronJob's Job name ends in: minutes since the Unix epoch have eight from 1990 on.
+const SCHEDULED_MINUTE_DIGITS: usize = 7;
+
+/// Splits a CronJob's Job name — `<cron job>-<scheduled minute since the Unix epoch>`, as the CronJob
+/// controller names it — into the CronJob's name and the scheduled time. The minute has at least seven
+/// digits and no leading zero (upstream writes it so; another spelling is another name).
+///
+/// ```
+/// use themelios_api::schedule::scheduled_job_name;
+/// use themelios_api::Time;
+/// assert_eq!(scheduled_job_name("report-28928161"), Some(("report", Time(28_928_161 * 60))));
+/// assert_eq!(scheduled_job_name("db-1"), None);
+/// assert_eq!(scheduled_job_name("report-028928161"), None);
+/// ```
+pub fn scheduled_job_name(job: &str) -> Option<(&str, Time)> {
+    let (cron_job, digits) = job.rsplit_once('-')?;
+    let plain = digits.len() >= SCHEDULED_MINUTE_DIGITS
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    let minutes: i64 = digits.parse().ok().filter(|_| plain)?;
+    Some((cron_job, Time(minutes.checked_mul(60)?)))
+}
+
 impl Schedule {
     /// Parses a five-field expression (or a macro such as `@hourly`) in `zone` (UTC when `None`).
     pub fn parse(expression: &str, zone: Option<&str>) -> Result<Self, ScheduleError> {

@@ -169,9 +169,6 @@ impl Shape {
     }
 }
 
-/// The fewest digits a CronJob's Job name ends in: minutes since the Unix epoch have eight from 1990 on.
-const SCHEDULED_MINUTE_DIGITS: usize = 7;
-
 /// The names of CronJob Jobs an object carries — `<cron job>-<scheduled minute since the Unix epoch>`, as
 /// the CronJob controller names them — with where the minute starts in each and the scheduled time: a
 /// Job so named, a pod such a Job controls, a CronJob's active Jobs. The minute is a time like
@@ -180,12 +177,8 @@ const SCHEDULED_MINUTE_DIGITS: usize = 7;
 /// compare names only for equality and order.
 fn scheduled_job_names(object: &Object) -> Vec<(String, usize, Time)> {
     let minute_of = |job: &str, cron_job: Option<&str>| {
-        let (prefix, digits) = job.rsplit_once('-')?;
-        let own = cron_job.is_none_or(|c| c == prefix);
-        let plain = digits.len() >= SCHEDULED_MINUTE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit());
-        // Upstream writes the minute without leading zeros: another spelling is another name.
-        let minutes: i64 = digits.parse().ok().filter(|_| own && plain && !digits.starts_with('0'))?;
-        Some((job.to_string(), prefix.len() + 1, Time(minutes.checked_mul(60)?)))
+        let (prefix, scheduled) = crate::schedule::scheduled_job_name(job)?;
+        cron_job.is_none_or(|c| c == prefix).then(|| (job.to_string(), prefix.len() + 1, scheduled))
     };
     let meta = object.meta();
     let controller =

@@ -47,7 +47,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 use themelios_api::identity::{revision_of_uid, Bucket, GLOBAL_BUCKET, UID_BUCKET};
-use themelios_api::schedule::Schedule;
+use themelios_api::schedule::{scheduled_job_name, Schedule};
 use themelios_api::store::{KindMap, Objects, REVISION_TOKEN_TAG};
 use themelios_api::time::Deadline;
 use themelios_api::{Kind, Resource, StateRead, Time};
@@ -648,14 +648,9 @@ fn scheduled_name<'t>(cron_jobs: &[Box<str>], text: &'t str) -> Option<(&'t str,
         Some(body) => (body, true),
         None => (text, false),
     };
-    let (cron_job, minutes) = body.rsplit_once('-')?;
-    if minutes.is_empty() || !minutes.bytes().all(|b| b.is_ascii_digit()) || minutes.len() > 12 {
-        return None;
-    }
+    let (cron_job, scheduled) = scheduled_job_name(body)?;
     cron_jobs.binary_search_by(|n| (**n).cmp(cron_job)).ok()?;
-    // Upstream writes the minute without leading zeros: another spelling is another name.
-    let minutes: i64 = minutes.parse().ok().filter(|m: &i64| m.to_string().len() == body.len() - cron_job.len() - 1)?;
-    Some((cron_job, Time(minutes * 60), dash))
+    Some((cron_job, scheduled, dash))
 }
 
 /// Records a part's hash: integers and untagged data into the skeleton, revisions and strings aside

@@ -15,7 +15,7 @@ pub const KUBERNETES_FINALIZER: &str = "kubernetes";
 pub struct NamespaceController;
 
 impl Controller for NamespaceController {
-    /// Per-namespace backoff after a failed write (upstream requeues the namespace rate-limited).
+    /// Per-namespace backoff after a failed write (keyed by uid; upstream requeues the namespace rate-limited).
     type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
@@ -31,14 +31,8 @@ impl Controller for NamespaceController {
     }
 
     fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
-        let (namespace, op) = view
-            .list::<Namespace>()
-            .filter(|ns| ns.metadata.deletion_timestamp.is_some())
-            .filter_map(|ns| ns.metadata.name.as_deref().map(|name| (name, ns)))
-            .filter(|(name, _)| !retries.waiting(name, view.now(), timers))
-            .find_map(|(name, ns)| Some((name, finalize(view, ns)?)))?;
-        retries.attempt(namespace);
-        Some(op)
+        let deleted = view.list::<Namespace>().filter(|ns| ns.metadata.deletion_timestamp.is_some());
+        retries.first_work(deleted, |ns| &ns.metadata, view.now(), timers, |ns| finalize(view, ns))
     }
 
     fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {

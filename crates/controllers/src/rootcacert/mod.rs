@@ -50,7 +50,7 @@ fn described(cm: &ConfigMap) -> bool {
 }
 
 impl Controller for RootCaPublisher {
-    /// Per-namespace backoff after a failed write (upstream requeues the namespace rate-limited).
+    /// Per-namespace backoff after a failed write (keyed by uid; upstream requeues the namespace rate-limited).
     type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
@@ -68,38 +68,39 @@ impl Controller for RootCaPublisher {
 
     fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
         let data = self.data();
-        let (namespace, op) = view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
-            let namespace = ns.metadata.name.as_deref()?;
-            if retries.waiting(namespace, view.now(), timers) {
-                return None;
-            }
-            let op = match view.get::<ConfigMap>(namespace, CONFIG_MAP) {
-                None => {
-                    let mut cm = ConfigMap::default();
-                    cm.metadata.name = Some(CONFIG_MAP.into());
-                    cm.metadata.namespace = Some(namespace.into());
-                    cm.metadata.annotations =
-                        Some(BTreeMap::from([(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string())]));
-                    cm.data = Some(data.clone());
-                    Some(Op::Create(cm.into_object()))
+        let active = view.list::<Namespace>().filter(|ns| is_active(ns));
+        retries.first_work(
+            active,
+            |ns| &ns.metadata,
+            view.now(),
+            timers,
+            |ns| {
+                let namespace = ns.metadata.name.as_deref()?;
+                match view.get::<ConfigMap>(namespace, CONFIG_MAP) {
+                    None => {
+                        let mut cm = ConfigMap::default();
+                        cm.metadata.name = Some(CONFIG_MAP.into());
+                        cm.metadata.namespace = Some(namespace.into());
+                        cm.metadata.annotations =
+                            Some(BTreeMap::from([(DESCRIPTION_ANNOTATION.to_string(), DESCRIPTION.to_string())]));
+                        cm.data = Some(data.clone());
+                        Some(Op::Create(cm.into_object()))
+                    }
+                    // Someone changed it: put the bundle and the description back, keeping anything else.
+                    Some(cm) if cm.data.as_ref() != Some(&data) || !described(cm) => {
+                        let mut fixed = cm.clone();
+                        fixed.data = Some(data.clone());
+                        fixed
+                            .metadata
+                            .annotations
+                            .get_or_insert_with(Default::default)
+                            .insert(DESCRIPTION_ANNOTATION.into(), DESCRIPTION.into());
+                        Some(Op::Update(fixed.into_object()))
+                    }
+                    Some(_) => None,
                 }
-                // Someone changed it: put the bundle and the description back, keeping anything else.
-                Some(cm) if cm.data.as_ref() != Some(&data) || !described(cm) => {
-                    let mut fixed = cm.clone();
-                    fixed.data = Some(data.clone());
-                    fixed
-                        .metadata
-                        .annotations
-                        .get_or_insert_with(Default::default)
-                        .insert(DESCRIPTION_ANNOTATION.into(), DESCRIPTION.into());
-                    Some(Op::Update(fixed.into_object()))
-                }
-                Some(_) => None,
-            }?;
-            Some((namespace, op))
-        })?;
-        retries.attempt(namespace);
-        Some(op)
+            },
+        )
     }
 
     fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {

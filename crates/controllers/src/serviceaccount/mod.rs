@@ -23,7 +23,7 @@ pub fn is_active(ns: &Namespace) -> bool {
 }
 
 impl Controller for ServiceAccountController {
-    /// Per-namespace backoff after a failed create (upstream requeues the namespace rate-limited).
+    /// Per-namespace backoff after a failed create (keyed by uid; upstream requeues the namespace rate-limited).
     type Local = Retries;
 
     fn profile(&self) -> crate::framework::Profile {
@@ -40,17 +40,22 @@ impl Controller for ServiceAccountController {
     }
 
     fn step(&self, view: &ClusterView, retries: &mut Retries, timers: &mut Timers) -> Option<Op> {
-        let missing = view.list::<Namespace>().filter(|ns| is_active(ns)).find_map(|ns| {
-            let namespace = ns.metadata.name.as_deref()?;
-            (view.get::<ServiceAccount>(namespace, DEFAULT_SERVICE_ACCOUNT).is_none()
-                && !retries.waiting(namespace, view.now(), timers))
-            .then_some(namespace)
-        })?;
-        let mut account = ServiceAccount::default();
-        account.metadata.name = Some(DEFAULT_SERVICE_ACCOUNT.into());
-        account.metadata.namespace = Some(missing.into());
-        retries.attempt(missing);
-        Some(Op::Create(account.into_object()))
+        let active = view.list::<Namespace>().filter(|ns| is_active(ns));
+        retries.first_work(
+            active,
+            |ns| &ns.metadata,
+            view.now(),
+            timers,
+            |ns| {
+                let namespace = ns.metadata.name.as_deref()?;
+                view.get::<ServiceAccount>(namespace, DEFAULT_SERVICE_ACCOUNT).is_none().then(|| {
+                    let mut account = ServiceAccount::default();
+                    account.metadata.name = Some(DEFAULT_SERVICE_ACCOUNT.into());
+                    account.metadata.namespace = Some(namespace.into());
+                    Op::Create(account.into_object())
+                })
+            },
+        )
     }
 
     fn observe(&self, _op: &Op, outcome: &Outcome, now: Time, retries: &mut Retries) {
