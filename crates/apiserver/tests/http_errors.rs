@@ -180,3 +180,55 @@ async fn lists_paginate_consistently_and_old_watches_are_gone() {
     assert_status(&gone, 410, "Expired");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_patch_writes_only_the_object_its_url_names() {
+    let (running, _dir) = server().await;
+    let addr = running.insecure.unwrap();
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    for name in ["target", "victim"] {
+        let body = format!(r#"{{"metadata":{{"name":"{name}"}},"data":{{"owner":"{name}"}}}}"#);
+        assert_eq!(request(addr, "POST", configmaps, Some("application/json"), body.as_bytes()).await.status, 201);
+    }
+    let victim = request(addr, "GET", &format!("{configmaps}/victim"), None, b"").await.body;
+    let (uid, rv) =
+        (victim["metadata"]["uid"].as_str().unwrap(), victim["metadata"]["resourceVersion"].as_str().unwrap());
+    let json_patch = format!(
+        r#"[{{"op":"replace","path":"/metadata/name","value":"victim"}},{{"op":"replace","path":"/metadata/uid","value":"{uid}"}},{{"op":"replace","path":"/metadata/resourceVersion","value":"{rv}"}},{{"op":"replace","path":"/data/owner","value":"attacker"}}]"#
+    );
+    let merge_patch = format!(
+        r#"{{"metadata":{{"name":"victim","uid":"{uid}","resourceVersion":"{rv}"}},"data":{{"owner":"attacker"}}}}"#
+    );
+    let namespace_patch = r#"{"metadata":{"namespace":"kube-system"},"data":{"owner":"attacker"}}"#.to_string();
+    let name_removed = r#"[{"op":"remove","path":"/metadata/name"}]"#.to_string();
+    let cases = [
+        ("application/json-patch+json", json_patch),
+        ("application/merge-patch+json", merge_patch.clone()),
+        ("application/strategic-merge-patch+json", merge_patch),
+        ("application/merge-patch+json", namespace_patch),
+        ("application/json-patch+json", name_removed),
+    ];
+    let before = themelios_api::StateRead::revision(&running.server.store.snapshot());
+    for (content_type, patch) in &cases {
+        let response =
+            request(addr, "PATCH", &format!("{configmaps}/target"), Some(content_type), patch.as_bytes()).await;
+        assert_status(&response, 400, "BadRequest");
+        let message = response.body["message"].as_str().unwrap();
+        assert!(message.contains("does not match"), "{content_type} {patch}: {message}");
+    }
+    assert_eq!(themelios_api::StateRead::revision(&running.server.store.snapshot()), before, "nothing was written");
+    for name in ["target", "victim"] {
+        let object = request(addr, "GET", &format!("{configmaps}/{name}"), None, b"").await.body;
+        assert_eq!(object["data"]["owner"], name, "{object}");
+    }
+    // A cluster-scoped object has no namespace to rewrite: the patch applies to the object in the URL.
+    let namespace_patch = br#"{"metadata":{"namespace":"default","labels":{"patched":"yes"}}}"#;
+    let patched =
+        request(addr, "PATCH", "/api/v1/namespaces/kube-public", Some("application/merge-patch+json"), namespace_patch)
+            .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["metadata"]["name"], "kube-public");
+    assert_eq!(patched.body["metadata"]["labels"]["patched"], "yes");
+    assert!(patched.body["metadata"].get("namespace").is_none(), "{}", patched.body);
+    running.shutdown().await;
+}

@@ -89,24 +89,43 @@ fn body_object(request: &ResourceRequest) -> Result<Decoded, ApiError> {
 
 /// Decodes `value` as an object of the URL's kind and checks its namespace and name against the URL.
 fn object_in(request: &ResourceRequest, value: Value) -> Result<Decoded, ApiError> {
+    let mut decoded = decode_object(value, request.path.kind, request.field_validation()?)?;
+    addressed_by_url(request, &mut decoded.object, Missing::TakeFromUrl)?;
+    Ok(decoded)
+}
+
+/// What to do when an object leaves out the namespace or name its URL gives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// A body may leave them out: they come from the URL.
+    TakeFromUrl,
+    /// A patched object must still have its name; a patch that removes it names no object.
+    Refuse,
+}
+
+/// Checks that `object` is the one the URL addresses, so a request can only write the object it names
+/// (a patch that rewrites `metadata.name` or `metadata.namespace` would otherwise write another object).
+fn addressed_by_url(request: &ResourceRequest, object: &mut Object, missing: Missing) -> Result<(), ApiError> {
     let kind = request.path.kind;
-    let mut decoded = decode_object(value, kind, request.field_validation()?)?;
-    let meta = decoded.object.meta_mut();
-    if kind.namespaced() {
+    let meta = object.meta_mut();
+    if !kind.namespaced() && missing == Missing::Refuse {
+        // As upstream, a cluster-scoped object has no namespace, whatever a patch or update says.
+        meta.namespace = None;
+    } else if kind.namespaced() {
         let url_namespace = request.path.namespace.clone().unwrap_or_default();
         match meta.namespace.as_deref() {
-            None | Some("") => meta.namespace = Some(url_namespace),
-            Some(ns) if ns != url_namespace => {
+            None | Some("") if missing == Missing::TakeFromUrl => meta.namespace = Some(url_namespace),
+            Some(ns) if ns == url_namespace => {}
+            _ => {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ))
             }
-            Some(_) => {}
         }
     }
     if let Some(url_name) = &request.path.name {
         let name = meta.name.clone().unwrap_or_default();
-        if name.is_empty() {
+        if name.is_empty() && missing == Missing::TakeFromUrl {
             meta.name = Some(url_name.clone());
         } else if &name != url_name {
             return Err(ApiError::bad_request(format!(
@@ -114,7 +133,7 @@ fn object_in(request: &ResourceRequest, value: Value) -> Result<Decoded, ApiErro
             )));
         }
     }
-    Ok(decoded)
+    Ok(())
 }
 
 /// Records a status write's fields under the writer's `status` entry, as upstream: what it changed of the
@@ -324,6 +343,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         let decoded = decode_object(doc, kind, validation)?;
         warnings = decoded.warnings;
         let mut object: Object = decoded.object;
+        addressed_by_url(request, &mut object, Missing::Refuse)?;
         if object.meta().resource_version.is_none() {
             object.meta_mut().resource_version = stored.object().meta().resource_version.clone();
         }
