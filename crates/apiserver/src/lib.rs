@@ -11,6 +11,7 @@
 
 pub mod credentials;
 pub mod fieldmanager;
+pub mod files;
 pub mod http;
 pub mod packed_fields;
 pub mod patch;

@@ -86,8 +86,7 @@ const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "k
 /// Opens the store in the data directory, writes the kubeconfig and starts serving.
 pub async fn start(options: Options) -> Result<Running, StartError> {
     let io = |e: std::io::Error| StartError::Io(e.to_string());
-    std::fs::create_dir_all(&options.data_dir)
-        .map_err(|e| StartError::Io(format!("{}: {e}", options.data_dir.display())))?;
+    crate::files::prepare_private_dir(&options.data_dir).map_err(CredentialsError::from)?;
     let credentials = Credentials::load_or_create(&options.data_dir)?;
     let backend = RedbBackend::open(&options.data_dir.join("store.redb"))?;
     let store = Store::open(backend, options.store)?;

@@ -25,13 +25,50 @@ pub struct RedbBackend {
 }
 
 impl RedbBackend {
-    /// Opens (creating if absent) the database at `path`.
+    /// Opens (creating if absent) the database at `path`, readable by the owner only.
+    ///
+    /// A new database is initialised beside `path` and renamed into place, so a crash during the very
+    /// first start leaves no file, or a complete empty database — never one that cannot be opened.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        if !path.exists() {
+            create_empty(path)?;
+        }
+        crate::files::set_mode(path, crate::files::PRIVATE_FILE).map_err(StorageError::database)?;
         // The store serves every read from its in-memory snapshots and reads the database only when it
         // opens, so redb's page cache (1 GiB by default) would only hold pages nobody reads again.
-        let db = Database::builder().set_cache_size(REDB_CACHE_BYTES).create(path).map_err(StorageError::database)?;
+        let db = Database::builder().set_cache_size(REDB_CACHE_BYTES).open(path).map_err(|e| {
+            StorageError::database(format!(
+                "{}: {e} (the file is not a store this server wrote, or it was damaged; restore it from a backup, or move it away to start with an empty store)",
+                path.display()
+            ))
+        })?;
         Ok(Self { db })
     }
+}
+
+/// Initialises an empty database at a staging path and renames it to `path`.
+fn create_empty(path: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let staging = crate::files::staging_path(path);
+    // A staging file is what a crash left of an earlier first start.
+    let _ = std::fs::remove_file(&staging);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(crate::files::PRIVATE_FILE)
+        .open(&staging)
+        .map_err(StorageError::database)?;
+    {
+        let db = Database::builder().create(&staging).map_err(StorageError::database)?;
+        let mut txn = db.begin_write().map_err(StorageError::database)?;
+        txn.set_durability(redb::Durability::Immediate).map_err(StorageError::database)?;
+        txn.open_table(OBJECTS).map_err(StorageError::database)?;
+        txn.open_table(HISTORY).map_err(StorageError::database)?;
+        txn.open_table(META).map_err(StorageError::database)?;
+        txn.commit().map_err(StorageError::database)?;
+    }
+    std::fs::File::open(&staging).and_then(|f| f.sync_all()).map_err(StorageError::database)?;
+    crate::files::rename_durably(&staging, path).map_err(StorageError::database)
 }
 
 fn object_key(reference: &ObjectRef) -> String {
