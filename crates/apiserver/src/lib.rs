@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod connections;
 pub mod credentials;
 pub mod fieldmanager;
 pub mod files;

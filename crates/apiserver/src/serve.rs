@@ -1,12 +1,11 @@
 //! Starting the server: the data directory, the store, the listeners (HTTPS, and plain HTTP on loopback
 //! when asked), and shutdown.
 
+use crate::connections::{accept_loop, ConnectionLimits};
 use crate::credentials::{write_private, Credentials, CredentialsError};
-use crate::http::{handle, Server};
+use crate::http::Server;
 use crate::storage::{RedbBackend, StorageError};
 use crate::store::{Store, StoreOptions};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -30,6 +29,8 @@ pub struct Options {
     pub insecure_port: Option<u16>,
     /// Store tuning.
     pub store: StoreOptions,
+    /// Deadlines and the cap on connections.
+    pub connections: ConnectionLimits,
 }
 
 impl Options {
@@ -41,6 +42,7 @@ impl Options {
             port: 6443,
             insecure_port: None,
             store: StoreOptions::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -86,6 +88,7 @@ const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "k
 /// Opens the store in the data directory, writes the kubeconfig and starts serving.
 pub async fn start(options: Options) -> Result<Running, StartError> {
     let io = |e: std::io::Error| StartError::Io(e.to_string());
+    crate::connections::raise_open_file_limit();
     crate::files::prepare_private_dir(&options.data_dir).map_err(CredentialsError::from)?;
     let credentials = Credentials::load_or_create(&options.data_dir)?;
     let backend = RedbBackend::open(&options.data_dir.join("store.redb"))?;
@@ -116,12 +119,12 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
 
     let (shutdown, stopped) = watch::channel(false);
     let mut listeners = JoinSet::new();
-    listeners.spawn(accept_loop(secure_listener, Some(tls), server.clone(), stopped.clone()));
+    listeners.spawn(accept_loop(secure_listener, Some(tls), server.clone(), options.connections, stopped.clone()));
     let mut insecure = None;
     if let Some(port) = options.insecure_port {
         let listener = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)).await.map_err(io)?;
         insecure = Some(listener.local_addr().map_err(io)?);
-        listeners.spawn(accept_loop(listener, None, server.clone(), stopped));
+        listeners.spawn(accept_loop(listener, None, server.clone(), options.connections, stopped));
     }
     Ok(Running { secure, insecure, kubeconfig, server, shutdown, listeners })
 }
@@ -141,44 +144,4 @@ fn tls_acceptor(credentials: &Credentials) -> Result<tokio_rustls::TlsAcceptor, 
         .map_err(|e| bad("TLS", e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    server: Arc<Server>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopped.changed() => break,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let _ = stream.set_nodelay(true);
-        let server = server.clone();
-        let tls = tls.clone();
-        connections.spawn(async move {
-            let require_token = tls.is_some();
-            let service = service_fn(move |request| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(server, request, require_token).await) }
-            });
-            let builder = hyper::server::conn::http1::Builder::new();
-            match tls {
-                Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(stream).await {
-                        let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                    }
-                }
-                None => {
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                }
-            }
-        });
-        // Reap finished connections so the set does not grow without bound.
-        while connections.try_join_next().is_some() {}
-    }
-    connections.shutdown().await;
 }
