@@ -232,3 +232,34 @@ async fn a_patch_writes_only_the_object_its_url_names() {
     assert!(patched.body["metadata"].get("namespace").is_none(), "{}", patched.body);
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn deep_yaml_is_refused_at_once_and_large_bodies_still_decode() {
+    let (running, _dir) = server().await;
+    let addr = running.insecure.unwrap();
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    let deep = format!("metadata: {{name: deep}}\ndata: {}{}\n", "{a: ".repeat(100_000), "}".repeat(100_000));
+    let started = std::time::Instant::now();
+    let refused = request(addr, "POST", configmaps, Some("application/yaml"), deep.as_bytes()).await;
+    assert_status(&refused, 400, "BadRequest");
+    assert!(refused.body["message"].as_str().unwrap().contains("nested more than 128"), "{}", refused.body);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "refusing 100,000 levels took {took:?}");
+
+    // Bodies over 64 KiB are decoded on a blocking thread; they mean the same.
+    let value = "v".repeat(200 * 1024);
+    let yaml = format!("metadata:\n  name: large\ndata:\n  big: {value}\n");
+    let created = request(addr, "POST", configmaps, Some("application/yaml"), yaml.as_bytes()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let patch = format!(r#"{{"data":{{"bigger":"{value}{value}"}}}}"#);
+    let patched =
+        request(addr, "PATCH", &format!("{configmaps}/large"), Some("application/merge-patch+json"), patch.as_bytes())
+            .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["data"]["big"].as_str().unwrap().len(), value.len());
+    assert_eq!(patched.body["data"]["bigger"].as_str().unwrap().len(), 2 * value.len());
+    let bad_large = format!("{{\"data\": \"{value}");
+    let refused = request(addr, "POST", configmaps, Some("application/json"), bad_large.as_bytes()).await;
+    assert_status(&refused, 400, "BadRequest");
+    running.shutdown().await;
+}

@@ -41,10 +41,145 @@ pub fn to_value(body: &[u8], format: Format) -> Result<Value, ApiError> {
     match format {
         Format::Json => serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding request body as JSON: {e}"))),
-        Format::Yaml => serde_yaml_ng::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding request body as YAML: {e}"))),
+        Format::Yaml => {
+            if flow_nesting_exceeds(body, MAX_YAML_NESTING) {
+                return Err(ApiError::bad_request(format!(
+                    "error decoding request body as YAML: collections nested more than {MAX_YAML_NESTING} levels deep"
+                )));
+            }
+            serde_yaml_ng::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error decoding request body as YAML: {e}")))
+        }
         Format::Protobuf => super::protobuf::decode(body),
     }
+}
+
+/// How deep a YAML body's collections may nest: the YAML decoder's own recursion limit, so nothing it would
+/// decode is refused.
+pub const MAX_YAML_NESTING: usize = 128;
+
+/// Whether `body`'s flow collections (`[…]`, `{…}`) nest deeper than `limit`.
+///
+/// libyaml's parser, under the YAML decoder, spends time quadratic in the nesting of flow collections
+/// before any recursion limit applies (50,000 nested `{a: …}` took 8.7 s), so deep bodies are refused by
+/// this linear scan first. Block nesting costs it linear time and is left to the decoder. The scan follows
+/// YAML's lexical rules far enough not to count brackets inside quoted scalars, comments or block scalars,
+/// or inside a plain scalar in block context; anything it cannot tell apart it counts, which can only make
+/// it refuse a body the decoder would refuse too.
+pub fn flow_nesting_exceeds(body: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    // Whether the next character starts a token (a value, a key, a quoted scalar).
+    let mut token_start = true;
+    let mut line_indent = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        let next = body.get(i + 1).copied();
+        let spaced = |b: Option<u8>| matches!(b, None | Some(b' ' | b'\t' | b'\r' | b'\n'));
+        match c {
+            b'\n' => {
+                i += 1;
+                line_indent = body[i..].iter().take_while(|b| **b == b' ').count();
+                i += line_indent;
+                if depth == 0 {
+                    token_start = true;
+                }
+                continue;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            b'#' if i == 0 || matches!(body[i - 1], b' ' | b'\t' | b'\n') => {
+                i = body[i..].iter().position(|b| *b == b'\n').map_or(body.len(), |p| i + p);
+                continue;
+            }
+            b'"' if token_start => {
+                i = skip_double_quoted(body, i + 1);
+                token_start = false;
+                continue;
+            }
+            b'\'' if token_start => {
+                i = skip_single_quoted(body, i + 1);
+                token_start = false;
+                continue;
+            }
+            b'[' | b'{' if depth > 0 || token_start => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+                token_start = true;
+            }
+            b']' | b'}' if depth > 0 => {
+                depth -= 1;
+                token_start = false;
+            }
+            b',' if depth > 0 => token_start = true,
+            b':' if depth > 0 || spaced(next) => token_start = true,
+            b'-' | b'?' if token_start && spaced(next) => {}
+            b'!' | b'&' if token_start => {
+                // A tag or an anchor: the value still follows.
+                i = body[i..].iter().position(|b| matches!(b, b' ' | b'\n')).map_or(body.len(), |p| i + p);
+                continue;
+            }
+            b'|' | b'>' if depth == 0 && token_start => {
+                i = skip_block_scalar(body, i, line_indent);
+                token_start = true;
+                continue;
+            }
+            _ => token_start = false,
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The index after the closing quote of a double-quoted scalar whose content starts at `i`.
+fn skip_double_quoted(body: &[u8], mut i: usize) -> usize {
+    while i < body.len() {
+        match body[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    body.len()
+}
+
+/// The index after the closing quote of a single-quoted scalar whose content starts at `i` (`''` escapes).
+fn skip_single_quoted(body: &[u8], mut i: usize) -> usize {
+    while i < body.len() {
+        if body[i] == b'\'' {
+            if body.get(i + 1) == Some(&b'\'') {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    body.len()
+}
+
+/// The index of the first line after a block scalar (`|` or `>` at `i`, on a line indented `indent`): the
+/// first non-blank line indented no deeper than that line.
+fn skip_block_scalar(body: &[u8], i: usize, indent: usize) -> usize {
+    let mut line = match body[i..].iter().position(|b| *b == b'\n') {
+        Some(p) => i + p + 1,
+        None => return body.len(),
+    };
+    while line < body.len() {
+        let spaces = body[line..].iter().take_while(|b| **b == b' ').count();
+        let rest = line + spaces;
+        let blank = matches!(body.get(rest), None | Some(b'\n' | b'\r'));
+        if !blank && spaces <= indent {
+            // Back up to the newline before it, so the caller sees the line start.
+            return line - 1;
+        }
+        line = match body[rest..].iter().position(|b| *b == b'\n') {
+            Some(p) => rest + p + 1,
+            None => return body.len(),
+        };
+    }
+    body.len()
 }
 
 /// What to do with fields the schema does not know (`fieldValidation`).
@@ -197,6 +332,38 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "i", "resources": {}}]}}}, "status": {}});
         let decoded = decode_object(body, Kind::Deployment, FieldValidation::Strict).ok().unwrap();
         assert!(decoded.warnings.is_empty());
+    }
+
+    fn nested(open: &str, close: &str, levels: usize) -> Vec<u8> {
+        format!("{}{}", open.repeat(levels), close.repeat(levels)).into_bytes()
+    }
+
+    #[test]
+    fn deeply_nested_yaml_is_refused_at_once() {
+        for (open, close) in [("{a: ", "}"), ("[", "]"), ("x: {a: ", "}"), ("- [", "]"), ("a: !!map {b: &x ", "}")] {
+            let started = std::time::Instant::now();
+            let deep = nested(open, close, 50_000);
+            let error = to_value(&deep, Format::Yaml).err().unwrap();
+            assert_eq!(error.reason, Reason::BadRequest);
+            assert!(error.message.contains("nested more than 128 levels"), "{open}: {}", error.message);
+            assert!(started.elapsed() < std::time::Duration::from_millis(500), "{open}: {:?}", started.elapsed());
+            assert!(!flow_nesting_exceeds(&nested(open, close, 100), MAX_YAML_NESTING), "{open} at 100 levels");
+        }
+    }
+
+    #[test]
+    fn brackets_that_nest_nothing_are_not_counted() {
+        let brackets = "[".repeat(200);
+        let braces = "{".repeat(200);
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap # {braces}\nmetadata:\n  name: c\ndata:\n  quoted: \"{brackets}\"\n  single: '{brackets}'' {braces}'\n  plain: text{brackets}\n  script: |\n    {braces}\n    {brackets}\n  folded: >-\n    {brackets}\n  after: {{k: [\"{brackets}\", '{braces}']}}\n"
+        );
+        let value = to_value(manifest.as_bytes(), Format::Yaml).ok().unwrap();
+        assert_eq!(value["data"]["quoted"].as_str().unwrap(), brackets);
+        assert!(value["data"]["script"].as_str().unwrap().starts_with(&braces));
+        assert_eq!(value["data"]["after"]["k"][1].as_str().unwrap(), braces);
+        let json = format!("{{\"a\":{{\"b\":\"{brackets}\",\"c\":[1,{{\"d\":\"{braces}\"}}]}}}}");
+        assert!(to_value(json.as_bytes(), Format::Yaml).is_ok(), "JSON sent as YAML");
     }
 
     #[test]

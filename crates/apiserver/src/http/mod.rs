@@ -121,7 +121,9 @@ async fn route(server: Arc<Server>, request: hyper::Request<Incoming>) -> Result
             let content_type = header(&request, hyper::header::CONTENT_TYPE);
             let user_agent = header(&request, hyper::header::USER_AGENT);
             let body = read_body(request.into_body()).await?;
-            let resource = ResourceRequest { method, path, query, accept, content_type, body, user_agent };
+            let mut resource =
+                ResourceRequest { method, path, query, accept, content_type, body, user_agent, parsed: None };
+            resource.decode_large_body().await;
             resource_request(server, resource).await
         }
     }

@@ -320,8 +320,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
         return server_side_apply(server, request).await;
     }
     let patch_kind = patch_type(request.content_type.as_deref())?;
-    let patch: Value = serde_json::from_slice(&request.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let patch = request.body_as(super::decode::Format::Json)?;
     let validation = request.field_validation()?;
     let name = request.object_name();
     let subresource = request.path.subresource.clone();
@@ -463,7 +462,7 @@ async fn server_side_apply(server: &Server, request: &ResourceRequest) -> Result
         ));
     }
     let force = request.query.flag("force");
-    let config = super::decode::to_value(&request.body, super::decode::Format::Yaml)?;
+    let config = request.body_as(super::decode::Format::Yaml)?;
     // The applied configuration is checked like a body: its type, namespace, name and fields.
     let Decoded { warnings, object: checked } = object_in(request, config.clone())?;
     let mut config = config;

@@ -41,7 +41,19 @@ pub struct ResourceRequest {
     pub body: Bytes,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// The body, decoded ahead (off the async threads) when it is large.
+    pub parsed: Option<Parsed>,
 }
+
+/// A body decoded ahead of its handler.
+pub struct Parsed {
+    format: decode::Format,
+    value: Result<serde_json::Value, ApiError>,
+}
+
+/// Bodies larger than this are decoded on a blocking thread, so a large or costly body does not hold an
+/// async worker that other clients' requests (and `/readyz`) need.
+pub const DECODE_OFF_THREAD_ABOVE: usize = 64 * 1024;
 
 impl ResourceRequest {
     /// `fieldValidation`
@@ -60,7 +72,36 @@ impl ResourceRequest {
     }
     /// The body as a JSON value, decoded by its content type.
     pub fn body_value(&self) -> Result<serde_json::Value, ApiError> {
-        decode::to_value(&self.body, decode::object_format(self.content_type.as_deref())?)
+        self.body_as(decode::object_format(self.content_type.as_deref())?)
+    }
+    /// The body decoded as `format` (decoded ahead, or now).
+    pub fn body_as(&self, format: decode::Format) -> Result<serde_json::Value, ApiError> {
+        match &self.parsed {
+            Some(parsed) if parsed.format == format => parsed.value.clone(),
+            _ => decode::to_value(&self.body, format),
+        }
+    }
+    /// How the handler will decode the body, if it is a document: a patch as JSON (an apply as YAML),
+    /// anything else by its content type.
+    fn body_format(&self) -> Option<decode::Format> {
+        let media = self.content_type.as_deref().map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        match (&self.method, media.as_deref()) {
+            (&Method::PATCH, Some("application/apply-patch+yaml")) => Some(decode::Format::Yaml),
+            (&Method::PATCH, _) => Some(decode::Format::Json),
+            _ => decode::object_format(media.as_deref()).ok(),
+        }
+    }
+    /// Decodes a large body on a blocking thread, ahead of the handler.
+    pub async fn decode_large_body(&mut self) {
+        if self.body.len() <= DECODE_OFF_THREAD_ABOVE {
+            return;
+        }
+        let Some(format) = self.body_format() else { return };
+        let body = self.body.clone();
+        let value = tokio::task::spawn_blocking(move || decode::to_value(&body, format)).await.unwrap_or_else(|e| {
+            Err(ApiError::new(themelios_api::Reason::InternalError, format!("decoding the body: {e}")))
+        });
+        self.parsed = Some(Parsed { format, value });
     }
     /// The field manager: `fieldManager`, else the user agent up to its first `/`, as upstream.
     pub fn field_manager(&self) -> String {
