@@ -263,3 +263,30 @@ async fn deep_yaml_is_refused_at_once_and_large_bodies_still_decode() {
     assert_status(&refused, 400, "BadRequest");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_json_patch_of_more_than_10000_operations_is_too_large() {
+    let (running, _dir) = server().await;
+    let addr = running.insecure.unwrap();
+    let configmaps = "/api/v1/namespaces/default/configmaps";
+    assert_eq!(
+        request(addr, "POST", configmaps, Some("application/json"), br#"{"metadata":{"name":"c"}}"#).await.status,
+        201
+    );
+    let operations = |n: usize| {
+        let op = r#"{"op":"add","path":"/metadata/labels","value":{}}"#;
+        format!("[{}]", vec![op; n].join(","))
+    };
+    let url = format!("{configmaps}/c");
+    let too_many =
+        request(addr, "PATCH", &url, Some("application/json-patch+json"), operations(10_001).as_bytes()).await;
+    assert_status(&too_many, 413, "RequestEntityTooLarge");
+    assert!(too_many.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("maximum operations in a JSON patch is 10000, got 10001"));
+    let allowed =
+        request(addr, "PATCH", &url, Some("application/json-patch+json"), operations(10_000).as_bytes()).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    running.shutdown().await;
+}

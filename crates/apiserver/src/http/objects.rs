@@ -312,6 +312,9 @@ fn apply_patch(kind: PatchType, doc: &mut Value, patch: &Value, definition: &str
     }
 }
 
+/// Upstream's bound on a JSON patch's operations, each of which walks the document.
+const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
 /// PATCH on an object, its status or its scale: the patch is applied to the latest version under the
 /// writer lock, and the result written as an update of that version.
 pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
@@ -321,6 +324,17 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
     }
     let patch_kind = patch_type(request.content_type.as_deref())?;
     let patch = request.body_as(super::decode::Format::Json)?;
+    if let Some(operations) = patch.as_array().filter(|_| patch_kind == PatchType::Json) {
+        if operations.len() > MAX_JSON_PATCH_OPERATIONS {
+            return Err(ApiError::new(
+                Reason::RequestEntityTooLarge,
+                format!(
+                    "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+                    operations.len()
+                ),
+            ));
+        }
+    }
     let validation = request.field_validation()?;
     let name = request.object_name();
     let subresource = request.path.subresource.clone();
