@@ -67,23 +67,9 @@ fn merge_object(
                 merge_list(slot, items, field.strategy.as_ref(), element)?;
             }
             (Some(field), Value::Object(entries)) if field.map => {
-                if !slot.is_object() {
-                    *slot = Value::Object(Map::new());
-                }
-                if let Value::Object(existing) = slot {
-                    for (entry_key, entry) in entries {
-                        match (entry, element) {
-                            (Value::Null, _) => {
-                                existing.remove(entry_key);
-                            }
-                            (Value::Object(inner), Some(_)) => {
-                                merge_object(existing.entry(entry_key.clone()).or_insert(Value::Null), inner, element)?;
-                            }
-                            _ => {
-                                existing.insert(entry_key.clone(), entry.clone());
-                            }
-                        }
-                    }
+                if merge_map(slot, entries, element)? == MapOutcome::Deleted {
+                    target.remove(key);
+                    continue;
                 }
             }
             (_, Value::Object(inner))
@@ -126,6 +112,67 @@ fn merge_object(
         target.retain(|k, _| retain.contains(&k.as_str()));
     }
     Ok(())
+}
+
+/// What a patch left of a map field.
+#[derive(PartialEq, Eq)]
+enum MapOutcome {
+    Kept,
+    Deleted,
+}
+
+/// Merges a patch into a map field (labels, a ConfigMap's data, a map of objects), honouring the
+/// directives a map may carry — `$patch: replace | delete | merge` and `$retainKeys` — which are never
+/// stored as keys.
+fn merge_map(
+    slot: &mut Value,
+    entries: &Map<String, Value>,
+    element: Option<&Definition>,
+) -> Result<MapOutcome, PatchError> {
+    match entries.get("$patch").and_then(Value::as_str) {
+        Some("delete") => return Ok(MapOutcome::Deleted),
+        Some("replace") => {
+            let mut replaced = entries.clone();
+            strip_directives(&mut replaced);
+            *slot = Value::Object(replaced);
+            return Ok(MapOutcome::Kept);
+        }
+        Some("merge") | None => {}
+        Some(other) => return Err(PatchError::Malformed(format!("unknown patch type {other:?}"))),
+    }
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    let Value::Object(existing) = slot else { return Ok(MapOutcome::Kept) };
+    for (entry_key, entry) in entries {
+        if is_directive(entry_key) {
+            continue;
+        }
+        match (entry, element) {
+            (Value::Null, _) => {
+                existing.remove(entry_key);
+            }
+            (Value::Object(inner), Some(_)) => {
+                merge_object(existing.entry(entry_key.clone()).or_insert(Value::Null), inner, element)?;
+            }
+            _ => {
+                existing.insert(entry_key.clone(), entry.clone());
+            }
+        }
+    }
+    if let Some(Value::Array(retain)) = entries.get("$retainKeys") {
+        let retain: Vec<&str> = retain.iter().filter_map(Value::as_str).collect();
+        existing.retain(|k, _| retain.contains(&k.as_str()));
+    }
+    Ok(MapOutcome::Kept)
+}
+
+/// Whether a patch key is a directive rather than a field or map key.
+fn is_directive(key: &str) -> bool {
+    key == "$patch"
+        || key == "$retainKeys"
+        || key.starts_with(SET_ELEMENT_ORDER)
+        || key.starts_with(DELETE_FROM_PRIMITIVE_LIST)
 }
 
 fn strip_directives(object: &mut Map<String, Value>) {
@@ -237,6 +284,24 @@ mod tests {
         let mut doc = doc;
         apply(&mut doc, &patch, definition).unwrap();
         doc
+    }
+
+    #[test]
+    fn directives_in_a_map_of_strings_act_and_are_never_stored() {
+        const CONFIG_MAP: &str = "io.k8s.api.core.v1.ConfigMap";
+        let doc = json!({"data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "1", "y": "2"}}});
+        let replaced = patched(doc.clone(), json!({"data": {"$patch": "replace", "c": "3"}}), CONFIG_MAP);
+        assert_eq!(replaced["data"], json!({"c": "3"}));
+        let deleted = patched(doc.clone(), json!({"data": {"$patch": "delete"}}), CONFIG_MAP);
+        assert!(deleted.get("data").is_none(), "{deleted}");
+        let merged = patched(doc.clone(), json!({"data": {"$patch": "merge", "a": "9"}}), CONFIG_MAP);
+        assert_eq!(merged["data"], json!({"a": "9", "b": "2"}));
+        let retained =
+            patched(doc.clone(), json!({"metadata": {"labels": {"$retainKeys": ["y"], "z": "3"}}}), CONFIG_MAP);
+        assert_eq!(retained["metadata"]["labels"], json!({"y": "2"}));
+        let mut unknown = doc;
+        let error = apply(&mut unknown, &json!({"data": {"$patch": "shuffle"}}), CONFIG_MAP).err().unwrap();
+        assert!(matches!(error, PatchError::Malformed(m) if m.contains("shuffle")));
     }
 
     #[test]
