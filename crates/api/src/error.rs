@@ -38,6 +38,9 @@ pub enum Reason {
     InternalError,
     /// 504, the request may still take effect.
     Timeout,
+    /// 500 with no reason: what upstream answers for an error that is not an API error (such as a
+    /// resourceVersion that is not a number reaching its storage layer).
+    Unknown,
 }
 
 impl Reason {
@@ -56,7 +59,7 @@ impl Reason {
             Reason::UnsupportedMediaType => 415,
             Reason::Invalid => 422,
             Reason::TooManyRequests => 429,
-            Reason::InternalError => 500,
+            Reason::InternalError | Reason::Unknown => 500,
             Reason::Timeout => 504,
         }
     }
@@ -119,6 +122,7 @@ impl Reason {
             Reason::TooManyRequests => "TooManyRequests",
             Reason::InternalError => "InternalError",
             Reason::Timeout => "Timeout",
+            Reason::Unknown => "",
         }
     }
 }
@@ -481,7 +485,7 @@ impl ApiError {
     pub fn to_status(&self) -> meta::Status {
         meta::Status {
             code: Some(i32::from(self.code())),
-            reason: Some(self.reason.as_str().to_string()),
+            reason: Some(self.reason.as_str().to_string()).filter(|r| !r.is_empty()),
             message: Some(self.message.clone()),
             status: Some("Failure".to_string()),
             details: self.details.as_ref().map(|d| meta::StatusDetails {
@@ -494,7 +498,7 @@ impl ApiError {
                         .map(|c| meta::StatusCause {
                             reason: Some(c.reason.clone()),
                             message: Some(c.message.clone()),
-                            field: Some(c.field.clone()),
+                            field: Some(c.field.clone()).filter(|f| !f.is_empty()),
                         })
                         .collect()
                 }),

@@ -102,3 +102,23 @@ pub fn validate_label_value(value: &str) -> Option<String> {
             .to_string()
     })
 }
+
+/// Why `key` cannot be a ConfigMap or Secret key (`None` if it can): a file name a pod may mount.
+pub fn config_key(key: &str) -> Option<String> {
+    if key.len() > DNS1123_SUBDOMAIN_MAX {
+        return Some(format!("must be no more than {DNS1123_SUBDOMAIN_MAX} characters"));
+    }
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Some(
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or \
+             'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+                .to_string(),
+        );
+    }
+    match key {
+        "." => Some("must not be '.'".into()),
+        ".." => Some("must not be '..'".into()),
+        _ if key.starts_with("..") => Some("must not start with '..'".into()),
+        _ => None,
+    }
+}

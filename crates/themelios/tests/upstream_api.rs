@@ -134,6 +134,47 @@ fn corpus() -> Vec<Request> {
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "none", "resourceVersion": "1"}}),
         ),
         patch("merge-patch configmap", &core("configmaps/one"), MERGE, json!({"data": {"b": "2", "a": null}})),
+        // Bad input the hardening issue found (issue 23).
+        post("create configmap with a bad key", &core("configmaps"), cm("bad-key", json!({"bad key": "v"}))),
+        post(
+            "create configmap with a key in data and binaryData",
+            &core("configmaps"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "both"}, "data": {"k": "v"}, "binaryData": {"k": "dg=="}}),
+        ),
+        post(
+            "create configmap over 1 MiB",
+            &core("configmaps"),
+            cm("huge", json!({"big": "v".repeat(1024 * 1024 + 1)})),
+        ),
+        post(
+            "create secret with a bad key",
+            &core("secrets"),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad-key"}, "data": {"a/b": "dg=="}}),
+        ),
+        put(
+            "update configmap with a malformed resourceVersion",
+            &core("configmaps/one"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one", "resourceVersion": "abc"}, "data": {"a": "3"}}),
+        ),
+        patch(
+            "json-patch configmap into another's name",
+            &core("configmaps/one"),
+            JSON_PATCH,
+            json!([{"op": "replace", "path": "/metadata/name", "value": "gen"}]),
+        ),
+        patch(
+            "strategic-merge-patch replacing a configmap's data",
+            &core("configmaps/one"),
+            STRATEGIC,
+            json!({"data": {"$patch": "replace", "c": "3"}}),
+        ),
+        patch(
+            "json-patch of 10001 operations",
+            &core("configmaps/one"),
+            JSON_PATCH,
+            Value::Array(vec![json!({"op": "test", "path": "/metadata/name", "value": "one"}); 10_001]),
+        ),
+        get("list configmaps at a future resourceVersion", &format!("{}?resourceVersion=99999999", core("configmaps"))),
         patch(
             "strategic-merge-patch configmap",
             &core("configmaps/one"),

@@ -36,6 +36,14 @@ pub(crate) fn update(
     let old_meta = old.meta();
 
     if let Some(rv) = requested.meta().resource_version.as_deref().filter(|rv| !rv.is_empty()) {
+        if rv.parse::<u64>().is_err() {
+            // Upstream's storage layer fails to parse it and answers a bare 500 with Go's parse error.
+            let why = if rv.bytes().all(|b| b.is_ascii_digit()) { "value out of range" } else { "invalid syntax" };
+            return Err(ApiError::new(
+                crate::error::Reason::Unknown,
+                format!("strconv.ParseUint: parsing {rv:?}: {why}"),
+            ));
+        }
         if Some(rv) != old_meta.resource_version.as_deref() {
             return Err(ApiError::stale(kind, &name));
         }

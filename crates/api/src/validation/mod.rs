@@ -1,6 +1,7 @@
 //! Validation of objects on create and update, with upstream's field paths and wording.
 
 pub use crate::names;
+mod config;
 mod pod;
 mod workloads;
 
@@ -8,6 +9,7 @@ use crate::error::FieldError;
 use crate::kind::{Kind, Object};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+pub use config::MAX_DATA_BYTES;
 pub use pod::validate_pod_spec;
 
 /// Every problem with `object` as it would be stored.
@@ -24,6 +26,8 @@ pub fn validate(object: &Object) -> Vec<FieldError> {
         Object::DaemonSet(d) => errors.extend(workloads::daemon_set(d)),
         Object::Job(j) => errors.extend(workloads::job(j)),
         Object::CronJob(c) => errors.extend(workloads::cron_job(c)),
+        Object::ConfigMap(c) => errors.extend(config::config_map(c)),
+        Object::Secret(s) => errors.extend(config::secret(s)),
         _ => {}
     }
     errors

@@ -69,8 +69,34 @@ fn decode_continue(token: &str) -> Result<(u64, ObjectName), ApiError> {
     Ok((revision, ObjectName::new(namespace, name)))
 }
 
+/// How long a read at a revision this server has not reached waits for it, as upstream's watch cache.
+const WAIT_FOR_REVISION: Duration = Duration::from_secs(3);
+
+/// Waits until the store has reached `revision`, for at most [`WAIT_FOR_REVISION`]; then 504 with
+/// upstream's `ResourceVersionTooLarge` cause, which tells clients to retry.
+async fn reach(server: &Server, revision: u64) -> Result<(), ApiError> {
+    let mut latest = server.store.watch_cache().subscribe();
+    let reached = tokio::time::timeout(WAIT_FOR_REVISION, latest.wait_for(|r| *r >= revision)).await;
+    if matches!(reached, Ok(Ok(_))) {
+        return Ok(());
+    }
+    let current = server.store.snapshot().revision();
+    let mut error =
+        ApiError::new(Reason::Timeout, format!("Timeout: Too large resource version: {revision}, current: {current}"));
+    error.details = Some(Box::new(themelios_api::error::Details {
+        causes: vec![themelios_api::error::Cause {
+            reason: "ResourceVersionTooLarge".into(),
+            message: "Too large resource version".into(),
+            field: String::new(),
+        }],
+        retry_after_seconds: Some(1),
+        ..Default::default()
+    }));
+    Err(error)
+}
+
 /// The snapshot a list reads: a `continue` token's revision, an exact revision, or the latest.
-fn list_snapshot(server: &Server, request: &ResourceRequest) -> Result<(Snapshot, Option<ObjectName>), ApiError> {
+async fn list_snapshot(server: &Server, request: &ResourceRequest) -> Result<(Snapshot, Option<ObjectName>), ApiError> {
     if let Some(token) = request.query.get("continue").filter(|t| !t.is_empty()) {
         let (revision, after) = decode_continue(token)?;
         let snapshot = server.store.snapshot_at(revision).ok_or_else(|| {
@@ -78,11 +104,14 @@ fn list_snapshot(server: &Server, request: &ResourceRequest) -> Result<(Snapshot
         })?;
         return Ok((snapshot, Some(after)));
     }
-    let latest = server.store.snapshot();
     let asked = request.query.get("resourceVersion").filter(|rv| !rv.is_empty() && *rv != "0");
-    let Some(asked) = asked else { return Ok((latest, None)) };
+    let Some(asked) = asked else { return Ok((server.store.snapshot(), None)) };
     let revision: u64 =
         asked.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {asked}")))?;
+    if revision > server.store.snapshot().revision() {
+        reach(server, revision).await?;
+    }
+    let latest = server.store.snapshot();
     if request.query.get("resourceVersionMatch") == Some("Exact") {
         let snapshot = server
             .store
@@ -90,24 +119,18 @@ fn list_snapshot(server: &Server, request: &ResourceRequest) -> Result<(Snapshot
             .ok_or_else(|| expired(format!("too old resource version: {revision} ({})", latest.revision())))?;
         return Ok((snapshot, None));
     }
-    if revision > latest.revision() {
-        return Err(ApiError::new(
-            Reason::Timeout,
-            format!("Too large resource version: {revision}, current: {}", latest.revision()),
-        ));
-    }
     Ok((latest, None))
 }
 
 /// GET on a collection: a list, or a Table when asked.
-pub fn list(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
+pub async fn list(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
     let filter = Filter::of(request)?;
     let limit = match request.query.get("limit") {
         None | Some("") => None,
         Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?)
             .filter(|l| *l > 0),
     };
-    let (snapshot, after) = list_snapshot(server, request)?;
+    let (snapshot, after) = list_snapshot(server, request).await?;
     let kind = request.path.kind;
     let mut items: Vec<&Arc<StoredObject>> = Vec::new();
     let mut more = false;

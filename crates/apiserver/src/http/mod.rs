@@ -135,7 +135,7 @@ async fn resource_request(server: Arc<Server>, request: ResourceRequest) -> Resu
     match (&request.method, has_name) {
         (&Method::GET, _) if watching => collection::watch(server, &request),
         (&Method::GET, true) => objects::get(&server, &request),
-        (&Method::GET, false) => collection::list(&server, &request),
+        (&Method::GET, false) => collection::list(&server, &request).await,
         (&Method::POST, false) => objects::create(&server, &request).await,
         (&Method::POST, true) if request.path.subresource.is_some() => {
             objects::create_subresource(&server, &request).await

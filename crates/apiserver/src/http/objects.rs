@@ -329,7 +329,7 @@ pub async fn patch(server: &Server, request: &ResourceRequest) -> Result<Respons
             return Err(ApiError::new(
                 Reason::RequestEntityTooLarge,
                 format!(
-                    "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+                    "Request entity too large: The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
                     operations.len()
                 ),
             ));

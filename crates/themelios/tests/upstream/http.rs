@@ -38,11 +38,18 @@ pub fn send(endpoint: &Endpoint, method: &str, path: &str, content_type: &str, b
         .args(["-H", &format!("Authorization: Bearer {}", endpoint.token)])
         .args(["-H", "Accept: application/json"])
         .args(["-w", "\n%{http_code}"]);
-    if let Some(body) = body {
-        command.args(["-H", &format!("Content-Type: {content_type}"), "--data-binary", body]);
+    if body.is_some() {
+        // From stdin: an argument holds at most 128 KiB, and some requests carry a MiB.
+        command.args(["-H", &format!("Content-Type: {content_type}"), "--data-binary", "@-"]);
     }
     command.arg(format!("{}{path}", endpoint.base));
-    let out = command.output().expect("run curl");
+    command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("run curl");
+    if let (Some(body), Some(mut stdin)) = (body, child.stdin.take()) {
+        use std::io::Write;
+        stdin.write_all(body.as_bytes()).expect("send the body to curl");
+    }
+    let out = child.wait_with_output().expect("run curl");
     let text = String::from_utf8_lossy(&out.stdout);
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
     let status = status.trim().parse().unwrap_or(0);
@@ -84,7 +91,8 @@ pub fn mask(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(mask),
         Value::String(s) if looks_like_time(s) => *s = "<time>".into(),
-        Value::String(s) if s.contains(RECORDED_VERSION) => *s = mask_recorded_version(s),
+        Value::String(s) if s.contains(RECORDED_VERSION) => *s = mask_revision_after(s, RECORDED_VERSION),
+        Value::String(s) if s.contains(CURRENT_REVISION) => *s = mask_revision_after(s, CURRENT_REVISION),
         // The service-account token volume's suffix is random upstream.
         Value::String(s) if s.starts_with("kube-api-access-") => *s = "kube-api-access-<suffix>".into(),
         Value::String(s) if looks_like_uid(s) => *s = "<uid>".into(),
@@ -94,10 +102,13 @@ pub fn mask(value: &mut Value) {
 
 /// A stale precondition's message names the stored resourceVersion, which differs between servers.
 const RECORDED_VERSION: &str = "ResourceVersion in record (";
+/// A read ahead of the server names the server's revision.
+const CURRENT_REVISION: &str = ", current: ";
 
-fn mask_recorded_version(s: &str) -> String {
-    let Some(at) = s.find(RECORDED_VERSION) else { return s.to_string() };
-    let digits_from = at + RECORDED_VERSION.len();
+/// `s` with the number after `marker` masked.
+fn mask_revision_after(s: &str, marker: &str) -> String {
+    let Some(at) = s.rfind(marker) else { return s.to_string() };
+    let digits_from = at + marker.len();
     let digits = s[digits_from..].chars().take_while(char::is_ascii_digit).count();
     format!("{}<resourceVersion>{}", &s[..digits_from], &s[digits_from + digits..])
 }
@@ -123,6 +134,7 @@ mod tests {
     fn masking_hides_what_differs_between_servers_and_keeps_the_rest() {
         let mut answer = json!({
             "message": "the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (213). The object might have been modified",
+            "reason": "Timeout: Too large resource version: 99, current: 207",
             "metadata": {"uid": "0b6e54a4-7c1a-4a3e-9d52-0f8f4d9e0a11", "generateName": "web-", "name": "web-x7k2p"},
             "spec": {"volumes": [{"name": "kube-api-access-tkr6b"}], "replicas": 3},
         });
@@ -131,6 +143,7 @@ mod tests {
             answer["message"],
             "the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (<resourceVersion>). The object might have been modified"
         );
+        assert_eq!(answer["reason"], "Timeout: Too large resource version: 99, current: <resourceVersion>");
         assert_eq!(answer["metadata"]["uid"], "<uid>");
         assert_eq!(answer["metadata"]["name"], "web-<suffix>");
         assert_eq!(answer["spec"]["volumes"][0]["name"], "kube-api-access-<suffix>");
