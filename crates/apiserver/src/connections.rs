@@ -12,6 +12,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+/// How large a request line and headers may be, as upstream's `MaxHeaderBytes` (1 MiB) with Go's 4 KiB of
+/// slack; larger gets 431, with no body, as Go's server answers it. hyper checks between reads, so a read
+/// that crosses the limit may still be taken whole. (A URI over 64 KiB gets 414 from hyper, where Go would
+/// take it.)
+const MAX_HEADER_BYTES: usize = (1 << 20) + 4096;
+
 /// How long connections may take and how many may be open.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -93,7 +99,7 @@ async fn serve_connection(
         async move { Ok::<_, std::convert::Infallible>(handle(server, request, require_token).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.headers);
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.headers).max_buf_size(MAX_HEADER_BYTES);
     match tls {
         Some(acceptor) => {
             if let Ok(Ok(stream)) = tokio::time::timeout(limits.handshake, acceptor.accept(stream)).await {

@@ -110,3 +110,26 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     );
     running.shutdown().await;
 }
+
+/// The status line of one request on a fresh plain-HTTP connection.
+async fn status_line(addr: std::net::SocketAddr, head: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_up_to_a_mebibyte_are_read_as_upstream_reads_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let running = server(temp.path(), ConnectionLimits::default()).await;
+    let plain = running.insecure.unwrap();
+    let with_header = |bytes: usize| {
+        format!("GET /version HTTP/1.1\r\nHost: x\r\nX-Large: {}\r\nConnection: close\r\n\r\n", "a".repeat(bytes))
+    };
+    assert!(status_line(plain, &with_header(600 * 1024)).await.starts_with("HTTP/1.1 200"));
+    let too_large = status_line(plain, &with_header(2 * 1024 * 1024)).await;
+    assert!(too_large.starts_with("HTTP/1.1 431"), "{too_large:?}");
+    running.shutdown().await;
+}
