@@ -238,6 +238,8 @@ pub fn apply_defaults(object: &mut Object) {
                 labels.insert(crate::admission::NAMESPACE_NAME_LABEL.into(), name);
             }
         }
+        Object::RoleBinding(b) => default_binding(&mut b.role_ref, b.subjects.as_mut()),
+        Object::ClusterRoleBinding(b) => default_binding(&mut b.role_ref, b.subjects.as_mut()),
         Object::Secret(s) => {
             s.type_.get_or_insert_with(|| "Opaque".into());
             // stringData is write-only: it is folded into data, as upstream's conversion does.
@@ -414,5 +416,25 @@ pub fn generate_job_selector(object: &mut Object) {
         spec.template.metadata.get_or_insert_with(Default::default).labels.get_or_insert_with(Default::default);
     for (key, value) in [(JOB_CONTROLLER_UID, &uid), ("controller-uid", &uid), (JOB_NAME, &name), ("job-name", &name)] {
         labels.insert(key.to_string(), value.clone());
+    }
+}
+
+/// A binding's role reference and subjects name their API group when the request leaves it out.
+fn default_binding(
+    role_ref: &mut k8s_openapi::api::rbac::v1::RoleRef,
+    subjects: Option<&mut Vec<k8s_openapi::api::rbac::v1::Subject>>,
+) {
+    use crate::validation::rbac::RBAC_GROUP;
+    if role_ref.api_group.is_empty() {
+        role_ref.api_group = RBAC_GROUP.into();
+    }
+    for subject in subjects.into_iter().flatten() {
+        if subject.api_group.as_deref().unwrap_or_default().is_empty() {
+            match subject.kind.as_str() {
+                "User" | "Group" => subject.api_group = Some(RBAC_GROUP.into()),
+                "ServiceAccount" => subject.api_group = Some(String::new()),
+                _ => {}
+            }
+        }
     }
 }

@@ -180,6 +180,11 @@ impl FieldError {
             detail: detail.into(),
         }
     }
+    /// `field: Invalid value: shown: detail`, the value already written as upstream prints it (Go's `%#v`
+    /// of a list or a struct).
+    pub fn invalid_shown(field: impl Into<String>, shown: String, detail: impl Into<String>) -> Self {
+        Self { error_type: FieldErrorType::Invalid, field: field.into(), value: Some(shown), detail: detail.into() }
+    }
     /// `field: Required value[: detail]`
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self { error_type: FieldErrorType::Required, field: field.into(), value: None, detail: detail.into() }

@@ -5,7 +5,7 @@
 
 use k8s_openapi::api::{
     apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, coordination::v1 as coordination,
-    core::v1 as core, policy::v1 as policy,
+    core::v1 as core, policy::v1 as policy, rbac::v1 as rbac,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
@@ -268,6 +268,10 @@ kinds! {
     Lease => coordination::Lease, shape: NoStatus, generation: false, namespaced: true, short: [];
     PodDisruptionBudget => policy::PodDisruptionBudget, shape: SpecAndStatus, generation: true, namespaced: true, short: ["pdb"];
     HorizontalPodAutoscaler => autoscaling::HorizontalPodAutoscaler, shape: SpecAndStatus, generation: false, namespaced: true, short: ["hpa"];
+    Role => rbac::Role, shape: NoStatus, generation: false, namespaced: true, short: [];
+    ClusterRole => rbac::ClusterRole, shape: NoStatus, generation: false, namespaced: false, short: [];
+    RoleBinding => rbac::RoleBinding, shape: NoStatus, generation: false, namespaced: true, short: [];
+    ClusterRoleBinding => rbac::ClusterRoleBinding, shape: NoStatus, generation: false, namespaced: false, short: [];
 }
 
 /// The number of kinds, for per-kind arrays.

@@ -75,6 +75,10 @@ fn apps(resource: &str) -> String {
     format!("/apis/apps/v1/namespaces/{NS}/{resource}")
 }
 
+fn rbac(resource: &str) -> String {
+    format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/{resource}")
+}
+
 fn batch(resource: &str) -> String {
     format!("/apis/batch/v1/namespaces/{NS}/{resource}")
 }
@@ -174,6 +178,46 @@ fn corpus() -> Vec<Request> {
             JSON_PATCH,
             Value::Array(vec![json!({"op": "test", "path": "/metadata/name", "value": "one"}); 10_001]),
         ),
+        // RBAC objects (issue 23).
+        post(
+            "create role",
+            &rbac("roles"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "reader"},
+                "rules": [{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]}]}),
+        ),
+        post(
+            "create role with bad rules",
+            &rbac("roles"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "bad"},
+                "rules": [{"resources": ["pods"]}, {"verbs": ["get"], "nonResourceURLs": ["/healthz", "/version"]}, {"verbs": ["get"], "apiGroups": [""], "nonResourceURLs": ["/x"]}]}),
+        ),
+        post(
+            "create clusterrole",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "diff-health"},
+                "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}, {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["web"], "verbs": ["*"]}]}),
+        ),
+        post(
+            "create rolebinding",
+            &rbac("rolebindings"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "readers"},
+                "roleRef": {"kind": "Role", "name": "reader"},
+                "subjects": [{"kind": "User", "name": "jane"}, {"kind": "Group", "name": "devs"}, {"kind": "ServiceAccount", "name": "default"}]}),
+        ),
+        put(
+            "update rolebinding's roleRef",
+            &rbac("rolebindings/readers"),
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "readers"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"}, "subjects": []}),
+        ),
+        post(
+            "create clusterrolebinding with bad subjects",
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "diff-bad"},
+                "roleRef": {"apiGroup": "rbac", "kind": "Role", "name": "a/b"},
+                "subjects": [{"kind": "ServiceAccount", "name": "sa"}, {"kind": "Robot", "name": "r"}, {"kind": "User", "name": "u", "apiGroup": "x"}]}),
+        ),
+        delete("delete clusterrole", "/apis/rbac.authorization.k8s.io/v1/clusterroles/diff-health", None),
         get("list configmaps at a future resourceVersion", &format!("{}?resourceVersion=99999999", core("configmaps"))),
         patch(
             "strategic-merge-patch configmap",

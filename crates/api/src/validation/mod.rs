@@ -3,6 +3,7 @@
 pub use crate::names;
 mod config;
 mod pod;
+pub mod rbac;
 mod workloads;
 
 use crate::error::FieldError;
@@ -28,6 +29,14 @@ pub fn validate(object: &Object) -> Vec<FieldError> {
         Object::CronJob(c) => errors.extend(workloads::cron_job(c)),
         Object::ConfigMap(c) => errors.extend(config::config_map(c)),
         Object::Secret(s) => errors.extend(config::secret(s)),
+        Object::Role(r) => errors.extend(rbac::rules(r.rules.as_deref().unwrap_or_default(), true)),
+        Object::ClusterRole(r) => errors.extend(rbac::rules(r.rules.as_deref().unwrap_or_default(), false)),
+        Object::RoleBinding(b) => {
+            errors.extend(rbac::binding(&b.role_ref, b.subjects.as_deref().unwrap_or_default(), true))
+        }
+        Object::ClusterRoleBinding(b) => {
+            errors.extend(rbac::binding(&b.role_ref, b.subjects.as_deref().unwrap_or_default(), false))
+        }
         _ => {}
     }
     errors
@@ -51,6 +60,10 @@ pub fn validate_update(new: &Object, old: &Object, status_only: bool) -> Vec<Fie
         }
         (Object::StatefulSet(n), Object::StatefulSet(o)) => workloads::stateful_set_update(n, o),
         (Object::Job(n), Object::Job(o)) => workloads::job_update(n, o),
+        (Object::RoleBinding(n), Object::RoleBinding(o)) => rbac::role_ref_unchanged(&n.role_ref, &o.role_ref),
+        (Object::ClusterRoleBinding(n), Object::ClusterRoleBinding(o)) => {
+            rbac::role_ref_unchanged(&n.role_ref, &o.role_ref)
+        }
         (Object::DaemonSet(n), Object::DaemonSet(o)) => {
             workloads::selector_immutable(n.spec.as_ref().map(|s| &s.selector), o.spec.as_ref().map(|s| &s.selector))
         }

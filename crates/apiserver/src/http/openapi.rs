@@ -5,7 +5,7 @@
 use crate::schema::Strategy;
 use k8s_openapi::api::{
     apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, coordination::v1 as coordination,
-    core::v1 as core, policy::v1 as policy,
+    core::v1 as core, policy::v1 as policy, rbac::v1 as rbac,
 };
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -47,6 +47,10 @@ fn schema_of(kind: Kind, generator: &mut schemars::SchemaGenerator) -> Value {
         Kind::Lease => generator.subschema_for::<coordination::Lease>(),
         Kind::PodDisruptionBudget => generator.subschema_for::<policy::PodDisruptionBudget>(),
         Kind::HorizontalPodAutoscaler => generator.subschema_for::<autoscaling::HorizontalPodAutoscaler>(),
+        Kind::Role => generator.subschema_for::<rbac::Role>(),
+        Kind::ClusterRole => generator.subschema_for::<rbac::ClusterRole>(),
+        Kind::RoleBinding => generator.subschema_for::<rbac::RoleBinding>(),
+        Kind::ClusterRoleBinding => generator.subschema_for::<rbac::ClusterRoleBinding>(),
     };
     schema.to_value()
 }

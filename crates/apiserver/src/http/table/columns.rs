@@ -9,6 +9,7 @@ use k8s_openapi::api::batch::v1 as batch;
 use k8s_openapi::api::coordination::v1 as coordination;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::policy::v1 as policy;
+use k8s_openapi::api::rbac::v1 as rbac;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::Metadata;
@@ -49,6 +50,31 @@ fn age<T: Metadata<Ty = ObjectMeta>>() -> Column<T> {
         Some(created) => human_duration(now.seconds_since(Time::from_k8s(created))),
         None => "<unknown>".into(),
     })
+}
+
+/// When the object was created, as RBAC objects print it (upstream's `Created At` column).
+fn created_at<T: Metadata<Ty = ObjectMeta>>() -> Column<T> {
+    Column {
+        format: "date",
+        ..text("Created At", |o: &T, _| {
+            let created = o.metadata().creation_timestamp.as_ref().map(serde_json::to_value);
+            created.and_then(Result::ok).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        })
+    }
+}
+
+/// A binding's subjects of one kind, comma-separated (service accounts as `namespace/name`).
+fn subjects(subjects: &Option<Vec<rbac::Subject>>, kind: &str) -> String {
+    let names: Vec<String> = subjects
+        .iter()
+        .flatten()
+        .filter(|s| s.kind == kind)
+        .map(|s| match &s.namespace {
+            Some(namespace) if kind == "ServiceAccount" => format!("{namespace}/{}", s.name),
+            _ => s.name.clone(),
+        })
+        .collect();
+    names.join(", ")
 }
 
 /// A kind's columns, with the type erased.
@@ -138,6 +164,24 @@ pub(super) fn printer(kind: Kind) -> Box<dyn Printer> {
         Kind::PersistentVolumeClaim => Box::new(persistent_volume_claim()),
         Kind::PersistentVolume => Box::new(persistent_volume()),
         Kind::ServiceAccount => Box::new(vec![name::<core::ServiceAccount>(), age()]),
+        Kind::Role => Box::new(vec![name::<rbac::Role>(), created_at()]),
+        Kind::ClusterRole => Box::new(vec![name::<rbac::ClusterRole>(), created_at()]),
+        Kind::RoleBinding => Box::new(vec![
+            name::<rbac::RoleBinding>(),
+            text("Role", |b: &rbac::RoleBinding, _| format!("{}/{}", b.role_ref.kind, b.role_ref.name)),
+            age(),
+            wide("Users", |b: &rbac::RoleBinding, _| subjects(&b.subjects, "User")),
+            wide("Groups", |b: &rbac::RoleBinding, _| subjects(&b.subjects, "Group")),
+            wide("ServiceAccounts", |b: &rbac::RoleBinding, _| subjects(&b.subjects, "ServiceAccount")),
+        ]),
+        Kind::ClusterRoleBinding => Box::new(vec![
+            name::<rbac::ClusterRoleBinding>(),
+            text("Role", |b: &rbac::ClusterRoleBinding, _| format!("{}/{}", b.role_ref.kind, b.role_ref.name)),
+            age(),
+            wide("Users", |b: &rbac::ClusterRoleBinding, _| subjects(&b.subjects, "User")),
+            wide("Groups", |b: &rbac::ClusterRoleBinding, _| subjects(&b.subjects, "Group")),
+            wide("ServiceAccounts", |b: &rbac::ClusterRoleBinding, _| subjects(&b.subjects, "ServiceAccount")),
+        ]),
     }
 }
 

@@ -297,6 +297,18 @@ mod tests {
             ),
             (Kind::PersistentVolume, json!({"metadata": {"name": "w"}, "spec": {}})),
             (Kind::ServiceAccount, json!({"metadata": {"name": "sa", "creationTimestamp": "2026-01-01T00:00:00Z"}})),
+            (Kind::Role, json!({"metadata": {"name": "r", "creationTimestamp": "2026-01-01T00:00:00Z"}})),
+            (Kind::ClusterRole, json!({"metadata": {"name": "cr"}})),
+            (
+                Kind::RoleBinding,
+                json!({"metadata": {"name": "rb", "creationTimestamp": "2026-01-01T00:00:00Z"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+                "subjects": [{"kind": "User", "name": "jane"}, {"kind": "User", "name": "joe"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}]}),
+            ),
+            (
+                Kind::ClusterRoleBinding,
+                json!({"metadata": {"name": "crb"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"kind": "Group", "name": "devs"}]}),
+            ),
         ];
         let now = Time(1_767_225_900);
         let expected: Vec<Value> = include_str!("testdata/cells.jsonl")
