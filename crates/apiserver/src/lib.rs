@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod connections;
 pub mod credentials;
 pub mod fieldmanager;

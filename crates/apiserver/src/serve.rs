@@ -31,6 +31,8 @@ pub struct Options {
     pub store: StoreOptions,
     /// Deadlines and the cap on connections.
     pub connections: ConnectionLimits,
+    /// Users' bearer tokens, in upstream's `--token-auth-file` format (`token,user,uid,"group1,group2"`).
+    pub token_auth_file: Option<PathBuf>,
 }
 
 impl Options {
@@ -43,6 +45,7 @@ impl Options {
             insecure_port: None,
             store: StoreOptions::default(),
             connections: ConnectionLimits::default(),
+            token_auth_file: None,
         }
     }
 }
@@ -93,7 +96,11 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let credentials = Credentials::load_or_create(&options.data_dir)?;
     let backend = RedbBackend::open(&options.data_dir.join("store.redb"))?;
     let store = Store::open(backend, options.store)?;
-    let server = Arc::new(Server { store, token: credentials.token.clone() });
+    let mut authenticator = crate::auth::Authenticator::with_admin(&credentials.token);
+    if let Some(file) = &options.token_auth_file {
+        authenticator.load_token_file(file).map_err(StartError::Io)?;
+    }
+    let server = Arc::new(Server { store, token: credentials.token.clone(), authenticator });
     for name in SYSTEM_NAMESPACES {
         if server.store.snapshot().get(Kind::Namespace, &ObjectName::cluster(*name)).is_none() {
             let mut namespace = k8s_openapi::api::core::v1::Namespace::default();
@@ -103,6 +110,17 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
                 .write(&Op::Create(namespace.into_object()), server.now())
                 .await
                 .map_err(|e| StartError::Io(format!("creating namespace {name}: {}", e.message)))?;
+        }
+    }
+
+    for object in crate::auth::bootstrap::objects() {
+        let reference = themelios_api::ObjectRef::of(&object);
+        if server.store.snapshot().get(reference.kind, &reference.name).is_none() {
+            server
+                .store
+                .write(&Op::Create(object), server.now())
+                .await
+                .map_err(|e| StartError::Io(format!("creating {reference}: {}", e.message)))?;
         }
     }
 

@@ -20,6 +20,10 @@ pub struct Args {
     /// Also serve plain HTTP without authentication on this loopback port (for tests; 0 picks one).
     #[arg(long)]
     insecure_port: Option<u16>,
+    /// Users' bearer tokens: a CSV file of `token,user,uid,"group1,group2"` lines (upstream's format).
+    /// The data directory's admin token always works.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
 }
 
 /// Starts the server and serves until Ctrl-C.
@@ -36,6 +40,7 @@ pub fn run(args: Args) -> ExitCode {
         options.bind = args.bind;
         options.port = args.port;
         options.insecure_port = args.insecure_port;
+        options.token_auth_file = args.token_auth_file.clone();
         let running = match start(options).await {
             Ok(running) => running,
             Err(e) => {

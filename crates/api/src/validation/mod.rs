@@ -77,6 +77,8 @@ fn validate_meta(kind: Kind, meta: &ObjectMeta) -> Vec<FieldError> {
     let name_check = match kind {
         Kind::Namespace => names::dns1123_label(name),
         Kind::Service => names::dns1035_label(name),
+        // RBAC names only have to be one segment of a URL path (`system:aggregate-to-view`).
+        Kind::Role | Kind::ClusterRole | Kind::RoleBinding | Kind::ClusterRoleBinding => rbac::path_segment(name),
         _ => names::dns1123_subdomain(name),
     };
     if name.is_empty() {

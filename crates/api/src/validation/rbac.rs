@@ -107,7 +107,7 @@ fn go_strings(items: &[String]) -> String {
 }
 
 /// Why a name cannot be one segment of a URL path.
-fn path_segment(name: &str) -> Option<String> {
+pub fn path_segment(name: &str) -> Option<String> {
     match name {
         "." | ".." => Some(format!("may not be '{name}'")),
         _ if name.contains('/') => Some("may not contain '/'".into()),

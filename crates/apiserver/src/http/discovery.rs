@@ -83,7 +83,17 @@ fn groups() -> Vec<(&'static str, &'static str)> {
             out.push((kind.group(), kind.version()));
         }
     }
+    for review in super::reviews::ALL {
+        if !out.contains(&(review.group(), "v1")) {
+            out.push((review.group(), "v1"));
+        }
+    }
     out
+}
+
+/// The reviews served in a group-version: create-only resources.
+fn reviews_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = super::reviews::Review> + 'a {
+    super::reviews::ALL.into_iter().filter(move |r| r.group() == group && version == "v1")
 }
 
 fn kinds_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = Kind> + 'a {
@@ -159,6 +169,12 @@ pub fn resource_list(group: &str, version: &str) -> Value {
             resources.push(entry);
         }
     }
+    for review in reviews_of(group, version) {
+        resources.push(json!({
+            "name": review.resource(), "singularName": review.kind().to_ascii_lowercase(),
+            "namespaced": review.namespaced(), "kind": review.kind(), "verbs": ["create"],
+        }));
+    }
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version(group, version), "resources": resources})
 }
 
@@ -196,6 +212,15 @@ pub fn aggregated(core: bool) -> Value {
                     }
                     resource
                 })
+                .chain(reviews_of(group, version).map(|review| {
+                    json!({
+                        "resource": review.resource(),
+                        "responseKind": {"group": review.group(), "version": "v1", "kind": review.kind()},
+                        "scope": if review.namespaced() { "Namespaced" } else { "Cluster" },
+                        "singularResource": review.kind().to_ascii_lowercase(),
+                        "verbs": ["create"],
+                    })
+                }))
                 .collect();
             json!({
                 "metadata": {"name": group},
@@ -222,7 +247,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(found.len(), Kind::ALL.len());
+        assert_eq!(found.len(), Kind::ALL.len() + crate::http::reviews::ALL.len());
         assert_eq!(core["items"][0]["metadata"]["name"], "");
     }
 

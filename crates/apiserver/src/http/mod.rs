@@ -9,6 +9,7 @@ pub mod path;
 pub mod protobuf;
 pub mod request;
 pub mod respond;
+pub mod reviews;
 pub mod table;
 
 use crate::store::Store;
@@ -32,8 +33,10 @@ pub const KUBERNETES_MINOR: &str = "33";
 pub struct Server {
     /// The objects.
     pub store: Store,
-    /// The bearer token a request must carry (on the authenticated listener).
+    /// The admin's bearer token.
     pub token: String,
+    /// Bearer tokens and their users (the admin's among them).
+    pub authenticator: crate::auth::Authenticator,
 }
 
 impl Server {
@@ -41,15 +44,6 @@ impl Server {
     pub fn now(&self) -> Time {
         Time::wall_clock()
     }
-}
-
-/// Whether the request carries the server's bearer token.
-fn authenticated(server: &Server, request: &hyper::Request<Incoming>) -> bool {
-    let header = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
-    // Compare in constant time so the token cannot be guessed byte by byte from response times.
-    let (a, b) = (token.trim().as_bytes(), server.token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
@@ -64,14 +58,67 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
     }
 }
 
-/// Serves one request. `require_token` is false only on the loopback plain-HTTP listener.
+/// Serves one request. `require_token` is false only on the loopback plain-HTTP listener, whose requests
+/// act as the admin.
 pub async fn handle(server: Arc<Server>, request: hyper::Request<Incoming>, require_token: bool) -> Response<Body> {
-    if require_token && !authenticated(&server, &request) {
-        return respond::error(&ApiError::new(Reason::Unauthorized, "Unauthorized"));
-    }
-    match route(server, request).await {
+    let user = match authenticate(&server, &request, require_token) {
+        Ok(user) => user,
+        Err(error) => return respond::error(&error),
+    };
+    match route(server, request, user).await {
         Ok(response) => response,
         Err(error) => respond::error(&error),
+    }
+}
+
+/// Who the request acts as (after impersonation), if they may make it.
+fn authenticate(
+    server: &Server,
+    request: &hyper::Request<Incoming>,
+    require_token: bool,
+) -> Result<crate::auth::UserInfo, ApiError> {
+    let user = if require_token {
+        let header = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        server.authenticator.authenticate(header).ok_or_else(|| ApiError::new(Reason::Unauthorized, "Unauthorized"))?
+    } else {
+        crate::auth::UserInfo::admin()
+    };
+    let state = server.store.snapshot();
+    let user = crate::auth::impersonated(&state, user, request.headers())?;
+    let attributes = attributes_of(request);
+    if !crate::auth::authorize(&state, &user, &attributes).allowed {
+        return Err(crate::auth::forbidden(&user, &attributes));
+    }
+    Ok(user)
+}
+
+/// The authorization attributes of a request.
+fn attributes_of(request: &hyper::Request<Incoming>) -> crate::auth::attributes::Attributes {
+    use crate::auth::attributes::Attributes;
+    let method = request.method();
+    match path::parse(request.uri().path()) {
+        Some(Endpoint::Resource(resource)) => {
+            let query = Query::parse(request.uri().query());
+            let watching = resource.watch_prefix || query.flag("watch");
+            let verb = Attributes::resource_verb(method, resource.name.is_some(), watching);
+            let name = resource.name.clone().unwrap_or_default();
+            // A namespace is its own scope, as upstream's request info has it.
+            let namespace = match (resource.kind, &resource.namespace) {
+                (themelios_api::Kind::Namespace, _) => name.clone(),
+                (_, namespace) => namespace.clone().unwrap_or_default(),
+            };
+            let subresource = resource.subresource.clone().unwrap_or_default();
+            Attributes::resource(verb, resource.kind.group(), resource.kind.plural(), &subresource, &namespace, &name)
+        }
+        Some(Endpoint::Review { review, namespace }) => Attributes::resource(
+            Attributes::resource_verb(method, false, false),
+            review.group(),
+            review.resource(),
+            "",
+            namespace.as_deref().unwrap_or_default(),
+            "",
+        ),
+        _ => Attributes::non_resource(method, request.uri().path()),
     }
 }
 
@@ -79,12 +126,16 @@ fn header(request: &hyper::Request<Incoming>, name: hyper::header::HeaderName) -
     request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-async fn route(server: Arc<Server>, request: hyper::Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    server: Arc<Server>,
+    request: hyper::Request<Incoming>,
+    user: crate::auth::UserInfo,
+) -> Result<Response<Body>, ApiError> {
     let endpoint = path::parse(request.uri().path()).ok_or_else(respond::not_found_path)?;
     let accept = header(&request, hyper::header::ACCEPT);
     let aggregated = accept.as_deref().is_some_and(|a| a.contains("as=APIGroupDiscoveryList"));
     let method = request.method().clone();
-    if method != Method::GET && !matches!(endpoint, Endpoint::Resource(_)) {
+    if method != Method::GET && !matches!(endpoint, Endpoint::Resource(_) | Endpoint::Review { .. }) {
         return Err(ApiError::new(Reason::MethodNotAllowed, format!("{method} is not supported here")));
     }
     let ok = |value: serde_json::Value| Ok(respond::json(StatusCode::OK, &value));
@@ -116,6 +167,22 @@ async fn route(server: Arc<Server>, request: hyper::Request<Incoming>) -> Result
         }
         Endpoint::Group(group) => ok(discovery::group(&group).ok_or_else(respond::not_found_path)?),
         Endpoint::GroupVersion { group, version } => ok(discovery::resource_list(&group, &version)),
+        Endpoint::Review { review, namespace } => {
+            if method != Method::POST {
+                return Err(ApiError::new(
+                    Reason::MethodNotAllowed,
+                    format!(
+                        "{method} is not supported on {}.{}: reviews only answer POST",
+                        review.resource(),
+                        review.group()
+                    ),
+                ));
+            }
+            let content_type = header(&request, hyper::header::CONTENT_TYPE);
+            let body = read_body(request.into_body()).await?;
+            let body = decode::to_value(&body, decode::object_format(content_type.as_deref())?)?;
+            reviews::create(&server, body, review, namespace.as_deref(), &user)
+        }
         Endpoint::Resource(path) => {
             let query = Query::parse(request.uri().query());
             let content_type = header(&request, hyper::header::CONTENT_TYPE);

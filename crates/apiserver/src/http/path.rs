@@ -28,6 +28,13 @@ pub enum Endpoint {
     },
     /// A resource collection or object.
     Resource(ResourcePath),
+    /// A review: a resource that only answers a POST, stored nowhere.
+    Review {
+        /// Which review.
+        review: super::reviews::Review,
+        /// The namespace of a `LocalSubjectAccessReview`.
+        namespace: Option<String>,
+    },
 }
 
 use themelios_api::rest::parse_resource;
@@ -51,8 +58,21 @@ pub fn parse(path: &str) -> Option<Endpoint> {
         ["api"] => Some(Endpoint::CoreRoot),
         ["apis"] => Some(Endpoint::GroupsRoot),
         ["api", version] => served_group_version("", version),
-        ["apis", group] => Kind::ALL.iter().any(|k| k.group() == *group).then(|| Endpoint::Group(group.to_string())),
+        ["apis", group] => {
+            let served = Kind::ALL.iter().any(|k| k.group() == *group) || super::reviews::serves_group(group);
+            served.then(|| Endpoint::Group(group.to_string()))
+        }
         ["apis", group, version] => served_group_version(group, version),
+        ["apis", group, version, "namespaces", namespace, resource] => {
+            match super::reviews::Review::named(group, version, resource).filter(|r| r.namespaced()) {
+                Some(review) => Some(Endpoint::Review { review, namespace: Some(namespace.to_string()) }),
+                None => parse_resource(group, version, &["namespaces", namespace, resource]).map(Endpoint::Resource),
+            }
+        }
+        ["apis", group, version, resource] if super::reviews::Review::named(group, version, resource).is_some() => {
+            let review = super::reviews::Review::named(group, version, resource).filter(|r| !r.namespaced())?;
+            Some(Endpoint::Review { review, namespace: None })
+        }
         ["api", version, rest @ ..] => parse_resource("", version, rest).map(Endpoint::Resource),
         ["apis", group, version, rest @ ..] => parse_resource(group, version, rest).map(Endpoint::Resource),
         _ => None,
@@ -60,9 +80,8 @@ pub fn parse(path: &str) -> Option<Endpoint> {
 }
 
 fn served_group_version(group: &str, version: &str) -> Option<Endpoint> {
-    Kind::ALL
-        .iter()
-        .any(|k| k.group() == group && k.version() == version)
+    let reviewed = super::reviews::serves_group(group) && version == "v1";
+    (reviewed || Kind::ALL.iter().any(|k| k.group() == group && k.version() == version))
         .then(|| Endpoint::GroupVersion { group: group.to_string(), version: version.to_string() })
 }
 

@@ -1,0 +1,106 @@
+//! Users, RBAC and reviews through the real kubectl: users from a token file, roles and bindings made
+//! with `kubectl create`, `auth can-i` (with and without `--list`), `auth whoami`, impersonation, and
+//! upstream's 403 messages.
+
+mod common;
+
+use std::path::PathBuf;
+
+const TOKENS: &str = "vic-token,vic,1001\njane-token,jane,1002,\"devs,qa\"\n";
+
+/// A server whose token file names vic and jane, and a kubeconfig per user.
+fn server_with_users() -> (common::ApiServer, PathBuf, PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let tokens = temp.path().join("tokens.csv");
+    std::fs::write(&tokens, TOKENS).unwrap();
+    let tokens = tokens.to_str().unwrap().to_string();
+    let server = common::start_command(temp, &["apiserver", "--port", "0", "--token-auth-file", &tokens]);
+    let admin = std::fs::read_to_string(&server.kubeconfig).unwrap();
+    let admin_token = admin.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap().to_string();
+    let vic = server.write("vic.kubeconfig", &admin.replace(&admin_token, "vic-token"));
+    let jane = server.write("jane.kubeconfig", &admin.replace(&admin_token, "jane-token"));
+    (server, vic, jane)
+}
+
+fn as_user(server: &common::ApiServer, kubeconfig: &PathBuf, args: &[&str]) -> std::process::Output {
+    server.command(args).env("KUBECONFIG", kubeconfig).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim().to_string()
+}
+
+#[test]
+fn a_viewer_reads_and_is_forbidden_to_write_with_upstreams_message() {
+    let (server, vic, _) = server_with_users();
+    server.ok(&["create", "namespace", "team"]);
+    server.ok(&["create", "configmap", "settings", "-n", "team", "--from-literal=a=1"]);
+    let unbound = as_user(&server, &vic, &["get", "configmaps", "-n", "team"]);
+    assert!(!unbound.status.success());
+    assert!(
+        text(&unbound.stderr).contains(
+            r#"configmaps is forbidden: User "vic" cannot list resource "configmaps" in API group "" in the namespace "team""#
+        ),
+        "{}",
+        text(&unbound.stderr)
+    );
+    server.ok(&["create", "rolebinding", "vic-views", "--clusterrole=view", "--user=vic", "-n", "team"]);
+    let read = as_user(&server, &vic, &["get", "configmap", "settings", "-n", "team", "-o", "name"]);
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    assert_eq!(text(&read.stdout), "configmap/settings");
+    let write = as_user(&server, &vic, &["create", "configmap", "mine", "-n", "team"]);
+    assert!(!write.status.success());
+    assert_eq!(
+        text(&write.stderr),
+        r#"error: failed to create configmap: configmaps is forbidden: User "vic" cannot create resource "configmaps" in API group "" in the namespace "team""#
+    );
+    let secrets = as_user(&server, &vic, &["get", "secrets", "-n", "team"]);
+    assert!(!secrets.status.success(), "view does not read secrets");
+    let elsewhere = as_user(&server, &vic, &["get", "configmaps", "-n", "default"]);
+    assert!(!elsewhere.status.success(), "a RoleBinding grants in its namespace only");
+}
+
+#[test]
+fn can_i_whoami_roles_and_impersonation() {
+    let (server, vic, jane) = server_with_users();
+    server.ok(&["create", "namespace", "team"]);
+    server.ok(&["create", "role", "pod-reader", "--verb=get,list", "--resource=pods", "-n", "team"]);
+    server.ok(&["create", "rolebinding", "qa-reads", "--role=pod-reader", "--group=qa", "-n", "team"]);
+
+    let yes = as_user(&server, &jane, &["auth", "can-i", "list", "pods", "-n", "team"]);
+    assert_eq!(text(&yes.stdout), "yes", "{}", text(&yes.stderr));
+    let no = as_user(&server, &jane, &["auth", "can-i", "delete", "pods", "-n", "team"]);
+    assert_eq!(text(&no.stdout), "no");
+    // The admin asks on jane's behalf by impersonating her.
+    assert_eq!(
+        server.ok(&["auth", "can-i", "get", "pods", "-n", "team", "--as", "jane", "--as-group", "qa"]).trim(),
+        "yes"
+    );
+    // `can-i` exits 1 when the answer is no.
+    let denied = server.run(&["auth", "can-i", "get", "pods", "-n", "team", "--as", "jane"]);
+    assert_eq!((text(&denied.stdout).as_str(), denied.status.code()), ("no", Some(1)));
+    assert_eq!(server.ok(&["auth", "can-i", "create", "deployments", "-A"]).trim(), "yes", "the admin may do anything");
+
+    let listed = as_user(&server, &jane, &["auth", "can-i", "--list", "-n", "team"]);
+    let listed = text(&listed.stdout);
+    let pods = listed.lines().find(|l| l.starts_with("pods ")).unwrap_or_else(|| panic!("{listed}"));
+    assert!(pods.contains("[get list]"), "{pods}");
+    assert!(listed.lines().any(|l| l.starts_with("selfsubjectaccessreviews.authorization.k8s.io")), "{listed}");
+
+    let whoami = as_user(&server, &jane, &["auth", "whoami"]);
+    let whoami = text(&whoami.stdout);
+    assert!(whoami.contains("jane"), "{whoami}");
+    assert!(whoami.contains("[devs qa system:authenticated]"), "{whoami}");
+    assert!(server.ok(&["auth", "whoami", "--as", "jane"]).contains("jane"));
+
+    let impersonating = as_user(&server, &vic, &["get", "pods", "-n", "team", "--as", "jane"]);
+    assert!(!impersonating.status.success());
+    assert!(
+        text(&impersonating.stderr)
+            .contains(r#"users "jane" is forbidden: User "vic" cannot impersonate resource "users" in API group "" at the cluster scope"#),
+        "{}",
+        text(&impersonating.stderr)
+    );
+    let roles = server.ok(&["get", "clusterroles", "cluster-admin", "view", "edit", "admin", "-o", "name"]);
+    assert_eq!(roles.lines().count(), 4, "{roles}");
+}
