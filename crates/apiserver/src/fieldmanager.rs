@@ -362,22 +362,41 @@ pub fn record_update(
     now: Time,
     subresource: Option<&str>,
 ) {
-    let definition = crate::schema::definition_of(kind);
-    let new_set = FieldSet::of_part(new, &definition, subresource);
-    let zero;
-    let before = match old {
-        Some(old) => old,
-        None => {
-            zero = themelios_api::wire::zero_object(kind);
-            &zero
-        }
-    };
+    let zero = themelios_api::wire::zero_object(kind);
+    let typed = Typed { definition: crate::schema::definition_of(kind), api_version: kind.api_version(), zero: &zero };
+    record_update_of(old, new, &typed, manager, now, subresource)
+}
+
+/// A type whose fields are tracked: its schema definition, `apiVersion`, and the form of an object
+/// with nothing set.
+pub struct Typed<'a> {
+    /// e.g. `io.k8s.api.authorization.v1.SubjectAccessReview`
+    pub definition: String,
+    /// e.g. `authorization.k8s.io/v1`
+    pub api_version: &'a str,
+    /// What a create is compared with.
+    pub zero: &'a Value,
+}
+
+/// [`record_update`] for any type of the schema, stored or not (a review records its writer as upstream's
+/// does, though nothing keeps it).
+pub fn record_update_of(
+    old: Option<&Value>,
+    new: &mut Value,
+    typed: &Typed,
+    manager: &str,
+    now: Time,
+    subresource: Option<&str>,
+) {
+    let definition = &typed.definition;
+    let new_set = FieldSet::of_part(new, definition, subresource);
+    let before = old.unwrap_or(typed.zero);
     let mut entries = old.map(entries_of).unwrap_or_default();
     let mut changed: Vec<Vec<String>> =
         new_set.leaves().into_iter().filter(|path| value_at(before, path) != value_at(new, path)).collect();
     changed.extend(new_set.added_interior(before));
     // Everything the object holds, whichever part's writers own it.
-    let held = [None, Some("status")].map(|part| FieldSet::of_part(new, &definition, part));
+    let held = [None, Some("status")].map(|part| FieldSet::of_part(new, definition, part));
     for entry in &mut entries {
         // Fields the write removed are nobody's any more; fields it changed are the writer's.
         // (A `.` member stays while the field it stands for is there.)
@@ -399,7 +418,7 @@ pub fn record_update(
                 entries.push(Entry {
                     manager: manager.to_string(),
                     operation: "Update".into(),
-                    api_version: kind.api_version().into(),
+                    api_version: typed.api_version.into(),
                     time: None,
                     subresource: subresource.map(str::to_string),
                     fields: FieldSet::default(),

@@ -179,9 +179,11 @@ async fn route(
                 ));
             }
             let content_type = header(&request, hyper::header::CONTENT_TYPE);
+            let user_agent = header(&request, hyper::header::USER_AGENT);
+            let manager = request::field_manager(&Query::parse(request.uri().query()), user_agent.as_deref());
             let body = read_body(request.into_body()).await?;
             let body = decode::to_value(&body, decode::object_format(content_type.as_deref())?)?;
-            reviews::create(&server, body, review, namespace.as_deref(), &user)
+            reviews::create(&server, body, review, namespace.as_deref(), &user, &manager)
         }
         Endpoint::Resource(path) => {
             let query = Query::parse(request.uri().query());

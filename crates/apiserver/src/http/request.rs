@@ -25,6 +25,14 @@ impl Query {
     }
 }
 
+/// A write's field manager: `fieldManager`, else the user agent up to its first `/`, as upstream.
+pub fn field_manager(query: &Query, user_agent: Option<&str>) -> String {
+    match query.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(manager) => manager.to_string(),
+        None => user_agent.and_then(|ua| ua.split('/').next()).unwrap_or("unknown").to_string(),
+    }
+}
+
 /// One resource request.
 pub struct ResourceRequest {
     /// GET, POST, …
@@ -105,10 +113,7 @@ impl ResourceRequest {
     }
     /// The field manager: `fieldManager`, else the user agent up to its first `/`, as upstream.
     pub fn field_manager(&self) -> String {
-        match self.query.get("fieldManager").filter(|m| !m.is_empty()) {
-            Some(manager) => manager.to_string(),
-            None => self.user_agent.as_deref().and_then(|ua| ua.split('/').next()).unwrap_or("unknown").to_string(),
-        }
+        field_manager(&self.query, self.user_agent.as_deref())
     }
     /// The namespace and name the URL addresses (empty namespace for cluster-scoped kinds).
     pub fn object_name(&self) -> themelios_api::ObjectName {

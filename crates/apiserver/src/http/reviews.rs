@@ -93,12 +93,30 @@ pub fn create(
     review: Review,
     namespace: Option<&str>,
     user: &UserInfo,
+    manager: &str,
 ) -> Result<Response<Body>, ApiError> {
     if !body.is_object() {
         return Err(ApiError::bad_request(format!("{} in body must be a JSON object", review.kind())));
     }
-    body["apiVersion"] = format!("{}/v1", review.group()).into();
+    let api_version = format!("{}/v1", review.group());
+    body["apiVersion"] = api_version.clone().into();
     body["kind"] = review.kind().into();
+    if let Some(spec) = body.get_mut("spec") {
+        drop_empty_strings(spec);
+    }
+    // As upstream's create handler, which records the writer's fields on a review too.
+    let mut metadata = body.get("metadata").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    metadata["creationTimestamp"] = Value::Null;
+    body["metadata"] = metadata;
+    let group = review.group().split('.').next().unwrap_or_default();
+    let typed = crate::fieldmanager::Typed {
+        definition: format!("io.k8s.api.{group}.v1.{}", review.kind()),
+        api_version: &api_version,
+        // Go's zero review holds an empty spec (a struct, not a pointer): only the fields in it are new.
+        zero: &json!({"spec": {}}),
+    };
+    crate::fieldmanager::record_update_of(None, &mut body, &typed, manager, server.now(), None);
+    crate::packed_fields::unpack(&mut body);
     let state = server.store.snapshot();
     let status = match review {
         Review::SelfSubject => json!({"userInfo": user_info(user)}),
@@ -149,6 +167,18 @@ pub fn create(
     };
     body["status"] = status;
     Ok(respond::json(StatusCode::CREATED, &body))
+}
+
+/// Removes empty strings, as Go's `omitempty` leaves them out of the echoed request.
+fn drop_empty_strings(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            fields.retain(|_, v| v.as_str() != Some(""));
+            fields.values_mut().for_each(drop_empty_strings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_strings),
+        _ => {}
+    }
 }
 
 fn invalid_review(review: Review, field: &str, why: &str) -> ApiError {
