@@ -452,17 +452,23 @@ impl ApiError {
 
     /// A 422 listing every field error, worded as upstream (`Pod "x" is invalid: [a, b]`).
     pub fn invalid(kind: Kind, name: &str, errors: Vec<FieldError>) -> Self {
+        Self::invalid_of(kind.group(), kind.name(), name, errors)
+    }
+
+    /// [`ApiError::invalid`] for a type that is not a stored kind (a TokenRequest, a review).
+    pub fn invalid_of(group: &str, kind: &str, name: &str, errors: Vec<FieldError>) -> Self {
+        let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
         let list = match errors.as_slice() {
             [one] => one.to_string(),
             many => format!("[{}]", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
         };
         Self {
             reason: Reason::Invalid,
-            message: format!("{} {name:?} is invalid: {list}", kind.qualified_kind()),
+            message: format!("{qualified} {name:?} is invalid: {list}"),
             details: Some(Box::new(Details {
                 name: name.to_string(),
-                group: kind.group().to_string(),
-                kind: kind.name().to_string(),
+                group: group.to_string(),
+                kind: kind.to_string(),
                 causes: errors
                     .iter()
                     .map(|e| Cause {

@@ -16,6 +16,8 @@ pub struct Credentials {
     pub key_pem: String,
     /// The admin bearer token.
     pub token: String,
+    /// The key that signs service-account tokens (PKCS#8 PEM, ECDSA P-256).
+    pub service_account_key_pem: String,
 }
 
 /// A credentials problem, naming the file.
@@ -85,6 +87,13 @@ fn generate_serving(ca_pem: &str, ca_key_pem: &str, days: i64) -> Result<(String
     Ok((cert.pem(), key.serialize_pem()))
 }
 
+/// A new service-account signing key, saved owner-only.
+fn new_service_account_key(files: &Files) -> Result<String, CredentialsError> {
+    let key = rcgen::KeyPair::generate().map_err(generate_error)?.serialize_pem();
+    write_atomically(&files.service_account_key, key.as_bytes(), PRIVATE_FILE)?;
+    Ok(key)
+}
+
 /// When a PEM certificate stops being valid (seconds since the epoch).
 pub fn not_after(cert_pem: &str) -> Option<i64> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).ok()?;
@@ -99,6 +108,7 @@ struct Files {
     cert: PathBuf,
     key: PathBuf,
     token: PathBuf,
+    service_account_key: PathBuf,
 }
 
 impl Files {
@@ -109,6 +119,7 @@ impl Files {
             cert: dir.join("apiserver.crt"),
             key: dir.join("apiserver.key"),
             token: dir.join("token"),
+            service_account_key: dir.join("sa.key"),
         }
     }
 }
@@ -127,16 +138,21 @@ impl Credentials {
         if token.is_empty() {
             return Self::generate(&files);
         }
-        for private in [&files.key, &files.token, &files.ca_key] {
+        for private in [&files.key, &files.token, &files.ca_key, &files.service_account_key] {
             if private.exists() {
                 set_mode(private, PRIVATE_FILE)?;
             }
         }
+        let service_account_key_pem = match files.service_account_key.exists() {
+            true => read(&files.service_account_key)?,
+            false => new_service_account_key(&files)?,
+        };
         let mut credentials = Credentials {
             ca_pem: read(&files.ca_cert)?,
             cert_pem: read(&files.cert)?,
             key_pem: read(&files.key)?,
             token,
+            service_account_key_pem,
         };
         let renew_before = time::OffsetDateTime::now_utc() + time::Duration::days(RENEW_WITHIN_DAYS);
         if not_after(&credentials.cert_pem).is_none_or(|end| end < renew_before.unix_timestamp()) {
@@ -158,12 +174,13 @@ impl Credentials {
         let (ca_pem, ca_key_pem) = generate_ca()?;
         let (cert_pem, key_pem) = generate_serving(&ca_pem, &ca_key_pem, SERVING_VALIDITY_DAYS)?;
         let token = random_token()?;
+        let service_account_key_pem = new_service_account_key(files)?;
         write_atomically(&files.ca_key, ca_key_pem.as_bytes(), PRIVATE_FILE)?;
         write_atomically(&files.ca_cert, ca_pem.as_bytes(), PUBLIC_FILE)?;
         write_atomically(&files.key, key_pem.as_bytes(), PRIVATE_FILE)?;
         write_atomically(&files.cert, cert_pem.as_bytes(), PUBLIC_FILE)?;
         write_atomically(&files.token, token.as_bytes(), PRIVATE_FILE)?;
-        Ok(Credentials { ca_pem, cert_pem, key_pem, token })
+        Ok(Credentials { ca_pem, cert_pem, key_pem, token, service_account_key_pem })
     }
 
     /// A kubeconfig for `server` (e.g. `https://127.0.0.1:6443`) with the CA inline and the admin token.

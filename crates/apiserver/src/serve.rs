@@ -97,6 +97,8 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let backend = RedbBackend::open(&options.data_dir.join("store.redb"))?;
     let store = Store::open(backend, options.store)?;
     let mut authenticator = crate::auth::Authenticator::with_admin(&credentials.token);
+    authenticator.service_accounts =
+        Some(crate::auth::tokens::TokenIssuer::from_pem(&credentials.service_account_key_pem).map_err(StartError::Io)?);
     if let Some(file) = &options.token_auth_file {
         authenticator.load_token_file(file).map_err(StartError::Io)?;
     }

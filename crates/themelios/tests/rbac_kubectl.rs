@@ -104,3 +104,51 @@ fn can_i_whoami_roles_and_impersonation() {
     let roles = server.ok(&["get", "clusterroles", "cluster-admin", "view", "edit", "admin", "-o", "name"]);
     assert_eq!(roles.lines().count(), 4, "{roles}");
 }
+
+#[test]
+fn create_token_gives_a_signed_token_that_dies_with_its_account_or_pod() {
+    let (server, _, _) = server_with_users();
+    server.ok(&["create", "namespace", "team"]);
+    server.ok(&["create", "serviceaccount", "robot", "-n", "team"]);
+    let token = server.ok(&["create", "token", "robot", "-n", "team", "--duration", "20m"]).trim().to_string();
+    let admin = std::fs::read_to_string(&server.kubeconfig).unwrap();
+    let admin_token = admin.lines().find_map(|l| l.trim().strip_prefix("token: ")).unwrap().to_string();
+    let robot = server.write("robot.kubeconfig", &admin.replace(&admin_token, &token));
+    let whoami = as_user(&server, &robot, &["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    assert_eq!(text(&whoami.stdout), "system:serviceaccount:team:robot", "{}", text(&whoami.stderr));
+
+    // Anyone can check the signature with the key the server publishes.
+    let jwks: serde_json::Value = serde_json::from_str(&server.ok(&["get", "--raw", "/openid/v1/jwks"])).unwrap();
+    let key = themelios_apiserver::auth::tokens::public_key_of(&jwks).expect("an EC key");
+    let claims = themelios_apiserver::auth::tokens::verify(&key, &token).expect("the published key verifies it");
+    assert_eq!(claims["kubernetes.io"]["serviceaccount"]["name"], "robot");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 1200);
+
+    server.ok(&["delete", "serviceaccount", "robot", "-n", "team"]);
+    let revoked = as_user(&server, &robot, &["auth", "whoami"]);
+    assert!(!revoked.status.success());
+    assert!(text(&revoked.stderr).contains("You must be logged in to the server"), "{}", text(&revoked.stderr));
+
+    // A token bound to a pod stops working when the pod goes.
+    server.ok(&["create", "serviceaccount", "robot", "-n", "team"]);
+    server.ok(&[
+        "run",
+        "p",
+        "--image=nginx",
+        "-n",
+        "team",
+        "--overrides",
+        r#"{"spec":{"serviceAccountName":"robot"}}"#,
+    ]);
+    let bound = server
+        .ok(&["create", "token", "robot", "-n", "team", "--bound-object-kind", "Pod", "--bound-object-name", "p"])
+        .trim()
+        .to_string();
+    let bound_config = server.write("bound.kubeconfig", &admin.replace(&admin_token, &bound));
+    assert!(as_user(&server, &bound_config, &["auth", "whoami"]).status.success());
+    server.ok(&["delete", "pod", "p", "-n", "team", "--grace-period=0", "--force"]);
+    assert!(!as_user(&server, &bound_config, &["auth", "whoami"]).status.success(), "the pod is gone");
+    let short = server.run(&["create", "token", "robot", "-n", "team", "--duration", "5m"]);
+    assert!(!short.status.success());
+    assert!(text(&short.stderr).contains("may not specify a duration less than 10 minutes"), "{}", text(&short.stderr));
+}

@@ -178,6 +178,22 @@ fn corpus() -> Vec<Request> {
             JSON_PATCH,
             Value::Array(vec![json!({"op": "test", "path": "/metadata/name", "value": "one"}); 10_001]),
         ),
+        // Service-account tokens (issue 23).
+        post(
+            "create token",
+            &core("serviceaccounts/default/token"),
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 1200}}),
+        ),
+        post(
+            "create token too short",
+            &core("serviceaccounts/default/token"),
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 60}}),
+        ),
+        post(
+            "create token for no account",
+            &core("serviceaccounts/nobody/token"),
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}),
+        ),
         // RBAC objects (issue 23).
         post(
             "create role",

@@ -4,6 +4,7 @@
 pub mod attributes;
 pub mod bootstrap;
 pub mod rbac;
+pub mod tokens;
 
 use attributes::Attributes;
 use std::collections::HashMap;
@@ -42,10 +43,12 @@ impl UserInfo {
     }
 }
 
-/// Bearer tokens and the users they authenticate.
-#[derive(Clone, Debug, Default)]
+/// Bearer tokens and the users they authenticate: static tokens, and service-account tokens.
+#[derive(Default)]
 pub struct Authenticator {
     tokens: HashMap<String, UserInfo>,
+    /// Signs and checks service-account tokens.
+    pub service_accounts: Option<tokens::TokenIssuer>,
 }
 
 impl Authenticator {
@@ -53,7 +56,7 @@ impl Authenticator {
     pub fn with_admin(token: &str) -> Self {
         let mut tokens = HashMap::new();
         tokens.insert(token.to_string(), UserInfo::admin());
-        Authenticator { tokens }
+        Authenticator { tokens, service_accounts: None }
     }
 
     /// Adds the users of a static token file in upstream's `--token-auth-file` format: one
@@ -79,9 +82,18 @@ impl Authenticator {
         Ok(())
     }
 
-    /// The user a request's `Authorization: Bearer` header names.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Option<UserInfo> {
+    /// The user a request's `Authorization: Bearer` header names (`state`: the objects a service-account
+    /// token must still name).
+    pub fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        state: &impl StateRead,
+        now: themelios_api::Time,
+    ) -> Option<UserInfo> {
         let token = authorization?.strip_prefix("Bearer ")?.trim();
+        if token.matches('.').count() == 2 {
+            return self.service_accounts.as_ref()?.authenticate(token, state, now);
+        }
         // Compare in constant time so a token cannot be guessed byte by byte from response times.
         let mut found = None;
         for (known, user) in &self.tokens {

@@ -11,6 +11,7 @@ pub mod request;
 pub mod respond;
 pub mod reviews;
 pub mod table;
+pub mod token_request;
 
 use crate::store::Store;
 use bytes::Bytes;
@@ -77,13 +78,14 @@ fn authenticate(
     request: &hyper::Request<Incoming>,
     require_token: bool,
 ) -> Result<crate::auth::UserInfo, ApiError> {
+    let state = server.store.snapshot();
     let user = if require_token {
         let header = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        server.authenticator.authenticate(header).ok_or_else(|| ApiError::new(Reason::Unauthorized, "Unauthorized"))?
+        let user = server.authenticator.authenticate(header, &state, server.now());
+        user.ok_or_else(|| ApiError::new(Reason::Unauthorized, "Unauthorized"))?
     } else {
         crate::auth::UserInfo::admin()
     };
-    let state = server.store.snapshot();
     let user = crate::auth::impersonated(&state, user, request.headers())?;
     let attributes = attributes_of(request);
     if !crate::auth::authorize(&state, &user, &attributes).allowed {
@@ -161,6 +163,17 @@ async fn route(
         Endpoint::CoreRoot => ok(discovery::core_versions()),
         Endpoint::GroupsRoot => ok(discovery::group_list()),
         Endpoint::OpenApiRoot => ok(openapi::root()),
+        Endpoint::OpenIdConfiguration => ok(serde_json::json!({
+            "issuer": crate::auth::tokens::ISSUER,
+            "jwks_uri": format!("{}/openid/v1/jwks", crate::auth::tokens::ISSUER),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        })),
+        Endpoint::Jwks => {
+            let issuer = server.authenticator.service_accounts.as_ref().ok_or_else(respond::not_found_path)?;
+            Ok(respond::with_body(StatusCode::OK, "application/jwk-set+json", issuer.jwks().to_string()))
+        }
         Endpoint::OpenApi(path) => {
             let document = openapi::documents().iter().find(|d| d.path == path).ok_or_else(respond::not_found_path)?;
             Ok(respond::with_body(StatusCode::OK, respond::JSON, document.body.clone()))

@@ -423,7 +423,7 @@ pub async fn delete(server: &Server, request: &ResourceRequest) -> Result<Respon
     Ok(respond::success(json!({"name": name.name, "group": kind.group(), "kind": kind.plural(), "uid": uid})))
 }
 
-/// POST on `pods/<name>/binding` or `pods/<name>/eviction`.
+/// POST on `pods/<name>/binding`, `pods/<name>/eviction` or `serviceaccounts/<name>/token`.
 pub async fn create_subresource(server: &Server, request: &ResourceRequest) -> Result<Response<Body>, ApiError> {
     let pod = request.object_name();
     let body = request.body_value()?;
@@ -451,6 +451,9 @@ pub async fn create_subresource(server: &Server, request: &ResourceRequest) -> R
                 StatusCode::CREATED,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             ))
+        }
+        (Kind::ServiceAccount, Some("token")) => {
+            super::token_request::create(server, &pod, body, &request.field_manager())
         }
         (kind, sub) => Err(ApiError::new(
             Reason::MethodNotAllowed,

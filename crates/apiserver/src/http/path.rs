@@ -9,6 +9,10 @@ pub enum Endpoint {
     Version,
     /// `/healthz`, `/readyz`, `/livez` (and their `/…/<check>` forms).
     Health,
+    /// `/.well-known/openid-configuration`: where service-account tokens' keys are published.
+    OpenIdConfiguration,
+    /// `/openid/v1/jwks`: the keys that verify service-account tokens.
+    Jwks,
     /// `/openapi/v3`: where each group-version's document is.
     OpenApiRoot,
     /// `/openapi/v3/<api/v1 | apis/group/version>`: one document.
@@ -53,6 +57,8 @@ pub fn parse(path: &str) -> Option<Endpoint> {
     match segments.as_slice() {
         ["version"] => Some(Endpoint::Version),
         ["healthz" | "readyz" | "livez", ..] => Some(Endpoint::Health),
+        [".well-known", "openid-configuration"] => Some(Endpoint::OpenIdConfiguration),
+        ["openid", "v1", "jwks"] => Some(Endpoint::Jwks),
         ["openapi", "v3"] => Some(Endpoint::OpenApiRoot),
         ["openapi", "v3", rest @ ..] => Some(Endpoint::OpenApi(rest.join("/"))),
         ["api"] => Some(Endpoint::CoreRoot),

@@ -122,7 +122,7 @@ pub fn create(
         Review::SelfSubject => json!({"userInfo": user_info(user)}),
         Review::Token => {
             let token = body.pointer("/spec/token").and_then(Value::as_str).unwrap_or_default();
-            match server.authenticator.authenticate(Some(&format!("Bearer {token}"))) {
+            match server.authenticator.authenticate(Some(&format!("Bearer {token}")), &state, server.now()) {
                 Some(found) => json!({"authenticated": true, "user": user_info(&found), "audiences": []}),
                 None => json!({"user": {}, "error": "invalid bearer token"}),
             }

@@ -72,7 +72,7 @@ pub fn mask(value: &mut Value) {
         Value::Object(fields) => {
             for (key, v) in fields.iter_mut() {
                 match key.as_str() {
-                    "resourceVersion" | "continue" | "uid" | "clusterIP" | "selfLink" => {
+                    "resourceVersion" | "continue" | "uid" | "clusterIP" | "selfLink" | "token" => {
                         if !v.is_null() {
                             *v = Value::String(format!("<{key}>"));
                         }
