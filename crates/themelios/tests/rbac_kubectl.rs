@@ -152,3 +152,28 @@ fn create_token_gives_a_signed_token_that_dies_with_its_account_or_pod() {
     assert!(!short.status.success());
     assert!(text(&short.stderr).contains("may not specify a duration less than 10 minutes"), "{}", text(&short.stderr));
 }
+
+#[test]
+fn a_user_cannot_grant_what_she_does_not_hold() {
+    let (server, _, jane) = server_with_users();
+    server.ok(&["create", "namespace", "team"]);
+    server.ok(&["create", "rolebinding", "qa-admin", "--clusterrole=admin", "--group=qa", "-n", "team"]);
+    let within = as_user(&server, &jane, &["create", "role", "reads", "--verb=get", "--resource=pods", "-n", "team"]);
+    assert!(within.status.success(), "{}", text(&within.stderr));
+    let beyond = as_user(&server, &jane, &["create", "role", "nodes", "--verb=get", "--resource=nodes", "-n", "team"]);
+    assert!(!beyond.status.success());
+    assert!(
+        text(&beyond.stderr).contains(
+            "user \"jane\" (groups=[\"devs\" \"qa\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{APIGroups:[\"\"], Resources:[\"nodes\"], Verbs:[\"get\"]}"
+        ),
+        "{}",
+        text(&beyond.stderr)
+    );
+    let bind = as_user(
+        &server,
+        &jane,
+        &["create", "rolebinding", "me-admin", "--clusterrole=cluster-admin", "--user=jane", "-n", "team"],
+    );
+    assert!(!bind.status.success(), "binding cluster-admin is more than admin holds");
+    assert!(as_user(&server, &jane, &["get", "nodes"]).status.code() == Some(1), "still no nodes");
+}

@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use upstream::http::{mask, send, Answer, Endpoint};
+use upstream::http::{mask, send, send_as, Answer, Endpoint};
 use upstream::{ControlPlane, Process};
 
 const NS: &str = "diff";
@@ -35,6 +35,8 @@ struct Request {
     path: String,
     content_type: &'static str,
     body: Option<String>,
+    /// A user (and groups) the admin impersonates for this request.
+    user: Option<(&'static str, &'static [&'static str])>,
 }
 
 fn req(
@@ -44,7 +46,7 @@ fn req(
     content_type: &'static str,
     body: Option<Value>,
 ) -> Request {
-    Request { name, method, path: path.to_string(), content_type, body: body.map(|b| b.to_string()) }
+    Request { name, method, path: path.to_string(), content_type, body: body.map(|b| b.to_string()), user: None }
 }
 
 fn get(name: &'static str, path: &str) -> Request {
@@ -607,6 +609,41 @@ fn access_reviews() -> Vec<Request> {
             ));
         }
     }
+    // Escalation: ada holds what system:aggregate-to-admin grants in the namespace (roles and bindings,
+    // not pods); she may not write or bind a role with more, and may with less.
+    let as_ada = |mut request: Request| {
+        request.user = Some(("ada", &["system:authenticated"]));
+        request
+    };
+    let role = |name: &str, resources: Value, verbs: Value| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name},
+            "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": resources, "verbs": verbs}]})
+    };
+    requests.push(as_ada(post(
+        "ada creates a role she holds",
+        &rbac("roles"),
+        role("ada-held", json!(["roles"]), json!(["get", "list"])),
+    )));
+    requests.push(as_ada(post(
+        "ada creates a role beyond her rules",
+        &rbac("roles"),
+        role("ada-more", json!(["roles", "clusterroles", "rolebindings"]), json!(["get", "escalate", "bind"])),
+    )));
+    requests.push(as_ada(post(
+        "ada binds a role beyond her rules",
+        &rbac("rolebindings"),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "ada-binds"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:aggregate-to-edit"},
+            "subjects": [{"kind": "User", "name": "mallory"}]}),
+    )));
+    requests.push(as_ada(post(
+        "ada binds a role she holds",
+        &rbac("rolebindings"),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "ada-shares"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ada-held"},
+            "subjects": [{"kind": "User", "name": "mallory"}]}),
+    )));
+    requests.push(as_ada(get("ada lists pods", &core("pods"))));
     for (path, verb) in
         [("/version", "get"), ("/healthz", "get"), ("/apis/apps/v1", "get"), ("/metrics", "get"), ("/version", "post")]
     {
@@ -644,7 +681,7 @@ fn run(endpoint: &Endpoint, corpus: &[Request]) -> Answers {
         };
         let path = fill(&request.path);
         let body = request.body.as_deref().map(fill);
-        let answer = send(endpoint, request.method, &path, request.content_type, body.as_deref());
+        let answer = send_as(endpoint, request.user, request.method, &path, request.content_type, body.as_deref());
         answers.insert(request.name, answer);
     }
     answers

@@ -3,6 +3,7 @@
 
 pub mod attributes;
 pub mod bootstrap;
+pub mod escalation;
 pub mod rbac;
 pub mod tokens;
 

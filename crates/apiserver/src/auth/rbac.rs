@@ -89,7 +89,7 @@ fn matching_subject<'a>(subjects: Option<&'a [Subject]>, user: &UserInfo, namesp
 }
 
 /// The rules a role reference grants (`namespace`: where a Role is looked up).
-fn role_rules(state: &impl StateRead, role: &RoleRef, namespace: &str) -> Vec<PolicyRule> {
+pub fn role_rules(state: &impl StateRead, role: &RoleRef, namespace: &str) -> Vec<PolicyRule> {
     match role.kind.as_str() {
         "Role" => state
             .get(Kind::Role, &ObjectName::new(namespace, role.name.clone()))

@@ -204,7 +204,7 @@ async fn route(
             let user_agent = header(&request, hyper::header::USER_AGENT);
             let body = read_body(request.into_body()).await?;
             let mut resource =
-                ResourceRequest { method, path, query, accept, content_type, body, user_agent, parsed: None };
+                ResourceRequest { method, path, query, accept, content_type, body, user_agent, parsed: None, user };
             resource.decode_large_body().await;
             resource_request(server, resource).await
         }

@@ -182,6 +182,14 @@ async fn write(
     request: &ResourceRequest,
     op: impl FnOnce(&Snapshot) -> Result<Op, ApiError>,
 ) -> Result<std::sync::Arc<StoredObject>, ApiError> {
+    // A role or binding is checked against what the writer holds, on the state it is written to.
+    let op = |state: &Snapshot| {
+        let op = op(state)?;
+        if let Op::Create(object) | Op::Update(object) = &op {
+            crate::auth::escalation::check(state, &request.user, object)?;
+        }
+        Ok(op)
+    };
     if request.dry_run()? {
         return server.store.dry_run(server.now(), op);
     }

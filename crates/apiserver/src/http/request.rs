@@ -51,6 +51,8 @@ pub struct ResourceRequest {
     pub user_agent: Option<String>,
     /// The body, decoded ahead (off the async threads) when it is large.
     pub parsed: Option<Parsed>,
+    /// Who the request acts as.
+    pub user: crate::auth::UserInfo,
 }
 
 /// A body decoded ahead of its handler.

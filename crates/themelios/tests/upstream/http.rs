@@ -31,7 +31,25 @@ pub struct Answer {
 
 /// Sends `method path` with `body` of `content_type`.
 pub fn send(endpoint: &Endpoint, method: &str, path: &str, content_type: &str, body: Option<&str>) -> Answer {
+    send_as(endpoint, None, method, path, content_type, body)
+}
+
+/// [`send`] impersonating a user (`Impersonate-User`) and their groups (`Impersonate-Group`).
+pub fn send_as(
+    endpoint: &Endpoint,
+    user: Option<(&str, &[&str])>,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Option<&str>,
+) -> Answer {
     let mut command = Command::new("curl");
+    if let Some((name, groups)) = user {
+        command.args(["-H", &format!("Impersonate-User: {name}")]);
+        for group in groups {
+            command.args(["-H", &format!("Impersonate-Group: {group}")]);
+        }
+    }
     command
         .args(["-sS", "--max-time", "20", "-X", method, "--cacert"])
         .arg(&endpoint.ca)
