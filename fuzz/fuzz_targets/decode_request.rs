@@ -7,20 +7,29 @@
 use libfuzzer_sys::fuzz_target;
 use themelios_api::Kind;
 use themelios_apiserver::http::decode::{decode_object, object_format, to_value, FieldValidation, Format};
-use themelios_apiserver::http::protobuf;
+use themelios_apiserver::auth::tokens;
+use themelios_apiserver::http::{path, protobuf};
 use themelios_apiserver::patch::{json_patch, merge, strategic};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let kind = Kind::ALL[usize::from(selector) % Kind::ALL.len()];
-    match selector % 4 {
+    match selector % 5 {
         0 => {
             let _ = protobuf::decode(body).map(|value| decode_object(value, kind, FieldValidation::Strict));
         }
         1 | 2 => {
-            let format = if selector % 4 == 1 { Format::Json } else { Format::Yaml };
+            let format = if selector % 5 == 1 { Format::Json } else { Format::Yaml };
             if let Ok(value) = to_value(body, format) {
                 let _ = decode_object(value, kind, FieldValidation::Strict);
+            }
+        }
+        3 => {
+            // What a client controls before any body: the path, and a bearer token checked as a JWT.
+            if let Ok(text) = std::str::from_utf8(body) {
+                let _ = path::parse(text);
+                let point = [4u8; 65];
+                let _ = tokens::verify(&point, text);
             }
         }
         _ => {

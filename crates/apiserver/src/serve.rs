@@ -33,6 +33,8 @@ pub struct Options {
     pub connections: ConnectionLimits,
     /// Users' bearer tokens, in upstream's `--token-auth-file` format (`token,user,uid,"group1,group2"`).
     pub token_auth_file: Option<PathBuf>,
+    /// Which resources are encrypted on disk, in upstream's `EncryptionConfiguration` format.
+    pub encryption_provider_config: Option<PathBuf>,
 }
 
 impl Options {
@@ -46,6 +48,7 @@ impl Options {
             store: StoreOptions::default(),
             connections: ConnectionLimits::default(),
             token_auth_file: None,
+            encryption_provider_config: None,
         }
     }
 }
@@ -94,7 +97,11 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     crate::connections::raise_open_file_limit();
     crate::files::prepare_private_dir(&options.data_dir).map_err(CredentialsError::from)?;
     let credentials = Credentials::load_or_create(&options.data_dir)?;
-    let backend = RedbBackend::open(&options.data_dir.join("store.redb"))?;
+    let encryption = match &options.encryption_provider_config {
+        Some(path) => crate::storage::encryption::Encryption::load(path).map_err(StartError::Io)?,
+        None => crate::storage::encryption::Encryption::none(),
+    };
+    let backend = RedbBackend::open_encrypted(&options.data_dir.join("store.redb"), encryption)?;
     let store = Store::open(backend, options.store)?;
     let mut authenticator = crate::auth::Authenticator::with_admin(&credentials.token);
     authenticator.service_accounts =

@@ -24,6 +24,10 @@ pub struct Args {
     /// The data directory's admin token always works.
     #[arg(long)]
     token_auth_file: Option<PathBuf>,
+    /// Encrypt resources on disk as this `EncryptionConfiguration` says (upstream's format; providers
+    /// aesgcm and identity).
+    #[arg(long)]
+    encryption_provider_config: Option<PathBuf>,
 }
 
 /// Starts the server and serves until Ctrl-C.
@@ -41,6 +45,7 @@ pub fn run(args: Args) -> ExitCode {
         options.port = args.port;
         options.insecure_port = args.insecure_port;
         options.token_auth_file = args.token_auth_file.clone();
+        options.encryption_provider_config = args.encryption_provider_config.clone();
         let running = match start(options).await {
             Ok(running) => running,
             Err(e) => {

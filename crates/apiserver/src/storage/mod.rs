@@ -8,6 +8,7 @@
 //! etcd would take the place of the log, and its revisions would be checked against ours.
 
 mod codec;
+pub mod encryption;
 mod redb_backend;
 
 pub use codec::{decode_object, encode_object};

@@ -22,6 +22,7 @@ const REDB_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// A redb database holding objects, history and the revision counters.
 pub struct RedbBackend {
     db: Database,
+    encryption: super::encryption::Encryption,
 }
 
 impl RedbBackend {
@@ -30,6 +31,12 @@ impl RedbBackend {
     /// A new database is initialised beside `path` and renamed into place, so a crash during the very
     /// first start leaves no file, or a complete empty database — never one that cannot be opened.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_encrypted(path, super::encryption::Encryption::none())
+    }
+
+    /// [`RedbBackend::open`], with the resources `encryption` names sealed on disk (objects and the
+    /// history of their revisions).
+    pub fn open_encrypted(path: &Path, encryption: super::encryption::Encryption) -> Result<Self, StorageError> {
         if !path.exists() {
             create_empty(path)?;
         }
@@ -42,7 +49,7 @@ impl RedbBackend {
                 path.display()
             ))
         })?;
-        Ok(Self { db })
+        Ok(Self { db, encryption })
     }
 }
 
@@ -130,15 +137,21 @@ impl Backend for RedbBackend {
         let objects = txn.open_table(OBJECTS).map_err(StorageError::database)?;
         for entry in objects.iter().map_err(StorageError::database)? {
             let (key, value) = entry.map_err(StorageError::database)?;
-            let object = decode_object(value.value())
-                .map_err(|reason| StorageError::Corrupt { key: key.value().to_string(), reason })?;
+            let corrupt = |reason| StorageError::Corrupt { key: key.value().to_string(), reason };
+            let plain = self.encryption.open(key.value(), value.value()).map_err(corrupt)?;
+            let object = decode_object(&plain).map_err(corrupt)?;
             loaded.objects.push(StoredObject::new(object));
         }
         let history = txn.open_table(HISTORY).map_err(StorageError::database)?;
         for entry in history.range(loaded.compacted + 1..).map_err(StorageError::database)? {
             let (revision, value) = entry.map_err(StorageError::database)?;
             let revision = revision.value();
-            loaded.history.push(CommittedRevision { revision, events: decode_events(revision, value.value())? });
+            let context = format!("history/{revision}");
+            let plain = self
+                .encryption
+                .open(&context, value.value())
+                .map_err(|reason| StorageError::Corrupt { key: context.clone(), reason })?;
+            loaded.history.push(CommittedRevision { revision, events: decode_events(revision, &plain)? });
         }
         Ok(loaded)
     }
@@ -152,10 +165,21 @@ impl Backend for RedbBackend {
         {
             let mut objects = txn.open_table(OBJECTS).map_err(StorageError::database)?;
             let mut history = txn.open_table(HISTORY).map_err(StorageError::database)?;
+            let sealing = |kind, context: &str, plain| {
+                self.encryption
+                    .seal(kind, context, plain)
+                    .map_err(|reason| StorageError::Corrupt { key: context.to_string(), reason })
+            };
             for committed in batch {
-                history
-                    .insert(committed.revision, encode_events(&committed.events).as_slice())
-                    .map_err(StorageError::database)?;
+                // A revision's events are sealed whole when any of them is of an encrypted kind.
+                let encrypted =
+                    committed.events.iter().map(|e| e.object.object().kind()).find(|k| self.encryption.encrypts(*k));
+                let events = encode_events(&committed.events);
+                let events = match encrypted {
+                    Some(kind) => sealing(kind, &format!("history/{}", committed.revision), events)?,
+                    None => events,
+                };
+                history.insert(committed.revision, events.as_slice()).map_err(StorageError::database)?;
                 for event in &committed.events {
                     let key = object_key(&ObjectRef::of(event.object.object()));
                     match event.event_type {
@@ -163,9 +187,9 @@ impl Backend for RedbBackend {
                             objects.remove(key.as_str()).map_err(StorageError::database)?;
                         }
                         EventType::Added | EventType::Modified => {
-                            objects
-                                .insert(key.as_str(), encode_object(event.object.object()).as_slice())
-                                .map_err(StorageError::database)?;
+                            let object = event.object.object();
+                            let stored = sealing(object.kind(), &key, encode_object(object))?;
+                            objects.insert(key.as_str(), stored.as_slice()).map_err(StorageError::database)?;
                         }
                     }
                 }
