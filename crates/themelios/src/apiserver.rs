@@ -20,6 +20,13 @@ pub struct Args {
     /// Also serve plain HTTP without authentication on this loopback port (for tests; 0 picks one).
     #[arg(long)]
     insecure_port: Option<u16>,
+    #[command(flatten)]
+    security: SecurityArgs,
+}
+
+/// Who may connect and what is sealed on disk: flags shared by `apiserver` and `cluster`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SecurityArgs {
     /// Users' bearer tokens: a CSV file of `token,user,uid,"group1,group2"` lines (upstream's format).
     /// The data directory's admin token always works.
     #[arg(long)]
@@ -28,6 +35,14 @@ pub struct Args {
     /// aesgcm and identity).
     #[arg(long)]
     encryption_provider_config: Option<PathBuf>,
+}
+
+impl SecurityArgs {
+    /// Sets these in the server's options.
+    pub fn configure(&self, options: &mut Options) {
+        options.token_auth_file = self.token_auth_file.clone();
+        options.encryption_provider_config = self.encryption_provider_config.clone();
+    }
 }
 
 /// Starts the server and serves until Ctrl-C.
@@ -44,8 +59,7 @@ pub fn run(args: Args) -> ExitCode {
         options.bind = args.bind;
         options.port = args.port;
         options.insecure_port = args.insecure_port;
-        options.token_auth_file = args.token_auth_file.clone();
-        options.encryption_provider_config = args.encryption_provider_config.clone();
+        args.security.configure(&mut options);
         let running = match start(options).await {
             Ok(running) => running,
             Err(e) => {

@@ -210,6 +210,8 @@ pub struct ClusterArgs {
     /// The HTTPS port (0 picks a free one).
     #[arg(long, default_value_t = 6443)]
     port: u16,
+    #[command(flatten)]
+    security: crate::apiserver::SecurityArgs,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -359,6 +361,7 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
     runtime.block_on(async move {
         let mut options = themelios_apiserver::serve::Options::new(&args.data_dir);
         options.port = args.port;
+        args.security.configure(&mut options);
         let server = match themelios_apiserver::serve::start(options).await {
             Ok(s) => s,
             Err(e) => {

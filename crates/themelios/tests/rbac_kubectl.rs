@@ -177,3 +177,36 @@ fn a_user_cannot_grant_what_she_does_not_hold() {
     assert!(!bind.status.success(), "binding cluster-admin is more than admin holds");
     assert!(as_user(&server, &jane, &["get", "nodes"]).status.code() == Some(1), "still no nodes");
 }
+
+#[test]
+fn a_bad_security_configuration_stops_the_start_with_the_file_named() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = temp.path().join("encryption.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - kms: {name: x}\n",
+    )
+    .unwrap();
+    let tokens = temp.path().join("tokens.csv");
+    std::fs::write(&tokens, "only-a-token\n").unwrap();
+    for (command, flag, file, expected) in [
+        (
+            "cluster",
+            "--encryption-provider-config",
+            &config,
+            "provider \"kms\" is not supported: use aesgcm or identity",
+        ),
+        ("apiserver", "--token-auth-file", &tokens, "tokens.csv:1: a line needs token,user,uid"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_themelios"))
+            .args([command, "--port", "0", "--data-dir"])
+            .arg(temp.path().join(command))
+            .arg(flag)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{command}: {stderr}");
+    }
+}
