@@ -36,3 +36,15 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
 pub fn to_string_pretty<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| cannot_serialise::<T>(e))
 }
+
+/// The strings of the array `value[field]` (none if it is absent or not an array; non-strings skipped).
+///
+/// ```
+/// let value = serde_json::json!({"groups": ["a", 1, "b"]});
+/// assert_eq!(themelios_api::json::strings_of(&value, "groups"), ["a", "b"]);
+/// assert!(themelios_api::json::strings_of(&value, "users").is_empty());
+/// ```
+pub fn strings_of(value: &serde_json::Value, field: &str) -> Vec<String> {
+    let items = value.get(field).and_then(serde_json::Value::as_array);
+    items.into_iter().flatten().filter_map(serde_json::Value::as_str).map(String::from).collect()
+}

@@ -134,20 +134,11 @@ pub fn create(
         Review::SelfSubjectAccess => access_status(&state, user, &body)?,
         Review::SubjectAccess | Review::LocalSubjectAccess => {
             let spec = body.get("spec").cloned().unwrap_or_default();
-            let strings = |field: &str| -> Vec<String> {
-                spec.get(field)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            };
             let name = spec.get("user").and_then(Value::as_str).unwrap_or_default();
             let subject = UserInfo {
                 name: name.to_string(),
                 uid: spec.get("uid").and_then(Value::as_str).unwrap_or_default().to_string(),
-                groups: strings("groups"),
+                groups: themelios_api::json::strings_of(&spec, "groups"),
             };
             if name.is_empty() && subject.groups.is_empty() {
                 return Err(invalid_review(review, "spec.user", "at least one of user or group must be specified"));

@@ -49,14 +49,7 @@ pub fn create(
             "may not specify a duration larger than 2^32 seconds",
         )));
     }
-    let mut audiences: Vec<String> = spec
-        .get("audiences")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(String::from)
-        .collect();
+    let mut audiences = themelios_api::json::strings_of(&spec, "audiences");
     if audiences.is_empty() {
         audiences.push(ISSUER.to_string());
     }

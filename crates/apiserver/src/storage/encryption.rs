@@ -45,14 +45,7 @@ impl Encryption {
         let mut rules = Vec::new();
         for (i, rule) in config.get("resources").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let field = |name: &str| format!("resources[{i}].{name}");
-            let resources: Vec<String> = rule
-                .get("resources")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect();
+            let resources = themelios_api::json::strings_of(rule, "resources");
             if resources.is_empty() {
                 return Err(at(format!("{}: at least one resource is required", field("resources"))));
             }
