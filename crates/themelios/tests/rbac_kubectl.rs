@@ -210,3 +210,33 @@ fn a_bad_security_configuration_stops_the_start_with_the_file_named() {
         assert!(stderr.contains(expected), "{command}: {stderr}");
     }
 }
+
+#[test]
+fn without_credentials_one_is_anonymous_and_sees_only_health_and_version() {
+    let (server, _, _) = server_with_users();
+    let kubeconfig = std::fs::read_to_string(&server.kubeconfig).unwrap();
+    let server_url = kubeconfig.lines().find_map(|l| l.trim().strip_prefix("server: ")).unwrap().to_string();
+    let ca = server.kubeconfig.parent().unwrap().join("ca.crt");
+    let curl = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&ca)
+            .args(["-w", "\n%{http_code}", &format!("{server_url}{path}")])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_string(), body.to_string())
+    };
+    assert_eq!(curl("/readyz"), ("200".to_string(), "ok".to_string()));
+    assert_eq!(curl("/version").0, "200");
+    let (code, body) = curl("/api/v1/namespaces/default/configmaps");
+    assert_eq!(code, "403");
+    assert!(
+        body.contains(r#"configmaps is forbidden: User \"system:anonymous\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"default\""#),
+        "{body}"
+    );
+    let (code, body) = curl("/api");
+    assert_eq!(code, "403");
+    assert!(body.contains(r#"forbidden: User \"system:anonymous\" cannot get path \"/api\""#), "{body}");
+}

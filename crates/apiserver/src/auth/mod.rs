@@ -38,6 +38,11 @@ impl UserInfo {
         UserInfo { name: name.into(), uid: uid.into(), groups }
     }
 
+    /// Whoever sends no credentials: `system:anonymous`, in `system:unauthenticated` only.
+    pub fn anonymous() -> Self {
+        UserInfo { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+    }
+
     /// The admin: what the data directory's token authenticates, a member of `system:masters`.
     pub fn admin() -> Self {
         UserInfo::new("admin", "", [MASTERS.to_string()])

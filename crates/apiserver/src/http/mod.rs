@@ -80,9 +80,15 @@ fn authenticate(
 ) -> Result<crate::auth::UserInfo, ApiError> {
     let state = server.store.snapshot();
     let user = if require_token {
-        let header = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let user = server.authenticator.authenticate(header, &state, server.now());
-        user.ok_or_else(|| ApiError::new(Reason::Unauthorized, "Unauthorized"))?
+        match request.headers().get(hyper::header::AUTHORIZATION) {
+            // As upstream's default (--anonymous-auth=true): no credentials at all is the anonymous user,
+            // whom RBAC lets read only the health and version endpoints; wrong credentials are 401.
+            None => crate::auth::UserInfo::anonymous(),
+            Some(header) => {
+                let user = server.authenticator.authenticate(header.to_str().ok(), &state, server.now());
+                user.ok_or_else(|| ApiError::new(Reason::Unauthorized, "Unauthorized"))?
+            }
+        }
     } else {
         crate::auth::UserInfo::admin()
     };
