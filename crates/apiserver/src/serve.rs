@@ -124,13 +124,19 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
 
     for object in crate::auth::bootstrap::objects() {
         let reference = themelios_api::ObjectRef::of(&object);
-        if server.store.snapshot().get(reference.kind, &reference.name).is_none() {
-            server
-                .store
-                .write(&Op::Create(object), server.now())
-                .await
-                .map_err(|e| StartError::Io(format!("creating {reference}: {}", e.message)))?;
-        }
+        let existing = server.store.snapshot().get(reference.kind, &reference.name);
+        let op = match existing {
+            None => Op::Create(object),
+            Some(existing) => match crate::auth::bootstrap::reconciled(existing.object(), &object) {
+                Some(updated) => Op::Update(updated),
+                None => continue,
+            },
+        };
+        server
+            .store
+            .write(&op, server.now())
+            .await
+            .map_err(|e| StartError::Io(format!("writing the bootstrap {reference}: {}", e.message)))?;
     }
 
     let tls = tls_acceptor(&credentials)?;

@@ -2,8 +2,43 @@
 //! `system:masters`; `admin`, `edit` and `view` built by aggregation; what every authenticated user may do
 //! (discovery, its own access reviews); and the roles of the control-plane components.
 
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use serde_json::{json, Value};
-use themelios_api::{Kind, Object};
+use themelios_api::{Kind, Object, Resource};
+
+/// The annotation by which an administrator keeps a bootstrap object as they changed it.
+const AUTOUPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
+
+/// A stored bootstrap role or binding with what the defaults add — missing rules, missing subjects — as
+/// upstream reconciles them at every start; `None` if nothing is missing or its `autoupdate` annotation
+/// is `false`. Nothing an administrator added is taken away.
+pub fn reconciled(stored: &Object, default: &Object) -> Option<Object> {
+    let meta = stored.meta();
+    if meta.annotations.as_ref().and_then(|a| a.get(AUTOUPDATE)).map(String::as_str) == Some("false") {
+        return None;
+    }
+    match (ClusterRole::from_object(stored), ClusterRole::from_object(default)) {
+        (Some(stored), Some(default)) => {
+            let mut updated = stored.clone();
+            let rules = updated.rules.get_or_insert_with(Vec::new);
+            let missing: Vec<_> = default.rules.iter().flatten().filter(|r| !rules.contains(r)).cloned().collect();
+            rules.extend(missing.iter().cloned());
+            let aggregation_missing = stored.aggregation_rule.is_none() && default.aggregation_rule.is_some();
+            if aggregation_missing {
+                updated.aggregation_rule = default.aggregation_rule.clone();
+            }
+            return (!missing.is_empty() || aggregation_missing).then(|| updated.into_object());
+        }
+        (None, None) => {}
+        _ => return None,
+    }
+    let (stored, default) = (ClusterRoleBinding::from_object(stored)?, ClusterRoleBinding::from_object(default)?);
+    let mut updated = stored.clone();
+    let subjects = updated.subjects.get_or_insert_with(Vec::new);
+    let missing: Vec<_> = default.subjects.iter().flatten().filter(|s| !subjects.contains(s)).cloned().collect();
+    subjects.extend(missing.iter().cloned());
+    (!missing.is_empty()).then(|| updated.into_object())
+}
 
 const READ: &[&str] = &["get", "list", "watch"];
 const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
@@ -303,4 +338,41 @@ pub fn objects() -> Vec<Object> {
         .chain(bindings.into_iter().map(|b| (Kind::ClusterRoleBinding, b)))
         .filter_map(|(kind, value)| Object::from_json(kind, value).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(kind: Kind, name: &str) -> Object {
+        objects().into_iter().find(|o| o.kind() == kind && o.meta().name.as_deref() == Some(name)).unwrap()
+    }
+
+    #[test]
+    fn reconciling_adds_what_the_defaults_have_and_keeps_what_an_administrator_added() {
+        let default = named(Kind::ClusterRole, "system:basic-user");
+        assert!(reconciled(&default, &default).is_none(), "nothing missing");
+        let mut trimmed = ClusterRole::from_object(&default).unwrap().clone();
+        let extra = k8s_openapi::api::rbac::v1::PolicyRule {
+            verbs: vec!["get".into()],
+            api_groups: Some(vec!["".into()]),
+            resources: Some(vec!["configmaps".into()]),
+            ..Default::default()
+        };
+        trimmed.rules = Some(vec![extra.clone()]);
+        let fixed = reconciled(&trimmed.clone().into_object(), &default).expect("missing rules added");
+        let rules = ClusterRole::from_object(&fixed).unwrap().rules.clone().unwrap();
+        assert!(rules.contains(&extra), "the administrator's rule stays");
+        for rule in ClusterRole::from_object(&default).unwrap().rules.iter().flatten() {
+            assert!(rules.contains(rule));
+        }
+        trimmed.metadata.annotations = Some([(AUTOUPDATE.to_string(), "false".to_string())].into());
+        assert!(reconciled(&trimmed.into_object(), &default).is_none(), "autoupdate=false is left alone");
+
+        let binding = named(Kind::ClusterRoleBinding, "system:discovery");
+        let mut emptied = ClusterRoleBinding::from_object(&binding).unwrap().clone();
+        emptied.subjects = None;
+        let fixed = reconciled(&emptied.into_object(), &binding).expect("the subject is back");
+        assert_eq!(ClusterRoleBinding::from_object(&fixed).unwrap().subjects.as_ref().unwrap().len(), 1);
+    }
 }
