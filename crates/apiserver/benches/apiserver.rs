@@ -161,13 +161,34 @@ async fn crud(addr: SocketAddr, clients: usize) {
     })
     .await;
     print_row("get", clients, &got, "");
+    // The bodies to PUT, made before the phase: each stored pod with a changed label and no
+    // resourceVersion (an unconditional replace). A PUT of the original manifest would not do: the
+    // stored pod has what admission added on create (priority, service account), which an update may
+    // not remove, on upstream's server as on ours.
+    let mut reader = Client::connect(addr).await;
+    let mut bodies = Vec::with_capacity(clients);
+    for c in 0..clients {
+        let mut of_client = Vec::with_capacity(per_client);
+        for i in 0..per_client {
+            let (status, body) = reader.send("GET", &format!("/api/v1/namespaces/{ns}/pods/p-{c}-{i}"), b"").await;
+            assert_eq!(status, 200);
+            let mut stored: serde_json::Value = serde_json::from_slice(&body).expect("a pod");
+            stored["metadata"]["labels"]["v"] = "1".into();
+            if let Some(meta) = stored["metadata"].as_object_mut() {
+                meta.remove("resourceVersion");
+                meta.remove("managedFields");
+            }
+            of_client.push(serde_json::to_vec(&stored).unwrap_or_default());
+        }
+        bodies.push(of_client);
+    }
+    let bodies = Arc::new(bodies);
     let n = ns.clone();
     let updated = phase(addr, clients, per_client, move |c, i, client| {
-        let ns = n.clone();
+        let (ns, bodies) = (n.clone(), bodies.clone());
         async move {
-            // A PUT without resourceVersion replaces unconditionally; the labels change, so it writes.
             let path = format!("/api/v1/namespaces/{ns}/pods/p-{c}-{i}");
-            timed(client, "PUT", &path, &pod(&format!("p-{c}-{i}"), &ns, 1), 200).await
+            timed(client, "PUT", &path, &bodies[c][i], 200).await
         }
     })
     .await;
