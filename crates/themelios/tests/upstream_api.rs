@@ -644,6 +644,22 @@ fn access_reviews() -> Vec<Request> {
             "subjects": [{"kind": "User", "name": "mallory"}]}),
     )));
     requests.push(as_ada(get("ada lists pods", &core("pods"))));
+    // A service account bound by a RoleBinding that names no namespace for it: the binding's namespace
+    // (and no other binding names this account, so both servers must name the same one).
+    requests.push(post(
+        "bind a service account",
+        &rbac("rolebindings"),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "diff-robot"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:aggregate-to-view"},
+            "subjects": [{"kind": "ServiceAccount", "name": "robot"}]}),
+    ));
+    requests.push(post(
+        "may a service account list pods",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"user": format!("system:serviceaccount:{NS}:robot"), "groups": ["system:authenticated"],
+                "resourceAttributes": {"namespace": NS, "verb": "list", "resource": "pods"}}}),
+    ));
     for (path, verb) in
         [("/version", "get"), ("/healthz", "get"), ("/apis/apps/v1", "get"), ("/metrics", "get"), ("/version", "post")]
     {

@@ -62,10 +62,11 @@ fn allowed(binding_kind: &str, name: Option<&str>, namespace: &str, role: &RoleR
         "" => name.unwrap_or_default().to_string(),
         ns => format!("{}/{ns}", name.unwrap_or_default()),
     };
+    // Upstream names a service account `name/namespace`, as it names a RoleBinding.
     let who = match subject.kind.as_str() {
         "ServiceAccount" => format!(
             "ServiceAccount {:?}",
-            format!("{}/{}", subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(namespace), subject.name)
+            format!("{}/{}", subject.name, subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(namespace))
         ),
         kind => format!("{kind} {:?}", subject.name),
     };
