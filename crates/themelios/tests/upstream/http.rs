@@ -96,6 +96,18 @@ pub fn mask(value: &mut Value) {
                         }
                     }
                     "clusterIPs" => *v = Value::String("<clusterIPs>".into()),
+                    // Entries are ordered by their times, which are masked: two writes a second apart on
+                    // one server and within one second on the other swap. Compare them in one order.
+                    "managedFields" => {
+                        mask(v);
+                        if let Value::Array(entries) = v {
+                            let key = |e: &Value| {
+                                ["manager", "operation", "subresource", "apiVersion"]
+                                    .map(|f| e.get(f).and_then(Value::as_str).unwrap_or_default().to_string())
+                            };
+                            entries.sort_by_key(key);
+                        }
+                    }
                     _ => mask(v),
                 }
             }
