@@ -62,11 +62,13 @@ async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
 /// Serves one request. `require_token` is false only on the loopback plain-HTTP listener, whose requests
 /// act as the admin.
 pub async fn handle(server: Arc<Server>, request: hyper::Request<Incoming>, require_token: bool) -> Response<Body> {
-    let user = match authenticate(&server, &request, require_token) {
+    // Parsed once: authorization reads the endpoint's attributes before routing serves it.
+    let endpoint = path::parse(request.uri().path());
+    let user = match authenticate(&server, &request, endpoint.as_ref(), require_token) {
         Ok(user) => user,
         Err(error) => return respond::error(&error),
     };
-    match route(server, request, user).await {
+    match route(server, request, endpoint, user).await {
         Ok(response) => response,
         Err(error) => respond::error(&error),
     }
@@ -76,6 +78,7 @@ pub async fn handle(server: Arc<Server>, request: hyper::Request<Incoming>, requ
 fn authenticate(
     server: &Server,
     request: &hyper::Request<Incoming>,
+    endpoint: Option<&Endpoint>,
     require_token: bool,
 ) -> Result<crate::auth::UserInfo, ApiError> {
     let state = server.store.snapshot();
@@ -93,7 +96,7 @@ fn authenticate(
         crate::auth::UserInfo::admin()
     };
     let user = crate::auth::impersonated(&state, user, request.headers())?;
-    let attributes = attributes_of(request);
+    let attributes = attributes_of(request, endpoint);
     if !crate::auth::authorize(&state, &user, &attributes).allowed {
         return Err(crate::auth::forbidden(&user, &attributes));
     }
@@ -101,10 +104,13 @@ fn authenticate(
 }
 
 /// The authorization attributes of a request.
-fn attributes_of(request: &hyper::Request<Incoming>) -> crate::auth::attributes::Attributes {
+fn attributes_of(
+    request: &hyper::Request<Incoming>,
+    endpoint: Option<&Endpoint>,
+) -> crate::auth::attributes::Attributes {
     use crate::auth::attributes::Attributes;
     let method = request.method();
-    match path::parse(request.uri().path()) {
+    match endpoint {
         Some(Endpoint::Resource(resource)) => {
             let query = Query::parse(request.uri().query());
             let watching = resource.watch_prefix || query.flag("watch");
@@ -137,9 +143,10 @@ fn header(request: &hyper::Request<Incoming>, name: hyper::header::HeaderName) -
 async fn route(
     server: Arc<Server>,
     request: hyper::Request<Incoming>,
+    endpoint: Option<Endpoint>,
     user: crate::auth::UserInfo,
 ) -> Result<Response<Body>, ApiError> {
-    let endpoint = path::parse(request.uri().path()).ok_or_else(respond::not_found_path)?;
+    let endpoint = endpoint.ok_or_else(respond::not_found_path)?;
     let accept = header(&request, hyper::header::ACCEPT);
     let aggregated = accept.as_deref().is_some_and(|a| a.contains("as=APIGroupDiscoveryList"));
     let method = request.method().clone();
