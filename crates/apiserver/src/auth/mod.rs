@@ -157,16 +157,8 @@ pub fn impersonated(state: &impl StateRead, user: UserInfo, headers: &hyper::Hea
     for uid in &uids {
         checks.push(Attributes::impersonate("authentication.k8s.io", "uids", uid, ""));
     }
-    for check in &checks {
-        if !authorize(state, &user, check).allowed {
-            return Err(ApiError::new(
-                Reason::Forbidden,
-                format!(
-                    "{} \"{}\" is forbidden: User \"{}\" cannot impersonate resource \"{}\" in API group \"{}\" at the cluster scope",
-                    check.resource, check.name, user.name, check.resource, check.group
-                ),
-            ));
-        }
+    if let Some(denied) = checks.iter().find(|check| !authorize(state, &user, check).allowed) {
+        return Err(forbidden(&user, denied));
     }
     let mut groups = groups;
     if name.starts_with("system:serviceaccount:") {

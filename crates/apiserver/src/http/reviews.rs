@@ -173,16 +173,8 @@ fn drop_empty_strings(value: &mut Value) {
 }
 
 fn invalid_review(review: Review, field: &str, why: &str) -> ApiError {
-    let mut error = ApiError::new(
-        themelios_api::Reason::Invalid,
-        format!("{}.{} \"\" is invalid: {field}: Invalid value: \"\": {why}", review.kind(), review.group()),
-    );
-    error.details = Some(Box::new(themelios_api::error::Details {
-        group: review.group().into(),
-        kind: review.kind().into(),
-        ..Default::default()
-    }));
-    error
+    let error = themelios_api::FieldError::invalid(field, "", why);
+    ApiError::invalid_of(review.group(), review.kind(), "", vec![error])
 }
 
 fn user_info(user: &UserInfo) -> Value {
